@@ -1,0 +1,83 @@
+"""Signing in and out, the current user, personal API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field
+
+from ticketry.api.deps import CurrentActor, DbSession, client_ip, credential_secret
+from ticketry.auth import service as auth_service
+from ticketry.core.schemas import Input, Schema
+from ticketry.users import service as user_service
+from ticketry.users.schemas import UserView
+
+router = APIRouter(tags=["auth"])
+
+
+class LoginIn(Input):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class LoginOut(Schema):
+    token: str = Field(description="A personal API token; send it as 'Authorization: Bearer <token>'.")
+    user: UserView
+
+
+class TokenView(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+
+
+class TokenCreate(Input):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TokenCreated(TokenView):
+    token: str = Field(description="Shown only now; store it safely.")
+
+
+@router.post("/auth/login", response_model=LoginOut)
+def login(body: LoginIn, request: Request, session: DbSession) -> LoginOut:
+    result = auth_service.login(session, email=body.email, password=body.password, ip=client_ip(request))
+    user = user_service.get_user(session, result.user.id)
+    return LoginOut(token=result.token, user=UserView.of(user))
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request, session: DbSession, actor: CurrentActor) -> Response:
+    secret = credential_secret(request)
+    if secret is not None:
+        auth_service.revoke_secret(session, secret)
+    return Response(status_code=204)
+
+
+@router.get("/users/me", response_model=UserView)
+def me(session: DbSession, actor: CurrentActor) -> UserView:
+    return UserView.of(user_service.get_user(session, actor.user_id))
+
+
+@router.get("/users/me/tokens", response_model=list[TokenView])
+def list_tokens(session: DbSession, actor: CurrentActor) -> list[TokenView]:
+    return [TokenView.model_validate(t) for t in auth_service.list_tokens(session, actor)]
+
+
+@router.post("/users/me/tokens", response_model=TokenCreated, status_code=201)
+def create_token(body: TokenCreate, session: DbSession, actor: CurrentActor) -> TokenCreated:
+    user = user_service.get_user(session, actor.user_id)
+    token, secret = auth_service.create_token(session, user, name=body.name)
+    return TokenCreated.model_validate({**TokenView.model_validate(token).model_dump(), "token": secret})
+
+
+@router.delete("/users/me/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, session: DbSession, actor: CurrentActor) -> Response:
+    auth_service.revoke_token(session, actor, token_id)
+    return Response(status_code=204)
+
+

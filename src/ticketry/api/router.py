@@ -1,0 +1,11 @@
+"""All of `/api/v1`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ticketry.api import admin, auth, meta, replies, tickets
+
+api_router = APIRouter(prefix="/api/v1")
+for module in (auth, tickets, replies, admin, meta):
+    api_router.include_router(module.router)

@@ -1,0 +1,54 @@
+"""Choosing the audience's schema: staff get staff views, customers customer views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ticketry.auth.actor import Actor
+from ticketry.core.pagination import Page, PaginationView, pagination_view
+from ticketry.core.schemas import Schema
+from ticketry.history.models import TicketEvent
+from ticketry.history.schemas import TicketEventCustomerView, TicketEventStaffView
+from ticketry.messages.models import Message
+from ticketry.messages.schemas import MessageCustomerView, MessageStaffView
+from ticketry.tickets.models import Ticket
+from ticketry.tickets.schemas import (
+    TicketCustomerListItem,
+    TicketCustomerView,
+    TicketListItem,
+    TicketStaffView,
+)
+
+
+class TicketPage(Schema):
+    data: list[TicketListItem] | list[TicketCustomerListItem]
+    pagination: PaginationView
+
+
+def ticket_view(actor: Actor, ticket: Ticket) -> TicketStaffView | TicketCustomerView:
+    return TicketStaffView.of(ticket) if actor.is_staff else TicketCustomerView.of(ticket)
+
+
+def ticket_page(actor: Actor, page: Page[Ticket]) -> TicketPage:
+    item = TicketListItem if actor.is_staff else TicketCustomerListItem
+    data = [item.model_validate(ticket) for ticket in page.items]
+    return TicketPage(data=data, pagination=pagination_view(page))  # type: ignore[arg-type]
+
+
+def message_view(actor: Actor, message: Message) -> MessageStaffView | MessageCustomerView:
+    schema = MessageStaffView if actor.is_staff else MessageCustomerView
+    return schema.model_validate(message)
+
+
+def message_views(actor: Actor, messages: Sequence[Message]) -> list[MessageStaffView] | list[MessageCustomerView]:
+    if actor.is_staff:
+        return [MessageStaffView.model_validate(m) for m in messages]
+    return [MessageCustomerView.model_validate(m) for m in messages]
+
+
+def event_views(
+    actor: Actor, events: Sequence[TicketEvent]
+) -> list[TicketEventStaffView] | list[TicketEventCustomerView]:
+    if actor.is_staff:
+        return [TicketEventStaffView.model_validate(e) for e in events]
+    return [TicketEventCustomerView.model_validate(e) for e in events]

@@ -1,0 +1,53 @@
+"""Named permissions and the roles that bundle them (SPEC §1). Checked only through `require()`."""
+
+from __future__ import annotations
+
+import enum
+
+from ticketry.users.models import Role
+
+
+class Permission(enum.StrEnum):
+    TICKETS_VIEW = "tickets:view"
+    TICKETS_VIEW_ALL = "tickets:view_all"
+    TICKETS_VIEW_INTERNAL = "tickets:view_internal"
+    TICKETS_CREATE = "tickets:create"
+    TICKETS_CREATE_FOR_OTHERS = "tickets:create_for_others"
+    TICKETS_UPDATE = "tickets:update"
+    TICKETS_REPLY = "tickets:reply"
+    TICKETS_NOTE = "tickets:note"
+    TICKETS_STATUS = "tickets:status"
+    TICKETS_ASSIGN = "tickets:assign"
+    TICKETS_TRANSFER = "tickets:transfer"
+    TICKETS_CLOSE = "tickets:close"
+    TICKETS_DELETE = "tickets:delete"
+    TICKETS_BULK = "tickets:bulk"
+    STATS_VIEW = "stats:view"
+    ADMIN_USERS = "admin:users"
+    ADMIN_DIRECTORY = "admin:directory"
+    ADMIN_JOBS = "admin:jobs"
+
+
+_CUSTOMER = frozenset(
+    {
+        Permission.TICKETS_VIEW,
+        Permission.TICKETS_CREATE,
+        Permission.TICKETS_REPLY,
+        Permission.TICKETS_CLOSE,
+    }
+)
+_AGENT = _CUSTOMER | {
+    Permission.TICKETS_VIEW_INTERNAL,
+    Permission.TICKETS_CREATE_FOR_OTHERS,
+    Permission.TICKETS_UPDATE,
+    Permission.TICKETS_NOTE,
+    Permission.TICKETS_STATUS,
+    Permission.TICKETS_TRANSFER,
+    Permission.STATS_VIEW,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.CUSTOMER: _CUSTOMER,
+    Role.AGENT: frozenset(_AGENT),
+    Role.ADMIN: frozenset(Permission),
+}

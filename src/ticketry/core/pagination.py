@@ -1,0 +1,58 @@
+"""Page requests and the list envelope `{"data": [...], "pagination": {...}}` (SPEC §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from ticketry.core.schemas import Schema
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int = 1
+    page_size: int = 25
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    request: PageRequest
+
+    @property
+    def total_pages(self) -> int:
+        size = self.request.page_size
+        return (self.total + size - 1) // size
+
+
+def count_rows(session: Session, query: Select[tuple[T]]) -> int:
+    """Count what a select would return, without its ordering."""
+    counted = select(func.count()).select_from(query.order_by(None).subquery())
+    return session.execute(counted).scalar_one()
+
+
+class PaginationView(Schema):
+    total: int
+    page: int
+    page_size: int
+    total_pages: int
+
+
+def pagination_view(page: Page[T]) -> PaginationView:
+    return PaginationView(
+        total=page.total,
+        page=page.request.page,
+        page_size=page.request.page_size,
+        total_pages=page.total_pages,
+    )

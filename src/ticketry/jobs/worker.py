@@ -1,0 +1,148 @@
+"""The job worker: claim with a lease, run each job in its own transaction, retry, park.
+
+Claiming uses `FOR UPDATE SKIP LOCKED` on PostgreSQL so any number of workers share the queue;
+on SQLite the claim runs under `BEGIN IMMEDIATE`, one writer at a time. A job is marked done in
+the same transaction as its handler's writes, and only while this worker still holds the lease,
+so a committed job's effects happen once even when two workers race or one dies mid-run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import traceback
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import or_, select, update
+
+from ticketry.core.clock import now
+from ticketry.core.config import get_settings
+from ticketry.core.db import Database
+from ticketry.jobs.models import Job, JobStatus
+from ticketry.jobs.registry import handler_for
+
+log = structlog.get_logger(__name__)
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (our lease expired); our work is rolled back."""
+
+
+def backoff_seconds(attempts: int, *, base: float) -> float:
+    """Exponential with jitter, capped at an hour."""
+    return float(min(base * 2 ** max(attempts - 1, 0), 3600.0) * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        name: str | None = None,
+        batch_size: int = 10,
+        lease_seconds: int | None = None,
+        retry_base_seconds: float = 5.0,
+    ) -> None:
+        self.db = db
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_seconds or get_settings().job_lease_seconds)
+        self.retry_base_seconds = retry_base_seconds
+
+    def claim(self) -> list[int]:
+        stamp = now()
+        with self.db.unit_of_work() as session:
+            query = (
+                select(Job)
+                .where(
+                    or_(
+                        (Job.status == JobStatus.QUEUED) & (Job.run_after <= stamp),
+                        (Job.status == JobStatus.RUNNING) & (Job.locked_until < stamp),
+                    )
+                )
+                .order_by(Job.run_after, Job.id)
+                .limit(self.batch_size)
+            )
+            if self.db.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            jobs = list(session.scalars(query))
+            for job in jobs:
+                job.status = JobStatus.RUNNING
+                job.locked_by = self.name
+                job.locked_until = stamp + self.lease
+                job.attempts += 1
+            return [job.id for job in jobs]
+
+    def run_job(self, job_id: int) -> bool:
+        """Run one claimed job; True if it completed."""
+        try:
+            with self.db.unit_of_work() as session:
+                job = session.get(Job, job_id)
+                if job is None:
+                    return False
+                handler = handler_for(job.name)
+                if handler is None:
+                    log.debug("job.no_handler", job_id=job_id, name=job.name)
+                else:
+                    handler(session, dict(job.payload))
+                done = session.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.locked_by == self.name)
+                    .values(status=JobStatus.DONE, finished_at=now(), locked_until=None, last_error=None)
+                )
+                if getattr(done, "rowcount", 0) != 1:
+                    raise LeaseLost(job_id)
+            return True
+        except LeaseLost:
+            log.warning("job.lease_lost", job_id=job_id, worker=self.name)
+            return False
+        except Exception as error:  # a handler may fail in any way; the job must not be lost
+            self._record_failure(job_id, error)
+            return False
+
+    def _record_failure(self, job_id: int, error: Exception) -> None:
+        detail = "".join(traceback.format_exception(error))[-4000:]
+        with self.db.unit_of_work() as session:
+            job = session.get(Job, job_id)
+            if job is None or job.locked_by != self.name or job.status != JobStatus.RUNNING:
+                return
+            job.last_error = detail
+            job.locked_until = None
+            if job.attempts >= job.max_attempts:
+                job.status = JobStatus.DEAD
+                job.finished_at = now()
+                log.error("job.dead", job_id=job_id, name=job.name, attempts=job.attempts, error=repr(error))
+            else:
+                job.status = JobStatus.QUEUED
+                job.run_after = now() + timedelta(
+                    seconds=backoff_seconds(job.attempts, base=self.retry_base_seconds)
+                )
+                log.warning("job.retry", job_id=job_id, name=job.name, attempts=job.attempts, error=repr(error))
+
+    def run_once(self) -> int:
+        """Claim one batch and run it; the number of jobs claimed."""
+        claimed = self.claim()
+        for job_id in claimed:
+            self.run_job(job_id)
+        return len(claimed)
+
+    def run_until_idle(self, *, max_batches: int = 1000) -> None:
+        for _ in range(max_batches):
+            if self.run_once() == 0:
+                return
+
+    def run_forever(self, stop: threading.Event, *, poll_seconds: float | None = None) -> None:
+        interval = poll_seconds if poll_seconds is not None else get_settings().worker_poll_seconds
+        log.info("worker.started", worker=self.name)
+        while not stop.is_set():
+            try:
+                busy = self.run_once() > 0
+            except Exception:  # the database may be briefly away; keep the worker alive
+                log.exception("worker.claim_failed", worker=self.name)
+                busy = False
+            if not busy:
+                stop.wait(interval)
+        log.info("worker.stopped", worker=self.name)

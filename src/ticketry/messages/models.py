@@ -1,0 +1,36 @@
+"""The message table (SPEC §2 "Messages")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ticketry.core.clock import now
+from ticketry.core.db import Base, UTCDateTime
+from ticketry.core.types import str_enum
+from ticketry.tickets.models import Source
+from ticketry.users.models import User
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_ticket_id_id", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    is_internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_staff_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_solution: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[Source] = mapped_column(str_enum(Source, "message_source"), default=Source.WEB)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+
+    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="raise")

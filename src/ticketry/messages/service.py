@@ -1,0 +1,109 @@
+"""Posting replies and notes, and reading a ticket's conversation (SPEC §2 "Messages")."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from ticketry.auth.actor import Actor, require
+from ticketry.auth.permissions import Permission
+from ticketry.core.clock import now
+from ticketry.core.errors import PermissionDenied
+from ticketry.core.text import render_markdown
+from ticketry.history import service as history
+from ticketry.history.models import Change
+from ticketry.jobs import service as jobs
+from ticketry.messages.errors import EmptyMessage
+from ticketry.messages.models import Message
+from ticketry.messages.repository import readable_messages
+from ticketry.tickets import lifecycle
+from ticketry.tickets.access import access_ticket
+from ticketry.tickets.errors import TicketDeleted
+from ticketry.tickets.models import Source, Ticket
+
+
+def list_messages(session: Session, actor: Actor, ticket_id: int) -> list[Message]:
+    """The conversation as this actor may read it, oldest first."""
+    access_ticket(session, actor, ticket_id)
+    query = (
+        readable_messages(actor)
+        .where(Message.ticket_id == ticket_id)
+        .options(joinedload(Message.author))
+        .order_by(Message.id)
+    )
+    return list(session.scalars(query))
+
+
+def post_reply(
+    session: Session,
+    actor: Actor,
+    ticket_id: int,
+    *,
+    body: str,
+    is_internal: bool = False,
+    is_solution: bool = False,
+    source: Source = Source.WEB,
+) -> Message:
+    """A public reply or an internal note, with the automatic status rules of SPEC §2."""
+    if not body.strip():
+        raise EmptyMessage("The message is empty.")
+    ticket = access_ticket(session, actor, ticket_id, lock=True)
+    if ticket.deleted_at is not None:
+        raise TicketDeleted("This ticket is deleted. Restore it first.")
+    stamp = now()
+    if actor.is_staff:
+        require(actor, Permission.TICKETS_NOTE if is_internal else Permission.TICKETS_REPLY)
+        changes = lifecycle.on_staff_reply(ticket, stamp, internal=is_internal)
+    else:
+        _ensure_customer_may_reply(actor, ticket, is_internal=is_internal, is_solution=is_solution)
+        changes = lifecycle.on_customer_reply(ticket, stamp)
+    message = Message(
+        ticket_id=ticket.id,
+        author_id=actor.user_id,
+        body=body,
+        body_html=render_markdown(body),
+        is_internal=is_internal,
+        is_staff_reply=actor.is_staff,
+        is_solution=is_solution and actor.is_staff and not is_internal,
+        source=source,
+        created_at=stamp,
+    )
+    session.add(message)
+    ticket.updated_at = stamp
+    ticket.updated_by_id = actor.user_id
+    session.flush()
+    kind = "note" if is_internal else "reply"
+    history.record(
+        session, ticket.id, actor,
+        [Change(kind, None, f"#{message.id}", internal=is_internal), *changes],
+    )
+    jobs.enqueue(
+        session, "messages.created",
+        ticket_id=ticket.id, message_id=message.id, internal=is_internal, staff=actor.is_staff,
+    )
+    return message
+
+
+def _ensure_customer_may_reply(actor: Actor, ticket: Ticket, *, is_internal: bool, is_solution: bool) -> None:
+    require(actor, Permission.TICKETS_REPLY)
+    if is_internal or is_solution:
+        raise PermissionDenied("Customers cannot write internal notes or mark solutions.")
+    if ticket.customer_id != actor.user_id:
+        raise PermissionDenied("Only the person who opened this ticket can reply to it.")
+    lifecycle.ensure_accepts_replies(ticket)
+
+
+def get_message(session: Session, actor: Actor, message_id: int) -> Message | None:
+    query = readable_messages(actor).where(Message.id == message_id).options(joinedload(Message.author))
+    return session.scalars(query).one_or_none()
+
+
+
+def load_for_view(session: Session, message: Message) -> Message:
+    session.flush()
+    return session.scalars(
+        select(Message)
+        .where(Message.id == message.id)
+        .options(joinedload(Message.author))
+        .execution_options(populate_existing=True)
+    ).one()

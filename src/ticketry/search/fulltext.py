@@ -1,0 +1,70 @@
+"""Full-text matching, one interface over two backends.
+
+The indexes are kept current by the database itself, in the writer's transaction: FTS5
+external-content tables maintained by triggers on SQLite, stored generated `tsvector` columns
+with GIN indexes on PostgreSQL (both created by the migrations). Note text is matched only
+through `readable_messages`, so a customer never finds a ticket by words of an internal note.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import ColumnElement, func, literal_column, or_, select, text
+from sqlalchemy.orm import Session
+
+from ticketry.auth.actor import Actor
+from ticketry.messages.models import Message
+from ticketry.messages.repository import readable_messages
+from ticketry.tickets.models import Ticket
+
+_TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
+_NUMBER = re.compile(r"^[A-Za-z][A-Za-z0-9]*-\d{4}-\d+$")
+PG_CONFIG = "english"
+
+
+def terms(query: str) -> list[str]:
+    """The words of a user's query; punctuation and FTS operators are not trusted."""
+    return _TOKEN.findall(query)[:20]
+
+
+def fts5_query(query: str) -> str:
+    """Each term as a quoted FTS5 string (ANDed), the last one as a prefix."""
+    quoted = ['"' + term.replace('"', '""') + '"' for term in terms(query)]
+    if quoted:
+        quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def matching(session: Session, actor: Actor, query: str) -> ColumnElement[bool] | None:
+    """A clause on Ticket that is true where the ticket or a message the actor may read matches."""
+    words = terms(query)
+    if not words:
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        ticket_match, message_match = _postgres(" ".join(words))
+    else:
+        ticket_match, message_match = _sqlite(fts5_query(query))
+    messages = readable_messages(actor).with_only_columns(Message.ticket_id).where(message_match)
+    clauses = [ticket_match, Ticket.id.in_(messages.correlate(None))]
+    stripped = query.strip()
+    if _NUMBER.match(stripped):
+        clauses.append(Ticket.number == stripped.upper())
+    return or_(*clauses)
+
+
+def _sqlite(match: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    tickets = select(literal_column("rowid", type_=Ticket.id.type)).select_from(text("tickets_fts")).where(
+        text("tickets_fts MATCH :ticket_match").bindparams(ticket_match=match)
+    )
+    messages = select(literal_column("rowid", type_=Message.id.type)).select_from(text("messages_fts")).where(
+        text("messages_fts MATCH :message_match").bindparams(message_match=match)
+    )
+    return Ticket.id.in_(tickets), Message.id.in_(messages)
+
+
+def _postgres(words: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    tsquery = func.websearch_to_tsquery(PG_CONFIG, words)
+    ticket_match = literal_column("tickets.search_vector").op("@@")(tsquery)
+    message_match = literal_column("messages.search_vector").op("@@")(tsquery)
+    return ticket_match, message_match

@@ -1,0 +1,166 @@
+"""Ticket lists: every filter of SPEC §3 combined, sorted, paginated, visibility first."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, case, select
+from sqlalchemy.orm import Session
+
+from ticketry.auth.actor import Actor, require
+from ticketry.auth.permissions import Permission
+from ticketry.core.pagination import Page, PageRequest, count_rows
+from ticketry.search import fulltext
+from ticketry.tickets import lifecycle
+from ticketry.tickets.models import Priority, Source, Tag, Ticket, TicketStatus, ticket_tags
+from ticketry.tickets.repository import readable_tickets
+from ticketry.tickets.service import TICKET_LOAD
+from ticketry.users import service as users
+from ticketry.users.models import User
+
+
+class SortField(enum.StrEnum):
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    PRIORITY = "priority"
+    STATUS = "status"
+    NUMBER = "number"
+
+
+class Assigned(enum.StrEnum):
+    ME = "me"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    statuses: Sequence[TicketStatus] = ()
+    priorities: Sequence[Priority] = ()
+    departments: Sequence[str] = ()
+    category_id: int | None = None
+    assigned_to: int | Assigned | None = None
+    customer_id: int | None = None
+    organization_id: int | None = None
+    source: Source | None = None
+    tags: Sequence[str] = ()
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    resolved_from: datetime | None = None
+    resolved_to: datetime | None = None
+    q: str | None = None
+    deleted: bool = False
+    watched_by_me: bool = False
+    in_my_departments: bool = False
+
+
+@dataclass(frozen=True)
+class TicketSort:
+    field: SortField = SortField.CREATED_AT
+    descending: bool = True
+
+
+def _rank(column: ColumnElement[str], order: Sequence[enum.StrEnum]) -> ColumnElement[int]:
+    return case({value.value: index for index, value in enumerate(order)}, value=column, else_=len(order))
+
+
+def _order(sort: TicketSort) -> list[ColumnElement[object]]:
+    column: ColumnElement[object] = {
+        SortField.CREATED_AT: Ticket.created_at,
+        SortField.UPDATED_AT: Ticket.updated_at,
+        SortField.NUMBER: Ticket.id,
+        SortField.PRIORITY: _rank(Ticket.priority, list(Priority)),  # type: ignore[arg-type]
+        SortField.STATUS: _rank(Ticket.status, list(lifecycle.STATUS_ORDER)),  # type: ignore[arg-type]
+    }[sort.field]
+    tiebreak = Ticket.id.desc() if sort.descending else Ticket.id.asc()
+    return [column.desc() if sort.descending else column.asc(), tiebreak]
+
+
+def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> Select[tuple[Ticket]]:
+    """The select of every ticket matching the filters that the actor may see."""
+    query = readable_tickets(actor, include_deleted=filters.deleted)
+    if filters.deleted and actor.can(Permission.TICKETS_DELETE):
+        query = query.where(Ticket.deleted_at.is_not(None))
+    if filters.statuses:
+        query = query.where(Ticket.status.in_(list(filters.statuses)))
+    if filters.priorities:
+        query = query.where(Ticket.priority.in_(list(filters.priorities)))
+    if filters.departments:
+        ids = sorted({users.find_department(session, ref).id for ref in filters.departments})
+        query = query.where(Ticket.department_id.in_(ids))
+    if filters.in_my_departments and not (actor.can(Permission.TICKETS_VIEW_ALL) and not actor.department_ids):
+        # An admin outside every department sees the whole queue.
+        query = query.where(Ticket.department_id.in_(sorted(actor.department_ids)))
+    if filters.category_id is not None:
+        query = query.where(Ticket.category_id == filters.category_id)
+    if filters.assigned_to is Assigned.ME:
+        query = query.where(Ticket.assignee_id == actor.user_id)
+    elif filters.assigned_to is Assigned.NONE:
+        query = query.where(Ticket.assignee_id.is_(None))
+    elif isinstance(filters.assigned_to, int):
+        query = query.where(Ticket.assignee_id == filters.assigned_to)
+    if filters.customer_id is not None:
+        query = query.where(Ticket.customer_id == filters.customer_id)
+    if filters.organization_id is not None:
+        members = select(User.id).where(User.organization_id == filters.organization_id).correlate(None)
+        query = query.where(Ticket.customer_id.in_(members))
+    if filters.source is not None:
+        query = query.where(Ticket.source == filters.source)
+    for name in {t.strip().lower() for t in filters.tags if t.strip()}:
+        tagged = (
+            select(ticket_tags.c.ticket_id)
+            .join(Tag, Tag.id == ticket_tags.c.tag_id)
+            .where(Tag.name == name)
+            .correlate(None)
+        )
+        query = query.where(Ticket.id.in_(tagged))
+    if filters.watched_by_me:
+        query = query.where(Ticket.watchers.any(User.id == actor.user_id))
+    for column, low, high in (
+        (Ticket.created_at, filters.created_from, filters.created_to),
+        (Ticket.updated_at, filters.updated_from, filters.updated_to),
+        (Ticket.resolved_at, filters.resolved_from, filters.resolved_to),
+    ):
+        if low is not None:
+            query = query.where(column >= low)
+        if high is not None:
+            query = query.where(column <= high)
+    if filters.q:
+        match = fulltext.matching(session, actor, filters.q)
+        if match is not None:
+            query = query.where(match)
+    return query
+
+
+def find_tickets(
+    session: Session, actor: Actor, *, filters: TicketFilters, sort: TicketSort, page: PageRequest
+) -> Page[Ticket]:
+    query = filtered_tickets(session, actor, filters)
+    rows = session.scalars(
+        query.options(*TICKET_LOAD).order_by(*_order(sort)).limit(page.page_size).offset(page.offset)
+    )
+    return Page(items=list(rows), total=count_rows(session, query), request=page)
+
+
+def my_tickets(actor: Actor) -> TicketFilters:
+    """A customer's own tickets (or, for staff, the ones they filed for themselves)."""
+    return TicketFilters(customer_id=actor.user_id)
+
+
+def queue(actor: Actor) -> TicketFilters:
+    """Unassigned work in the agent's departments."""
+    require(actor, Permission.TICKETS_VIEW_INTERNAL)
+    return TicketFilters(
+        statuses=sorted(lifecycle.ACTIVE_STATUSES),
+        assigned_to=Assigned.NONE,
+        in_my_departments=True,
+    )
+
+
+def assigned_to_me(actor: Actor) -> TicketFilters:
+    require(actor, Permission.TICKETS_VIEW_INTERNAL)
+    return TicketFilters(statuses=sorted(lifecycle.ACTIVE_STATUSES), assigned_to=Assigned.ME)

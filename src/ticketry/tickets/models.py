@@ -1,0 +1,131 @@
+"""Tickets, categories, tags, watchers and the per-year number sequence (SPEC §2)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ticketry.core.clock import now
+from ticketry.core.db import Base, UTCDateTime
+from ticketry.core.types import str_enum
+from ticketry.users.models import Department, User
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    WAITING_FOR_RESPONSE = "waiting_for_response"
+    ON_HOLD = "on_hold"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Source(enum.StrEnum):
+    WEB = "web"
+    EMAIL = "email"
+    API = "api"
+
+
+class TicketNumberSequence(Base):
+    """The last number handed out per year; numbers restart each year (SPEC §2)."""
+
+    __tablename__ = "ticket_number_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    color: Mapped[str] = mapped_column(String(7), default="#6b7280")
+
+
+ticket_tags = Table(
+    "ticket_tags",
+    Base.metadata,
+    Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+ticket_watchers = Table(
+    "ticket_watchers",
+    Base.metadata,
+    Column("ticket_id", ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_department_created", "status", "department_id", "created_at"),
+        Index("ix_tickets_department_created", "department_id", "created_at"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        Index("ix_tickets_customer_created", "customer_id", "created_at"),
+        Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_updated_at", "updated_at"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
+        Index("ix_tickets_counts", "status", "priority", "department_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    description_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[TicketStatus] = mapped_column(
+        str_enum(TicketStatus, "ticket_status"), default=TicketStatus.OPEN
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    priority: Mapped[Priority] = mapped_column(str_enum(Priority, "ticket_priority"), default=Priority.MEDIUM)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), index=True, default=None
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    source: Mapped[Source] = mapped_column(str_enum(Source, "ticket_source"), default=Source.WEB)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    view_count: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    department: Mapped[Department] = relationship(lazy="raise")
+    category: Mapped[Category | None] = relationship(lazy="raise")
+    customer: Mapped[User] = relationship(foreign_keys=[customer_id], lazy="raise")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="raise")
+    tags: Mapped[list[Tag]] = relationship(secondary=ticket_tags, lazy="raise", order_by=Tag.name)
+    watchers: Mapped[list[User]] = relationship(secondary=ticket_watchers, lazy="raise")
+
+    __mapper_args__ = {"version_id_col": version}

@@ -1,0 +1,536 @@
+"""Ticket use cases: the only code that changes tickets (SPEC §2, §3).
+
+Each use case checks access and permission, changes the ticket, records history and enqueues
+its side effects, all in the caller's transaction; it only ever flushes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from ticketry.auth.actor import Actor, require
+from ticketry.auth.permissions import Permission
+from ticketry.core.clock import now
+from ticketry.core.config import get_settings
+from ticketry.core.errors import DomainError, PermissionDenied
+from ticketry.core.text import render_markdown
+from ticketry.history import service as history
+from ticketry.history.models import Change, TicketEvent
+from ticketry.jobs import service as jobs
+from ticketry.tickets import lifecycle, numbering
+from ticketry.tickets.access import access_ticket
+from ticketry.tickets.errors import (
+    CategoryNameTaken,
+    CategoryNotFound,
+    EditNotAllowed,
+    InvalidTicketField,
+    NotDeleted,
+    StaleTicket,
+    TicketDeleted,
+)
+from ticketry.tickets.models import Category, Priority, Source, Tag, Ticket, TicketStatus
+from ticketry.users import service as users
+from ticketry.users.models import Department, User
+
+# Relationships every ticket view needs, loaded in one go.
+TICKET_LOAD = (
+    selectinload(Ticket.department),
+    selectinload(Ticket.category),
+    selectinload(Ticket.customer),
+    selectinload(Ticket.assignee),
+    selectinload(Ticket.tags),
+)
+STAFF_FIELDS = frozenset({"priority", "department", "category_id", "tags", "customer_id"})
+CUSTOMER_EDITABLE = frozenset({"title", "description"})
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def get_ticket(session: Session, actor: Actor, ticket_id: int, *, include_deleted: bool = False) -> Ticket:
+    return access_ticket(session, actor, ticket_id, include_deleted=include_deleted, options=TICKET_LOAD)
+
+
+def timeline(session: Session, actor: Actor, ticket_id: int) -> list[TicketEvent]:
+    """The ticket's history as this actor may see it."""
+    access_ticket(session, actor, ticket_id, include_deleted=True)
+    return history.timeline(session, actor, ticket_id)
+
+
+def load_for_view(session: Session, ticket: Ticket) -> Ticket:
+    """Reload a ticket with what its views show, after a use case changed it."""
+    session.flush()
+    return session.scalars(
+        select(Ticket)
+        .where(Ticket.id == ticket.id)
+        .options(*TICKET_LOAD)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _touch(ticket: Ticket, actor: Actor | None) -> None:
+    ticket.updated_at = now()
+    ticket.updated_by_id = actor.user_id if actor else None
+
+
+def _check_version(ticket: Ticket, expected: int | None, actor: Actor) -> None:
+    if expected is not None and expected != ticket.version:
+        raise stale(ticket, actor)
+
+
+def stale(ticket: Ticket, actor: Actor) -> StaleTicket:
+    current: dict[str, Any] = {
+        "id": ticket.id,
+        "version": ticket.version,
+        "status": ticket.status.value,
+        "title": ticket.title,
+        "updatedAt": ticket.updated_at.isoformat(),
+    }
+    if actor.is_staff:
+        current |= {"priority": ticket.priority.value, "assigneeId": ticket.assignee_id}
+    return StaleTicket(
+        "The ticket was changed by someone else since you loaded it. Reload and try again.",
+        details={"currentVersion": ticket.version, "current": current},
+    )
+
+
+def _flush_versioned(session: Session, ticket: Ticket, actor: Actor) -> None:
+    """Flush; a concurrent writer that got there first turns into a 409, not a 500."""
+    try:
+        session.flush()
+    except StaleDataError as error:
+        session.expire(ticket)
+        raise stale(ticket, actor) from error
+
+
+def _ensure_not_deleted(ticket: Ticket) -> None:
+    if ticket.deleted_at is not None:
+        raise TicketDeleted("This ticket is deleted. Restore it first.")
+
+
+def _ensure_requester(actor: Actor, ticket: Ticket, action: str) -> None:
+    """Customers act only on tickets they filed (colleagues in a shared organization only read)."""
+    if not actor.is_staff and ticket.customer_id != actor.user_id:
+        raise PermissionDenied(f"Only the person who opened this ticket can {action} it.")
+
+
+def _department(session: Session, ref: str | int | None) -> Department:
+    if ref is None or ref == "":
+        return users.find_department(session, "general")
+    return users.find_department(session, ref)
+
+
+def _category(session: Session, category_id: int | None) -> Category | None:
+    if category_id is None:
+        return None
+    category = session.get(Category, category_id)
+    if category is None or not category.is_active:
+        raise CategoryNotFound(f"Category {category_id} does not exist.", details={"categoryId": category_id})
+    return category
+
+
+def _tags(session: Session, names: Iterable[str]) -> list[Tag]:
+    wanted = sorted({name.strip().lower() for name in names if name.strip()})
+    if any(len(name) > 50 for name in wanted):
+        raise InvalidTicketField("Tag names are at most 50 characters.", details={"field": "tags"})
+    existing = {t.name: t for t in session.scalars(select(Tag).where(Tag.name.in_(wanted)))} if wanted else {}
+    tags = [existing.get(name) or Tag(name=name) for name in wanted]
+    session.add_all(tags)
+    return tags
+
+
+def _name(user: User | None) -> str | None:
+    return user.name if user is not None else None
+
+
+# --- creating -----------------------------------------------------------------------------------
+
+
+def create_ticket(
+    session: Session,
+    actor: Actor,
+    *,
+    title: str,
+    description: str,
+    priority: Priority = Priority.MEDIUM,
+    department: str | int | None = None,
+    category_id: int | None = None,
+    customer_id: int | None = None,
+    source: Source = Source.WEB,
+    tags: Sequence[str] = (),
+) -> Ticket:
+    """Open a ticket. A customer always files for themself; staff may file for a customer."""
+    require(actor, Permission.TICKETS_CREATE)
+    if actor.can(Permission.TICKETS_CREATE_FOR_OTHERS) and customer_id is not None:
+        customer = users.get_user(session, customer_id)
+    else:
+        customer = users.get_user(session, actor.user_id)
+    stamp = now()
+    ticket = Ticket(
+        number=numbering.next_number(session, prefix=get_settings().ticket_prefix, at=stamp),
+        title=title,
+        description=description,
+        description_html=render_markdown(description),
+        status=TicketStatus.OPEN,
+        priority=priority,
+        department=_department(session, department),
+        category=_category(session, category_id),
+        customer_id=customer.id,
+        source=source,
+        created_at=stamp,
+        updated_at=stamp,
+        created_by_id=actor.user_id,
+        updated_by_id=actor.user_id,
+        tags=_tags(session, tags) if actor.is_staff else [],
+    )
+    session.add(ticket)
+    session.flush()
+    history.record(session, ticket.id, actor, [Change("ticket", None, "created")])
+    jobs.enqueue(session, "tickets.created", ticket_id=ticket.id)
+    return ticket
+
+
+# --- editing ------------------------------------------------------------------------------------
+
+
+@dataclass
+class TicketEdit:
+    """The fields a PUT/PATCH may carry; `provided` says which were sent (PATCH semantics)."""
+
+    provided: frozenset[str]
+    title: str | None = None
+    description: str | None = None
+    priority: Priority | None = None
+    department: str | int | None = None
+    category_id: int | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def update_ticket(
+    session: Session, actor: Actor, ticket_id: int, *, edit: TicketEdit, expected_version: int | None = None
+) -> Ticket:
+    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
+    _ensure_not_deleted(ticket)
+    _check_version(ticket, expected_version, actor)
+    if actor.is_staff:
+        require(actor, Permission.TICKETS_UPDATE)
+    else:
+        _ensure_customer_may_edit(actor, ticket, edit.provided)
+    changes: list[Change] = []
+    if "title" in edit.provided and edit.title is not None and edit.title != ticket.title:
+        changes.append(Change("title", ticket.title, edit.title))
+        ticket.title = edit.title
+    if "description" in edit.provided and edit.description is not None and edit.description != ticket.description:
+        changes.append(Change("description", ticket.description, edit.description))
+        ticket.description = edit.description
+        ticket.description_html = render_markdown(edit.description)
+    if "priority" in edit.provided and edit.priority is not None and edit.priority != ticket.priority:
+        changes.append(Change("priority", ticket.priority.value, edit.priority.value))
+        ticket.priority = edit.priority
+    if "department" in edit.provided and edit.department is not None:
+        department = _department(session, edit.department)
+        if department.id != ticket.department_id:
+            changes.append(Change("department", ticket.department.name, department.name))
+            ticket.department = department
+    if "category_id" in edit.provided:
+        category = _category(session, edit.category_id)
+        if (category.id if category else None) != ticket.category_id:
+            old = ticket.category.name if ticket.category else None
+            changes.append(Change("category", old, category.name if category else None))
+            ticket.category = category
+    if "tags" in edit.provided:
+        tags = _tags(session, edit.tags)
+        old_names = ", ".join(t.name for t in ticket.tags) or None
+        new_names = ", ".join(t.name for t in tags) or None
+        if old_names != new_names:
+            changes.append(Change("tags", old_names, new_names, internal=True))
+            ticket.tags = tags
+    if changes:
+        _touch(ticket, actor)
+        _flush_versioned(session, ticket, actor)
+        history.record(session, ticket.id, actor, changes)
+        jobs.enqueue(session, "tickets.updated", ticket_id=ticket.id, fields=[c.field for c in changes])
+    return ticket
+
+
+def _ensure_customer_may_edit(actor: Actor, ticket: Ticket, provided: frozenset[str]) -> None:
+    """SPEC §1: title/description of an own ticket while it is open and has no staff reply."""
+    _ensure_requester(actor, ticket, "edit")
+    forbidden = sorted(provided - CUSTOMER_EDITABLE)
+    if forbidden:
+        raise EditNotAllowed(
+            "Customers can change only the title and description.", details={"fields": forbidden}
+        )
+    if ticket.status is not TicketStatus.OPEN or ticket.first_response_at is not None:
+        raise EditNotAllowed(
+            "The ticket can no longer be edited: it has been answered or is no longer open. "
+            "Add a reply instead."
+        )
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def change_status(
+    session: Session,
+    actor: Actor,
+    ticket_id: int,
+    *,
+    status: TicketStatus,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
+    _ensure_not_deleted(ticket)
+    _check_version(ticket, expected_version, actor)
+    if actor.is_staff:
+        require(actor, Permission.TICKETS_STATUS)
+    else:
+        _ensure_customer_may_set(actor, ticket, status)
+    changes = lifecycle.change_status(ticket, status, now())
+    ticket.status_reason = reason
+    _touch(ticket, actor)
+    _flush_versioned(session, ticket, actor)
+    history.record(session, ticket.id, actor, changes, reason=reason)
+    jobs.enqueue(session, "tickets.status_changed", ticket_id=ticket.id, status=status.value)
+    return ticket
+
+
+def _ensure_customer_may_set(actor: Actor, ticket: Ticket, status: TicketStatus) -> None:
+    """Customers close their own tickets and reopen them; nothing else (SPEC §1)."""
+    _ensure_requester(actor, ticket, "change the status of")
+    if status is TicketStatus.CLOSED:
+        require(actor, Permission.TICKETS_CLOSE)
+    elif not (status is TicketStatus.OPEN and ticket.status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)):
+        raise PermissionDenied(
+            "Customers can close their tickets and reopen closed or resolved ones.",
+            details={"allowed": ["closed", "open"]},
+        )
+
+
+def close_ticket(session: Session, actor: Actor, ticket_id: int, *, reason: str | None = None) -> Ticket:
+    return change_status(session, actor, ticket_id, status=TicketStatus.CLOSED, reason=reason)
+
+
+def reopen_ticket(session: Session, actor: Actor, ticket_id: int, *, reason: str | None = None) -> Ticket:
+    return change_status(session, actor, ticket_id, status=TicketStatus.OPEN, reason=reason)
+
+
+# --- assignment ---------------------------------------------------------------------------------
+
+
+def assign_ticket(session: Session, actor: Actor, ticket_id: int, *, assignee_id: int) -> Ticket:
+    """Assign; an open ticket moves to in_progress (SPEC §2). Agents may only take unassigned
+    tickets for themselves; assigning anyone else is an admin's `tickets:assign`."""
+    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
+    _ensure_not_deleted(ticket)
+    if not actor.can(Permission.TICKETS_ASSIGN):
+        require(actor, Permission.TICKETS_UPDATE)
+        if assignee_id != actor.user_id or ticket.assignee_id not in (None, actor.user_id):
+            raise PermissionDenied(
+                "Agents can take unassigned tickets for themselves; use transfer to hand one over."
+            )
+    assignee = users.get_agent(session, assignee_id)
+    if ticket.assignee_id == assignee.id:
+        return ticket
+    return _set_assignee(session, actor, ticket, assignee, reason=None, event="tickets.assigned")
+
+
+def unassign_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
+    """Unassign; an in_progress ticket goes back to open. Admins, or the assignee themself."""
+    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
+    _ensure_not_deleted(ticket)
+    if not actor.can(Permission.TICKETS_ASSIGN):
+        require(actor, Permission.TICKETS_UPDATE)
+        if ticket.assignee_id != actor.user_id:
+            raise PermissionDenied("Only an admin or the current assignee can unassign this ticket.")
+    if ticket.assignee_id is None:
+        return ticket
+    return _set_assignee(session, actor, ticket, None, reason=None, event="tickets.unassigned")
+
+
+def transfer_ticket(
+    session: Session, actor: Actor, ticket_id: int, *, to_agent_id: int, note: str | None = None
+) -> Ticket:
+    """The assignee hands the ticket to another agent, with a note kept in history (SPEC §3)."""
+    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
+    _ensure_not_deleted(ticket)
+    require(actor, Permission.TICKETS_TRANSFER)
+    if ticket.assignee_id != actor.user_id and not actor.can(Permission.TICKETS_ASSIGN):
+        raise PermissionDenied("Only the current assignee (or an admin) can transfer this ticket.")
+    target = users.get_agent(session, to_agent_id)
+    if target.id == ticket.assignee_id:
+        raise InvalidTicketField("The ticket is already assigned to this agent.", details={"toAgentId": target.id})
+    return _set_assignee(session, actor, ticket, target, reason=note, event="tickets.transferred")
+
+
+def _set_assignee(
+    session: Session, actor: Actor, ticket: Ticket, assignee: User | None, *, reason: str | None, event: str
+) -> Ticket:
+    stamp = now()
+    changes = [Change("assignee", _name(ticket.assignee), _name(assignee), internal=True)]
+    previous = ticket.assignee_id
+    ticket.assignee = assignee
+    changes += lifecycle.on_assign(ticket, stamp) if assignee else lifecycle.on_unassign(ticket, stamp)
+    _touch(ticket, actor)
+    _flush_versioned(session, ticket, actor)
+    history.record(session, ticket.id, actor, changes, reason=reason)
+    jobs.enqueue(
+        session, event, ticket_id=ticket.id, assignee_id=ticket.assignee_id, previous_assignee_id=previous
+    )
+    return ticket
+
+
+# --- deletion -----------------------------------------------------------------------------------
+
+
+def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
+    require(actor, Permission.TICKETS_DELETE)
+    ticket = access_ticket(session, actor, ticket_id, lock=True)
+    _ensure_not_deleted(ticket)
+    ticket.deleted_at = now()
+    ticket.deleted_by_id = actor.user_id
+    _touch(ticket, actor)
+    _flush_versioned(session, ticket, actor)
+    history.record(session, ticket.id, actor, [Change("deleted", None, "yes", internal=True)])
+    jobs.enqueue(session, "tickets.deleted", ticket_id=ticket.id)
+    return ticket
+
+
+def restore_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
+    require(actor, Permission.TICKETS_DELETE)
+    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True, options=TICKET_LOAD)
+    if ticket.deleted_at is None:
+        raise NotDeleted("This ticket is not deleted.")
+    ticket.deleted_at = None
+    ticket.deleted_by_id = None
+    _touch(ticket, actor)
+    _flush_versioned(session, ticket, actor)
+    history.record(session, ticket.id, actor, [Change("deleted", "yes", None, internal=True)])
+    jobs.enqueue(session, "tickets.restored", ticket_id=ticket.id)
+    return ticket
+
+
+# --- bulk ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    ticket_id: int
+    ok: bool
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    assignee_id: int | None = None
+    unassign: bool = False
+    department: str | int | None = None
+    add_tags: tuple[str, ...] = ()
+    remove_tags: tuple[str, ...] = ()
+
+
+def bulk_update(session: Session, actor: Actor, ticket_ids: Sequence[int], *, change: BulkChange) -> list[BulkResult]:
+    """Apply one change to many tickets; each ticket succeeds or fails on its own (a savepoint each)."""
+    require(actor, Permission.TICKETS_BULK)
+    results: list[BulkResult] = []
+    for ticket_id in dict.fromkeys(ticket_ids):
+        try:
+            with session.begin_nested():
+                _apply_bulk(session, actor, ticket_id, change)
+            results.append(BulkResult(ticket_id=ticket_id, ok=True))
+        except DomainError as error:
+            results.append(BulkResult(ticket_id, ok=False, error_code=error.code, error_message=error.message))
+    return results
+
+
+def _apply_bulk(session: Session, actor: Actor, ticket_id: int, change: BulkChange) -> None:
+    provided = {
+        name
+        for name, value in (("priority", change.priority), ("department", change.department))
+        if value is not None
+    }
+    if change.add_tags or change.remove_tags:
+        ticket = access_ticket(session, actor, ticket_id, options=TICKET_LOAD)
+        current = {t.name for t in ticket.tags}
+        wanted = (current | {t.lower() for t in change.add_tags}) - {t.lower() for t in change.remove_tags}
+        update_ticket(
+            session, actor, ticket_id,
+            edit=TicketEdit(provided=frozenset(provided | {"tags"}), priority=change.priority,
+                            department=change.department, tags=sorted(wanted)),
+        )
+    elif provided:
+        update_ticket(
+            session, actor, ticket_id,
+            edit=TicketEdit(provided=frozenset(provided), priority=change.priority, department=change.department),
+        )
+    if change.unassign:
+        unassign_ticket(session, actor, ticket_id)
+    elif change.assignee_id is not None:
+        assign_ticket(session, actor, ticket_id, assignee_id=change.assignee_id)
+    if change.status is not None:
+        current_status = access_ticket(session, actor, ticket_id).status
+        if current_status is not change.status:
+            change_status(session, actor, ticket_id, status=change.status)
+
+
+# --- categories ---------------------------------------------------------------------------------
+
+
+def list_categories(session: Session, *, include_inactive: bool = False) -> list[Category]:
+    query = select(Category).order_by(Category.name)
+    if not include_inactive:
+        query = query.where(Category.is_active.is_(True))
+    return list(session.scalars(query))
+
+
+def create_category(session: Session, actor: Actor, *, name: str, description: str = "") -> Category:
+    require(actor, Permission.ADMIN_DIRECTORY)
+    if session.scalar(select(Category.id).where(func.lower(Category.name) == name.lower())):
+        raise CategoryNameTaken("A category with this name exists.", details={"name": name})
+    category = Category(name=name, description=description)
+    session.add(category)
+    session.flush()
+    return category
+
+
+def update_category(
+    session: Session, actor: Actor, category_id: int, *, name: str | None, description: str | None,
+    is_active: bool | None,
+) -> Category:
+    require(actor, Permission.ADMIN_DIRECTORY)
+    category = session.get(Category, category_id)
+    if category is None:
+        raise CategoryNotFound(f"Category {category_id} does not exist.")
+    if name is not None and name.lower() != category.name.lower():
+        if session.scalar(select(Category.id).where(func.lower(Category.name) == name.lower())):
+            raise CategoryNameTaken("A category with this name exists.", details={"name": name})
+        category.name = name
+    if description is not None:
+        category.description = description
+    if is_active is not None:
+        category.is_active = is_active
+    session.flush()
+    return category
+
+
+def delete_category(session: Session, actor: Actor, category_id: int) -> None:
+    """Tickets keep their history; the category is detached from them (ON DELETE SET NULL)."""
+    require(actor, Permission.ADMIN_DIRECTORY)
+    category = session.get(Category, category_id)
+    if category is None:
+        raise CategoryNotFound(f"Category {category_id} does not exist.")
+    session.delete(category)
+    session.flush()

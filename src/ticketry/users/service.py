@@ -1,0 +1,145 @@
+"""Reading and writing people and departments. No permission checks here: callers above
+(`auth.directory`, the CLI, the demo loader) decide who may."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from ticketry.users.errors import (
+    DepartmentNotFound,
+    DepartmentSlugTaken,
+    EmailTaken,
+    NotAnAgent,
+    OrganizationNameTaken,
+    OrganizationNotFound,
+    UserNotFound,
+)
+from ticketry.users.models import Department, Organization, Role, User
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.scalars(
+        select(User).where(User.id == user_id).options(selectinload(User.departments))
+    ).one_or_none()
+    if user is None:
+        raise UserNotFound(f"User {user_id} does not exist.", details={"userId": user_id})
+    return user
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == normalize_email(email))).one_or_none()
+
+
+def get_agent(session: Session, user_id: int) -> User:
+    """An active staff member who can hold tickets."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise UserNotFound(f"User {user_id} does not exist.", details={"userId": user_id})
+    if not user.role.is_staff:
+        raise NotAnAgent(f"User {user_id} is not an agent.", details={"userId": user_id})
+    return user
+
+
+def get_department(session: Session, department_id: int) -> Department:
+    department = session.get(Department, department_id)
+    if department is None:
+        raise DepartmentNotFound(
+            f"Department {department_id} does not exist.", details={"departmentId": department_id}
+        )
+    return department
+
+
+def find_department(session: Session, ref: str | int) -> Department:
+    """By id, or by slug or name (case-insensitive): API clients send either."""
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        return get_department(session, int(ref))
+    key = ref.strip().lower()
+    department = session.scalars(
+        select(Department).where((Department.slug == key) | (func.lower(Department.name) == key))
+    ).first()
+    if department is None or not department.is_active:
+        raise DepartmentNotFound(f"Department '{ref}' does not exist.", details={"department": ref})
+    return department
+
+
+def departments_by_ids(session: Session, ids: Iterable[int]) -> list[Department]:
+    wanted = sorted(set(ids))
+    found = list(session.scalars(select(Department).where(Department.id.in_(wanted)))) if wanted else []
+    missing = sorted(set(wanted) - {d.id for d in found})
+    if missing:
+        raise DepartmentNotFound("Unknown department ids.", details={"departmentIds": missing})
+    return found
+
+
+def get_organization(session: Session, organization_id: int) -> Organization:
+    organization = session.get(Organization, organization_id)
+    if organization is None:
+        raise OrganizationNotFound(
+            f"Organization {organization_id} does not exist.", details={"organizationId": organization_id}
+        )
+    return organization
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password_hash: str | None = None,
+    organization_id: int | None = None,
+    department_ids: Iterable[int] = (),
+) -> User:
+    email = normalize_email(email)
+    if find_user_by_email(session, email) is not None:
+        raise EmailTaken("A user with this e-mail address already exists.", details={"email": email})
+    if organization_id is not None:
+        get_organization(session, organization_id)
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=password_hash,
+        organization_id=organization_id,
+        departments=departments_by_ids(session, department_ids) if role.is_staff else [],
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_departments(session: Session, user: User, department_ids: Iterable[int]) -> None:
+    user.departments = departments_by_ids(session, department_ids) if user.role.is_staff else []
+
+
+def create_organization(session: Session, *, name: str, shared: bool) -> Organization:
+    if session.scalar(select(Organization.id).where(func.lower(Organization.name) == name.lower())):
+        raise OrganizationNameTaken("An organization with this name exists.", details={"name": name})
+    organization = Organization(name=name, shared=shared)
+    session.add(organization)
+    session.flush()
+    return organization
+
+
+def create_department(session: Session, *, slug: str, name: str) -> Department:
+    slug = slug.strip().lower()
+    if session.scalar(select(Department.id).where(Department.slug == slug)):
+        raise DepartmentSlugTaken("A department with this slug exists.", details={"slug": slug})
+    department = Department(slug=slug, name=name)
+    session.add(department)
+    session.flush()
+    return department
+
+
+def list_departments(session: Session, *, include_inactive: bool = False) -> list[Department]:
+    query = select(Department).order_by(Department.name)
+    if not include_inactive:
+        query = query.where(Department.is_active.is_(True))
+    return list(session.scalars(query))
