@@ -55,7 +55,10 @@ class PostgresTemplate:
         engine = create_engine(self.url)
         with engine.connect() as connection:
             tables = connection.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+                text(
+                    "SELECT tablename FROM pg_tables"
+                    " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
             ).scalars()
             self.tables = sorted(tables)
             self.seeds = {
@@ -75,7 +78,10 @@ class PostgresTemplate:
                     values = ", ".join(f":{c}" for c in row)
                     connection.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), row)
                 connection.execute(
-                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                        f" (SELECT max(id) FROM {table}))"
+                    )
                 )
         engine.dispose()
 

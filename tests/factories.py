@@ -56,10 +56,17 @@ def make_user(
     n = next(_counter)
     email = f"{role.value}{n}@example.test"
     with db.unit_of_work() as session:
-        department_ids = [users.find_department(session, slug).id for slug in departments] if role.is_staff else []
+        department_ids = (
+            [users.find_department(session, slug).id for slug in departments] if role.is_staff else []
+        )
         user = users.create_user(
-            session, email=email, name=name or f"{role.value.title()} {n}", role=role,
-            password_hash=password_hash(), organization_id=organization_id, department_ids=department_ids,
+            session,
+            email=email,
+            name=name or f"{role.value.title()} {n}",
+            role=role,
+            password_hash=password_hash(),
+            organization_id=organization_id,
+            department_ids=department_ids,
         )
         _, token = auth_service.create_token(session, user, name="tests")
         actor = auth_service.actor_for(session, user)
@@ -94,7 +101,12 @@ def make_ticket(
 ) -> Ticket:
     with db.unit_of_work() as session:
         return ticket_service.create_ticket(
-            session, customer.actor, title=title, description=description, department=department, priority=priority
+            session,
+            customer.actor,
+            title=title,
+            description=description,
+            department=department,
+            priority=priority,
         )
 
 

@@ -29,7 +29,9 @@ log = structlog.get_logger(__name__)
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(message)s")
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())))
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper()))
+    )
 
 
 # --- periodic housekeeping ----------------------------------------------------------------------
@@ -66,8 +68,11 @@ class Background:
     def start(self) -> None:
         if self.run_worker:
             worker = Worker(self.db)
-            self.threads.append(threading.Thread(target=worker.run_forever, args=(self.stop,), daemon=True,
-                                                 name="ticketry-worker"))
+            self.threads.append(
+                threading.Thread(
+                    target=worker.run_forever, args=(self.stop,), daemon=True, name="ticketry-worker"
+                )
+            )
         self.threads.append(threading.Thread(target=self._schedule, daemon=True, name="ticketry-scheduler"))
         for thread in self.threads:
             thread.start()
@@ -130,7 +135,9 @@ class SecurityHeaders:
 # --- the app ------------------------------------------------------------------------------------
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None, background: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, background: bool = True
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     database = db or Database.connect(settings.database_url)

@@ -18,7 +18,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Web processes (use PostgreSQL for more than one).")] = 1,
-    migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")] = True,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Apply migrations first.")
+    ] = True,
 ) -> None:
     """Serve the web app and API; on a single node also runs the background worker."""
     import uvicorn
@@ -85,7 +87,9 @@ def createadmin(
     try:
         check_password(password)
         with db.unit_of_work() as session:
-            users.create_user(session, email=email, name=name, role=Role.ADMIN, password_hash=hash_password(password))
+            users.create_user(
+                session, email=email, name=name, role=Role.ADMIN, password_hash=hash_password(password)
+            )
     except DomainError as error:
         typer.echo(f"Error: {error.message}", err=True)
         raise typer.Exit(code=2) from error
@@ -108,7 +112,7 @@ def demo(
         accounts = load_demo(db, tickets=tickets, seed=seed)
     finally:
         db.dispose()
-    typer.echo("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+    typer.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for role, email in accounts:
         typer.echo(f"  {role:<9} {email}")
     typer.echo("")

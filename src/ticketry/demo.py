@@ -17,7 +17,7 @@ from ticketry.tickets.models import Priority, Source, TicketStatus
 from ticketry.users import service as users
 from ticketry.users.models import Role
 
-DEMO_PASSWORD = "ticketry-demo"
+DEMO_PASSWORD = "ticketry-demo"  # noqa: S105 - printed by `ticketry demo` on purpose
 ADMIN_EMAIL = "admin@example.com"
 
 AGENTS = (
@@ -39,29 +39,52 @@ CUSTOMERS = (
 )
 SUBJECTS = {
     "technical": [
-        ("Cannot log in after password reset", "I reset my password this morning and now the login page "
-         "says my credentials are wrong. I tried twice in Chrome and Firefox."),
-        ("Export to CSV times out", "When I export more than a few thousand rows the download never "
-         "finishes. Smaller exports work fine."),
-        ("Webhook deliveries failing with 502", "Since yesterday our endpoint receives no webhooks. "
-         "The delivery log shows **502 Bad Gateway** for every attempt."),
-        ("Dashboard charts are blank", "The charts on the dashboard show no data, although the tables "
-         "below them are filled."),
-        ("Two-factor codes not accepted", "My authenticator app codes are rejected. The phone clock is "
-         "set automatically."),
+        (
+            "Cannot log in after password reset",
+            "I reset my password this morning and now the login page "
+            "says my credentials are wrong. I tried twice in Chrome and Firefox.",
+        ),
+        (
+            "Export to CSV times out",
+            "When I export more than a few thousand rows the download never "
+            "finishes. Smaller exports work fine.",
+        ),
+        (
+            "Webhook deliveries failing with 502",
+            "Since yesterday our endpoint receives no webhooks. "
+            "The delivery log shows **502 Bad Gateway** for every attempt.",
+        ),
+        (
+            "Dashboard charts are blank",
+            "The charts on the dashboard show no data, although the tables below them are filled.",
+        ),
+        (
+            "Two-factor codes not accepted",
+            "My authenticator app codes are rejected. The phone clock is set automatically.",
+        ),
         ("API returns 429 too often", "We hit the rate limit with only a handful of requests per minute."),
     ],
     "billing": [
-        ("Charged twice this month", "My card statement shows two charges of 49.00 on the 3rd. "
-         "Please refund one of them."),
-        ("Need an invoice with our VAT number", "Our accounting needs the invoice to include VAT ID "
-         "DE123456789."),
-        ("Switch to annual billing", "We'd like to move from monthly to annual billing. Is there a discount?"),
+        (
+            "Charged twice this month",
+            "My card statement shows two charges of 49.00 on the 3rd. Please refund one of them.",
+        ),
+        (
+            "Need an invoice with our VAT number",
+            "Our accounting needs the invoice to include VAT ID DE123456789.",
+        ),
+        (
+            "Switch to annual billing",
+            "We'd like to move from monthly to annual billing. Is there a discount?",
+        ),
         ("Refund for unused seats", "We removed five seats last week. Will the unused time be credited?"),
     ],
     "sales": [
         ("Quote for 50 seats", "Could you send us a quote for 50 agent seats with priority support?"),
-        ("Do you offer an on-premise licence?", "Our security team requires self-hosting. What are the options?"),
+        (
+            "Do you offer an on-premise licence?",
+            "Our security team requires self-hosting. What are the options?",
+        ),
         ("Nonprofit pricing", "We are a registered charity. Do you have special pricing?"),
     ],
     "general": [
@@ -98,25 +121,48 @@ def _actor(db: Database, user_id: int) -> Actor:
 
 def load_demo(db: Database, *, tickets: int = 200, seed: int = 7) -> list[tuple[str, str]]:
     """Create the demo data unless it exists; return (role, e-mail) of the demo accounts."""
-    accounts = [("admin", ADMIN_EMAIL)] + [("agent", a[1]) for a in AGENTS] + [("customer", c[1]) for c in CUSTOMERS]
+    accounts = (
+        [("admin", ADMIN_EMAIL)] + [("agent", a[1]) for a in AGENTS] + [("customer", c[1]) for c in CUSTOMERS]
+    )
     with db.unit_of_work(write=False) as session:
         if users.find_user_by_email(session, ADMIN_EMAIL) is not None:
             return accounts
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - demo data, repeatable on purpose
     password_hash = hash_password(DEMO_PASSWORD)
     with db.unit_of_work() as session:
         departments = {d.slug: d.id for d in users.list_departments(session)}
-        orgs = {name: users.create_organization(session, name=name, shared=shared).id for name, shared in ORGANIZATIONS}
-        admin = users.create_user(session, email=ADMIN_EMAIL, name="Ada Admin", role=Role.ADMIN,
-                                  password_hash=password_hash, department_ids=list(departments.values()))
+        orgs = {
+            name: users.create_organization(session, name=name, shared=shared).id
+            for name, shared in ORGANIZATIONS
+        }
+        admin = users.create_user(
+            session,
+            email=ADMIN_EMAIL,
+            name="Ada Admin",
+            role=Role.ADMIN,
+            password_hash=password_hash,
+            department_ids=list(departments.values()),
+        )
         agent_ids = {
-            users.create_user(session, email=email, name=name, role=Role.AGENT, password_hash=password_hash,
-                              department_ids=[departments[d] for d in deps]).id: deps
+            users.create_user(
+                session,
+                email=email,
+                name=name,
+                role=Role.AGENT,
+                password_hash=password_hash,
+                department_ids=[departments[d] for d in deps],
+            ).id: deps
             for name, email, deps in AGENTS
         }
         customer_ids = [
-            users.create_user(session, email=email, name=name, role=Role.CUSTOMER, password_hash=password_hash,
-                              organization_id=orgs[org] if org else None).id
+            users.create_user(
+                session,
+                email=email,
+                name=name,
+                role=Role.CUSTOMER,
+                password_hash=password_hash,
+                organization_id=orgs[org] if org else None,
+            ).id
             for name, email, org in CUSTOMERS
         ]
         admin_id = admin.id
@@ -134,13 +180,20 @@ def load_demo(db: Database, *, tickets: int = 200, seed: int = 7) -> list[tuple[
 
 
 def _one_ticket(
-    db: Database, rng: random.Random, moment: object, customer: Actor, agents: dict[int, Actor],
-    departments: dict[str, int], admin: Actor,
+    db: Database,
+    rng: random.Random,
+    moment: object,
+    customer: Actor,
+    agents: dict[int, Actor],
+    departments: dict[str, int],
+    admin: Actor,
 ) -> None:
     assert hasattr(moment, "tzinfo")
     department = rng.choice(list(SUBJECTS))
     title, description = rng.choice(SUBJECTS[department])
-    eligible = [a for a in agents.values() if departments[department] in a.department_ids] or list(agents.values())
+    eligible = [a for a in agents.values() if departments[department] in a.department_ids] or list(
+        agents.values()
+    )
     agent = rng.choice(eligible)
     target = rng.choices(list(TicketStatus), weights=(4, 3, 2, 1, 3, 3, 4))[0]
     clock = moment
@@ -152,9 +205,13 @@ def _one_ticket(
 
     with db.unit_of_work() as session, travel_to(clock):  # type: ignore[arg-type]
         ticket = ticket_service.create_ticket(
-            session, customer, title=title, description=description,
+            session,
+            customer,
+            title=title,
+            description=description,
             priority=rng.choices(list(Priority), weights=(2, 5, 2, 1))[0],
-            department=department, source=rng.choice([Source.WEB, Source.WEB, Source.EMAIL, Source.API]),
+            department=department,
+            source=rng.choice([Source.WEB, Source.WEB, Source.EMAIL, Source.API]),
         )
         ticket_id = ticket.id
     if target is TicketStatus.OPEN:
@@ -171,14 +228,25 @@ def _one_ticket(
         act(agent, rng.randint(5, 240), ticket_service.assign_ticket, assignee_id=agent.user_id)
         act(agent, rng.randint(10, 600), message_service.post_reply, body=reply)
         if target is TicketStatus.ON_HOLD:
-            act(agent, 5, ticket_service.change_status, status=TicketStatus.ON_HOLD, reason="Waiting on a vendor fix")
+            act(
+                agent,
+                5,
+                ticket_service.change_status,
+                status=TicketStatus.ON_HOLD,
+                reason="Waiting on a vendor fix",
+            )
         return
     act(agent, rng.randint(10, 600), message_service.post_reply, body=reply)
     if target is TicketStatus.ANSWERED:
         return
     if target is TicketStatus.WAITING_FOR_RESPONSE:
-        act(agent, 5, ticket_service.change_status, status=TicketStatus.WAITING_FOR_RESPONSE,
-            reason="Waiting for the customer's screenshot")
+        act(
+            agent,
+            5,
+            ticket_service.change_status,
+            status=TicketStatus.WAITING_FOR_RESPONSE,
+            reason="Waiting for the customer's screenshot",
+        )
         return
     act(customer, rng.randint(30, 1440), message_service.post_reply, body=rng.choice(CUSTOMER_REPLIES))
     act(agent, rng.randint(5, 240), ticket_service.assign_ticket, assignee_id=agent.user_id)

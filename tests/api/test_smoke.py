@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from tests.factories import PASSWORD, api_ticket, make_agent, make_customer
 
 from ticketry.core.db import Database
-from tests.factories import PASSWORD, api_ticket, make_agent, make_customer
 
 
 class TestMainPath:
-    def test_customer_opens_agent_answers_customer_never_sees_note(self, client: TestClient, db: Database) -> None:
+    def test_customer_opens_agent_answers_customer_never_sees_note(
+        self, client: TestClient, db: Database
+    ) -> None:
         customer = make_customer(db)
         agent = make_agent(db)
         login = client.post("/api/v1/auth/login", json={"email": customer.email, "password": PASSWORD})
@@ -20,14 +22,19 @@ class TestMainPath:
         assert str(ticket["number"]).startswith("TICK-")
         note = client.post(
             f"/api/v1/tickets/{ticket['id']}/replies",
-            json={"message": "secret note", "isInternal": True}, headers=agent.headers,
+            json={"message": "secret note", "isInternal": True},
+            headers=agent.headers,
         )
         assert note.status_code == 201, note.text
         reply = client.post(
-            f"/api/v1/tickets/{ticket['id']}/replies", json={"message": "public answer"}, headers=agent.headers
+            f"/api/v1/tickets/{ticket['id']}/replies",
+            json={"message": "public answer"},
+            headers=agent.headers,
         )
         assert reply.status_code == 201
-        seen = client.get(f"/api/v1/tickets/{ticket['id']}/replies", headers={"Authorization": f"Bearer {token}"})
+        seen = client.get(
+            f"/api/v1/tickets/{ticket['id']}/replies", headers={"Authorization": f"Bearer {token}"}
+        )
         assert [m["body"] for m in seen.json()] == ["public answer"]
         detail = client.get(f"/api/v1/tickets/{ticket['id']}", headers=customer.headers).json()
         assert detail["status"] == "answered"

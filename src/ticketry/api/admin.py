@@ -50,8 +50,11 @@ class JobPage(Schema):
 
 @router.get("/users", response_model=UserPage)
 def list_users(
-    session: DbSession, actor: CurrentActor, paging: Paging,
-    role: Role | None = None, q: Annotated[str | None, Query(max_length=200)] = None,
+    session: DbSession,
+    actor: CurrentActor,
+    paging: Paging,
+    role: Role | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> UserPage:
     page = directory.list_users(session, actor, role=role, q=q, page=paging)
     return UserPage(data=[UserView.of(u) for u in page.items], pagination=pagination_view(page))
@@ -60,9 +63,14 @@ def list_users(
 @router.post("/users", response_model=UserView, status_code=201)
 def create_user(body: UserCreate, session: DbSession, actor: CurrentActor) -> UserView:
     user = directory.create_user(
-        session, actor,
-        email=str(body.email), name=body.name, role=body.role, password=body.password,
-        organization_id=body.organization_id, department_ids=body.department_ids,
+        session,
+        actor,
+        email=str(body.email),
+        name=body.name,
+        role=body.role,
+        password=body.password,
+        organization_id=body.organization_id,
+        department_ids=body.department_ids,
     )
     return UserView.of(user_service.get_user(session, user.id))
 
@@ -75,11 +83,17 @@ def get_user(user_id: int, session: DbSession, actor: CurrentActor) -> UserView:
 @router.patch("/users/{user_id}", response_model=UserView)
 def update_user(user_id: int, body: UserUpdate, session: DbSession, actor: CurrentActor) -> UserView:
     user = directory.update_user(
-        session, actor, user_id,
+        session,
+        actor,
+        user_id,
         provided=frozenset(body.model_fields_set),
-        email=str(body.email) if body.email else None, name=body.name, role=body.role,
-        password=body.password, organization_id=body.organization_id,
-        department_ids=body.department_ids, is_active=body.is_active,
+        email=str(body.email) if body.email else None,
+        name=body.name,
+        role=body.role,
+        password=body.password,
+        organization_id=body.organization_id,
+        department_ids=body.department_ids,
+        is_active=body.is_active,
     )
     return UserView.of(user_service.get_user(session, user.id))
 
@@ -100,7 +114,9 @@ def list_organizations(session: DbSession, actor: CurrentActor) -> list[Organiza
 
 
 @router.post("/organizations", response_model=OrganizationView, status_code=201)
-def create_organization(body: OrganizationCreate, session: DbSession, actor: CurrentActor) -> OrganizationView:
+def create_organization(
+    body: OrganizationCreate, session: DbSession, actor: CurrentActor
+) -> OrganizationView:
     organization = directory.create_organization(session, actor, name=body.name, shared=body.shared)
     return OrganizationView.model_validate(organization)
 
@@ -132,7 +148,9 @@ def delete_organization(organization_id: int, session: DbSession, actor: Current
 
 @router.post("/departments", response_model=DepartmentView, status_code=201)
 def create_department(body: DepartmentCreate, session: DbSession, actor: CurrentActor) -> DepartmentView:
-    return DepartmentView.model_validate(directory.create_department(session, actor, slug=body.slug, name=body.name))
+    return DepartmentView.model_validate(
+        directory.create_department(session, actor, slug=body.slug, name=body.name)
+    )
 
 
 @router.patch("/departments/{department_id}", response_model=DepartmentView)
@@ -161,7 +179,9 @@ def create_category(body: CategoryCreate, session: DbSession, actor: CurrentActo
 
 
 @router.patch("/categories/{category_id}", response_model=CategoryView)
-def update_category(category_id: int, body: CategoryUpdate, session: DbSession, actor: CurrentActor) -> CategoryView:
+def update_category(
+    category_id: int, body: CategoryUpdate, session: DbSession, actor: CurrentActor
+) -> CategoryView:
     category = ticket_service.update_category(
         session, actor, category_id, name=body.name, description=body.description, is_active=body.is_active
     )
@@ -179,7 +199,9 @@ def delete_category(category_id: int, session: DbSession, actor: CurrentActor) -
 
 @router.get("/admin/jobs", response_model=JobPage)
 def list_jobs(
-    session: DbSession, actor: CurrentActor, paging: Paging,
+    session: DbSession,
+    actor: CurrentActor,
+    paging: Paging,
     status: Annotated[JobStatus | None, Query(description="Default: dead jobs.")] = JobStatus.DEAD,
 ) -> JobPage:
     require(actor, Permission.ADMIN_JOBS)

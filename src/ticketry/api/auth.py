@@ -79,5 +79,3 @@ def create_token(body: TokenCreate, session: DbSession, actor: CurrentActor) -> 
 def revoke_token(token_id: int, session: DbSession, actor: CurrentActor) -> Response:
     auth_service.revoke_token(session, actor, token_id)
     return Response(status_code=204)
-
-

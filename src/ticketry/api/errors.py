@@ -74,8 +74,12 @@ def _integrity(_: Request, error: Exception) -> JSONResponse:
 
 def _operational(_: Request, error: Exception) -> JSONResponse:
     log.error("database_unavailable", error=str(error).splitlines()[0])
-    return error_response(503, "unavailable", "The database is busy or unreachable. Try again shortly.",
-                          headers={"Retry-After": "5"})
+    return error_response(
+        503,
+        "unavailable",
+        "The database is busy or unreachable. Try again shortly.",
+        headers={"Retry-After": "5"},
+    )
 
 
 def _unexpected(_: Request, error: Exception) -> JSONResponse:

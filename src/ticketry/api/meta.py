@@ -73,7 +73,10 @@ class AgentView(Schema):
 
 @router.get("/stats", response_model=StatsView, tags=["reports"])
 def stats(
-    session: DbSession, actor: CurrentActor, period_from: datetime | None = None, period_to: datetime | None = None
+    session: DbSession,
+    actor: CurrentActor,
+    period_from: datetime | None = None,
+    period_to: datetime | None = None,
 ) -> StatsView:
     """Counts over every live ticket you can see; times and per-day trends over the period
     (default: the last 30 days)."""
@@ -84,8 +87,13 @@ def stats(
 @router.get("/agents", response_model=list[AgentView], tags=["reports"])
 def agents(session: DbSession, actor: CurrentActor) -> list[AgentView]:
     return [
-        AgentView(id=a.user.id, name=a.user.name, email=a.user.email, role=a.user.role.value,
-                  open_tickets=a.open_tickets)
+        AgentView(
+            id=a.user.id,
+            name=a.user.name,
+            email=a.user.email,
+            role=a.user.role.value,
+            open_tickets=a.open_tickets,
+        )
         for a in reports.agent_workload(session, actor)
     ]
 

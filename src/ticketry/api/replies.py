@@ -24,7 +24,12 @@ def list_replies(ticket_id: int, session: DbSession, actor: CurrentActor) -> Mes
 @router.post("/{ticket_id}/replies", response_model=MessageView, status_code=201)
 def post_reply(ticket_id: int, body: ReplyCreate, session: DbSession, actor: CurrentActor) -> MessageView:
     message = message_service.post_reply(
-        session, actor, ticket_id,
-        body=body.message, is_internal=body.is_internal, is_solution=body.is_solution, source=Source.API,
+        session,
+        actor,
+        ticket_id,
+        body=body.message,
+        is_internal=body.is_internal,
+        is_solution=body.is_solution,
+        source=Source.API,
     )
     return message_view(actor, message_service.load_for_view(session, message))

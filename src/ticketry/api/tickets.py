@@ -111,8 +111,13 @@ def list_tickets(
     return _page(session, actor, filters, paging, TicketSort(field=sort, descending=order == "desc"))
 
 
-def _page(session: DbSession, actor: Actor, filters: TicketFilters, paging: PageRequest,
-          sort: TicketSort | None = None) -> TicketPage:
+def _page(
+    session: DbSession,
+    actor: Actor,
+    filters: TicketFilters,
+    paging: PageRequest,
+    sort: TicketSort | None = None,
+) -> TicketPage:
     page = search.find_tickets(session, actor, filters=filters, sort=sort or TicketSort(), page=paging)
     return ticket_page(actor, page)
 
@@ -136,7 +141,8 @@ def assigned_to_me(session: DbSession, actor: CurrentActor, paging: Paging) -> T
 @router.post("", response_model=TicketView, status_code=201)
 def create_ticket(body: TicketCreate, session: DbSession, actor: CurrentActor) -> TicketView:
     ticket = ticket_service.create_ticket(
-        session, actor,
+        session,
+        actor,
         title=body.title,
         description=body.description,
         priority=body.priority,
@@ -152,7 +158,9 @@ def create_ticket(body: TicketCreate, session: DbSession, actor: CurrentActor) -
 @router.post("/bulk-update", response_model=BulkUpdateOut)
 def bulk_update(body: BulkUpdateIn, session: DbSession, actor: CurrentActor) -> BulkUpdateOut:
     results = ticket_service.bulk_update(
-        session, actor, body.ticket_ids,
+        session,
+        actor,
+        body.ticket_ids,
         change=ticket_service.BulkChange(
             status=body.status,
             priority=body.priority,
@@ -165,7 +173,8 @@ def bulk_update(body: BulkUpdateIn, session: DbSession, actor: CurrentActor) -> 
     )
     items = [
         BulkItemResult(
-            ticket_id=r.ticket_id, ok=r.ok,
+            ticket_id=r.ticket_id,
+            ok=r.ok,
             error={"code": r.error_code or "", "message": r.error_message or ""} if not r.ok else None,
         )
         for r in results
@@ -187,12 +196,16 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
     if if_match:
         tag = if_match.strip().removeprefix("W/").strip('"')
         if not tag.isdigit():
-            raise ValidationFailed("If-Match must carry the ticket's version.", details={"header": "If-Match"})
+            raise ValidationFailed(
+                "If-Match must carry the ticket's version.", details={"header": "If-Match"}
+            )
         return int(tag)
     return None
 
 
-def _edit(ticket_id: int, body: TicketUpdate, session: DbSession, actor: Actor, if_match: str | None) -> TicketView:
+def _edit(
+    ticket_id: int, body: TicketUpdate, session: DbSession, actor: Actor, if_match: str | None
+) -> TicketView:
     provided = body.model_fields_set - {"version"}
     renamed = frozenset("category_id" if name == "category" else name for name in provided)
     edit = ticket_service.TicketEdit(
@@ -212,7 +225,10 @@ def _edit(ticket_id: int, body: TicketUpdate, session: DbSession, actor: Actor, 
 
 @router.patch("/{ticket_id}", response_model=TicketView)
 def patch_ticket(
-    ticket_id: int, body: TicketUpdate, session: DbSession, actor: CurrentActor,
+    ticket_id: int,
+    body: TicketUpdate,
+    session: DbSession,
+    actor: CurrentActor,
     if_match: Annotated[str | None, Header()] = None,
 ) -> TicketView:
     return _edit(ticket_id, body, session, actor, if_match)
@@ -220,7 +236,10 @@ def patch_ticket(
 
 @router.put("/{ticket_id}", response_model=TicketView)
 def put_ticket(
-    ticket_id: int, body: TicketUpdate, session: DbSession, actor: CurrentActor,
+    ticket_id: int,
+    body: TicketUpdate,
+    session: DbSession,
+    actor: CurrentActor,
     if_match: Annotated[str | None, Header()] = None,
 ) -> TicketView:
     """Same fields as PATCH; fields left out are left unchanged."""
@@ -241,11 +260,18 @@ def restore_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> T
 
 @router.put("/{ticket_id}/status", response_model=TicketView)
 def change_status(
-    ticket_id: int, body: StatusChange, session: DbSession, actor: CurrentActor,
+    ticket_id: int,
+    body: StatusChange,
+    session: DbSession,
+    actor: CurrentActor,
     if_match: Annotated[str | None, Header()] = None,
 ) -> TicketView:
     ticket = ticket_service.change_status(
-        session, actor, ticket_id, status=body.status, reason=body.reason,
+        session,
+        actor,
+        ticket_id,
+        status=body.status,
+        reason=body.reason,
         expected_version=_version(body.version, if_match),
     )
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
@@ -259,7 +285,9 @@ def assign(ticket_id: int, body: AssignIn, session: DbSession, actor: CurrentAct
 
 @router.post("/{ticket_id}/transfer", response_model=TicketView)
 def transfer(ticket_id: int, body: TransferIn, session: DbSession, actor: CurrentActor) -> TicketView:
-    ticket = ticket_service.transfer_ticket(session, actor, ticket_id, to_agent_id=body.to_agent_id, note=body.note)
+    ticket = ticket_service.transfer_ticket(
+        session, actor, ticket_id, to_agent_id=body.to_agent_id, note=body.note
+    )
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
 
 
@@ -270,13 +298,17 @@ def unassign(ticket_id: int, session: DbSession, actor: CurrentActor) -> TicketV
 
 
 @router.post("/{ticket_id}/close", response_model=TicketView)
-def close(ticket_id: int, session: DbSession, actor: CurrentActor, body: ReasonIn | None = None) -> TicketView:
+def close(
+    ticket_id: int, session: DbSession, actor: CurrentActor, body: ReasonIn | None = None
+) -> TicketView:
     ticket = ticket_service.close_ticket(session, actor, ticket_id, reason=body.reason if body else None)
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
 
 
 @router.post("/{ticket_id}/reopen", response_model=TicketView)
-def reopen(ticket_id: int, session: DbSession, actor: CurrentActor, body: ReasonIn | None = None) -> TicketView:
+def reopen(
+    ticket_id: int, session: DbSession, actor: CurrentActor, body: ReasonIn | None = None
+) -> TicketView:
     ticket = ticket_service.reopen_ticket(session, actor, ticket_id, reason=body.reason if body else None)
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
 

@@ -32,7 +32,7 @@ def ticket_view(actor: Actor, ticket: Ticket) -> TicketStaffView | TicketCustome
 def ticket_page(actor: Actor, page: Page[Ticket]) -> TicketPage:
     item = TicketListItem if actor.is_staff else TicketCustomerListItem
     data = [item.model_validate(ticket) for ticket in page.items]
-    return TicketPage(data=data, pagination=pagination_view(page))  # type: ignore[arg-type]
+    return TicketPage(data=data, pagination=pagination_view(page))
 
 
 def message_view(actor: Actor, message: Message) -> MessageStaffView | MessageCustomerView:
@@ -40,7 +40,9 @@ def message_view(actor: Actor, message: Message) -> MessageStaffView | MessageCu
     return schema.model_validate(message)
 
 
-def message_views(actor: Actor, messages: Sequence[Message]) -> list[MessageStaffView] | list[MessageCustomerView]:
+def message_views(
+    actor: Actor, messages: Sequence[Message]
+) -> list[MessageStaffView] | list[MessageCustomerView]:
     if actor.is_staff:
         return [MessageStaffView.model_validate(m) for m in messages]
     return [MessageCustomerView.model_validate(m) for m in messages]

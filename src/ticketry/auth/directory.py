@@ -15,14 +15,15 @@ from ticketry.auth.permissions import Permission
 from ticketry.core.errors import Conflict, ValidationFailed
 from ticketry.core.pagination import Page, PageRequest, count_rows
 from ticketry.users import service as users
-from ticketry.users.errors import DepartmentInUse, EmailTaken, DepartmentSlugTaken, OrganizationNameTaken
+from ticketry.users.errors import DepartmentInUse, DepartmentSlugTaken, EmailTaken, OrganizationNameTaken
 from ticketry.users.models import Department, Organization, Role, User
 
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
-            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", details={"field": "password"}
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+            details={"field": "password"},
         )
 
 
@@ -88,9 +89,7 @@ def update_user(
 ) -> User:
     require(actor, Permission.ADMIN_USERS)
     user = users.get_user(session, user_id)
-    if user.id == actor.user_id and (
-        (role is not None and role is not Role.ADMIN) or is_active is False
-    ):
+    if user.id == actor.user_id and ((role is not None and role is not Role.ADMIN) or is_active is False):
         raise Conflict("You cannot demote or disable yourself; ask another admin.")
     if email is not None and users.normalize_email(email) != user.email:
         if users.find_user_by_email(session, email) is not None:
@@ -166,7 +165,12 @@ def create_department(session: Session, actor: Actor, *, slug: str, name: str) -
 
 
 def update_department(
-    session: Session, actor: Actor, department_id: int, *, slug: str | None, name: str | None,
+    session: Session,
+    actor: Actor,
+    department_id: int,
+    *,
+    slug: str | None,
+    name: str | None,
     is_active: bool | None,
 ) -> Department:
     require(actor, Permission.ADMIN_DIRECTORY)

@@ -15,6 +15,7 @@ def _dummy_hash() -> str:
     """Verified against when the account does not exist, so both answers take the same time."""
     return _hasher.hash("ticketry-timing-equaliser")
 
+
 MIN_PASSWORD_LENGTH = 8
 
 

@@ -17,9 +17,9 @@ from ticketry.auth.passwords import verify_password
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.errors import TooManyRequests
-from ticketry.users.models import Organization, User
+from ticketry.users.models import User
 
-TOKEN_PREFIX = "tkt_"
+TOKEN_PREFIX = "tkt_"  # noqa: S105 - a public marker, not a secret
 
 
 def _digest(secret: str) -> str:
@@ -79,7 +79,14 @@ def authenticate(session: Session, *, email: str, password: str, ip: str) -> Use
     return user
 
 
-def login(session: Session, *, email: str, password: str, ip: str, token_name: str = "login") -> LoginResult:
+def login(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    ip: str,
+    token_name: str = "login",  # noqa: S107 - the token's label
+) -> LoginResult:
     """Authenticate and issue a personal API token (shown once)."""
     user = authenticate(session, email=email, password=password, ip=ip)
     _, secret = create_token(session, user, name=token_name)
@@ -120,7 +127,9 @@ def revoke_secret(session: Session, secret: str) -> None:
     digest = _digest(secret)
     stamp = now()
     session.execute(
-        update(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)).values(revoked_at=stamp)
+        update(ApiToken)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=stamp)
     )
     session.execute(
         update(WebSession)

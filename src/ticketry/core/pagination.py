@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ class Page(Generic[T]):
         return (self.total + size - 1) // size
 
 
-def count_rows(session: Session, query: Select[tuple[T]]) -> int:
+def count_rows(session: Session, query: Select[Any]) -> int:
     """Count what a select would return, without its ordering."""
     counted = select(func.count()).select_from(query.order_by(None).subquery())
     return session.execute(counted).scalar_one()

@@ -120,7 +120,9 @@ class Worker:
                 job.run_after = now() + timedelta(
                     seconds=backoff_seconds(job.attempts, base=self.retry_base_seconds)
                 )
-                log.warning("job.retry", job_id=job_id, name=job.name, attempts=job.attempts, error=repr(error))
+                log.warning(
+                    "job.retry", job_id=job_id, name=job.name, attempts=job.attempts, error=repr(error)
+                )
 
     def run_once(self) -> int:
         """Claim one batch and run it; the number of jobs claimed."""

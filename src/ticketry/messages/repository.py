@@ -11,9 +11,11 @@ from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import readable_tickets
 
 
-def readable_messages(actor: Actor) -> Select[tuple[Message]]:
+def readable_messages(actor: Actor) -> Select[Message]:
     visible_tickets = readable_tickets(actor).with_only_columns(Ticket.id)
-    query = select(Message).where(Message.ticket_id.in_(visible_tickets.correlate(None)), Message.deleted_at.is_(None))
+    query = select(Message).where(
+        Message.ticket_id.in_(visible_tickets.correlate(None)), Message.deleted_at.is_(None)
+    )
     if not actor.is_staff:
         query = query.where(Message.is_internal.is_(False))
     return query

@@ -74,12 +74,18 @@ def post_reply(
     session.flush()
     kind = "note" if is_internal else "reply"
     history.record(
-        session, ticket.id, actor,
+        session,
+        ticket.id,
+        actor,
         [Change(kind, None, f"#{message.id}", internal=is_internal), *changes],
     )
     jobs.enqueue(
-        session, "messages.created",
-        ticket_id=ticket.id, message_id=message.id, internal=is_internal, staff=actor.is_staff,
+        session,
+        "messages.created",
+        ticket_id=ticket.id,
+        message_id=message.id,
+        internal=is_internal,
+        staff=actor.is_staff,
     )
     return message
 
@@ -96,7 +102,6 @@ def _ensure_customer_may_reply(actor: Actor, ticket: Ticket, *, is_internal: boo
 def get_message(session: Session, actor: Actor, message_id: int) -> Message | None:
     query = readable_messages(actor).where(Message.id == message_id).options(joinedload(Message.author))
     return session.scalars(query).one_or_none()
-
 
 
 def load_for_view(session: Session, message: Message) -> Message:

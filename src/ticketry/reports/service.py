@@ -5,8 +5,9 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy import ColumnElement, Date, SQLColumnExpression, cast, func, select
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
@@ -16,6 +17,8 @@ from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import ticket_visibility
 from ticketry.users.models import Department, Role, User
+
+DateColumn = SQLColumnExpression[datetime] | SQLColumnExpression[datetime | None]
 
 
 @dataclass(frozen=True)
@@ -49,37 +52,45 @@ def _scope(actor: Actor) -> list[ColumnElement[bool]]:
     return [ticket_visibility(actor), Ticket.deleted_at.is_(None)]
 
 
-def _seconds(session: Session, end: ColumnElement[datetime], start: ColumnElement[datetime]) -> ColumnElement[float]:
+def _seconds(session: Session, end: DateColumn, start: DateColumn) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", end - start)
     return (func.julianday(end) - func.julianday(start)) * 86400.0
 
 
 def _durations(
-    session: Session, actor: Actor, end: ColumnElement[datetime], start: ColumnElement[datetime],
+    session: Session,
+    actor: Actor,
+    end: DateColumn,
+    start: DateColumn,
     window: tuple[datetime, datetime],
 ) -> Durations:
     seconds = _seconds(session, end, start)
     where = [*_scope(actor), end.is_not(None), end >= window[0], end < window[1]]
     if session.get_bind().dialect.name == "postgresql":
         count, mean, median = session.execute(
-            select(func.count(), func.avg(seconds), func.percentile_cont(0.5).within_group(seconds)).where(*where)
+            select(func.count(), func.avg(seconds), func.percentile_cont(0.5).within_group(seconds)).where(
+                *where
+            )
         ).one()
-        return Durations(count, float(mean) if mean is not None else None,
-                         float(median) if median is not None else None)
+        return Durations(
+            count, float(mean) if mean is not None else None, float(median) if median is not None else None
+        )
     values = [float(v) for v in session.scalars(select(seconds).where(*where))]
     if not values:
         return Durations(0, None, None)
     return Durations(len(values), statistics.fmean(values), statistics.median(values))
 
 
-def _day(session: Session, column: ColumnElement[datetime]) -> ColumnElement[date]:
+def _day(session: Session, column: DateColumn) -> ColumnElement[date]:
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.timezone("UTC", column), Date)
     return func.date(column)
 
 
-def stats(session: Session, actor: Actor, *, period_from: datetime | None, period_to: datetime | None) -> Stats:
+def stats(
+    session: Session, actor: Actor, *, period_from: datetime | None, period_to: datetime | None
+) -> Stats:
     """Counts are over every live ticket; times and trends over the period (default 30 days)."""
     require(actor, Permission.STATS_VIEW)
     end = period_to or now()

@@ -54,11 +54,15 @@ def matching(session: Session, actor: Actor, query: str) -> ColumnElement[bool] 
 
 
 def _sqlite(match: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    tickets = select(literal_column("rowid", type_=Ticket.id.type)).select_from(text("tickets_fts")).where(
-        text("tickets_fts MATCH :ticket_match").bindparams(ticket_match=match)
+    tickets = (
+        select(literal_column("rowid", type_=Ticket.id.type))
+        .select_from(text("tickets_fts"))
+        .where(text("tickets_fts MATCH :ticket_match").bindparams(ticket_match=match))
     )
-    messages = select(literal_column("rowid", type_=Message.id.type)).select_from(text("messages_fts")).where(
-        text("messages_fts MATCH :message_match").bindparams(message_match=match)
+    messages = (
+        select(literal_column("rowid", type_=Message.id.type))
+        .select_from(text("messages_fts"))
+        .where(text("messages_fts MATCH :message_match").bindparams(message_match=match))
     )
     return Ticket.id.in_(tickets), Message.id.in_(messages)
 

@@ -6,8 +6,9 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, select
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
@@ -68,8 +69,8 @@ def _rank(column: ColumnElement[str], order: Sequence[enum.StrEnum]) -> ColumnEl
     return case({value.value: index for index, value in enumerate(order)}, value=column, else_=len(order))
 
 
-def _order(sort: TicketSort) -> list[ColumnElement[object]]:
-    column: ColumnElement[object] = {
+def _order(sort: TicketSort) -> list[SQLColumnExpression[Any]]:
+    column: SQLColumnExpression[Any] = {
         SortField.CREATED_AT: Ticket.created_at,
         SortField.UPDATED_AT: Ticket.updated_at,
         SortField.NUMBER: Ticket.id,
@@ -80,7 +81,7 @@ def _order(sort: TicketSort) -> list[ColumnElement[object]]:
     return [column.desc() if sort.descending else column.asc(), tiebreak]
 
 
-def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> Select[tuple[Ticket]]:
+def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> Select[Ticket]:
     """The select of every ticket matching the filters that the actor may see."""
     query = readable_tickets(actor, include_deleted=filters.deleted)
     if filters.deleted and actor.can(Permission.TICKETS_DELETE):
@@ -92,7 +93,9 @@ def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> 
     if filters.departments:
         ids = sorted({users.find_department(session, ref).id for ref in filters.departments})
         query = query.where(Ticket.department_id.in_(ids))
-    if filters.in_my_departments and not (actor.can(Permission.TICKETS_VIEW_ALL) and not actor.department_ids):
+    if filters.in_my_departments and not (
+        actor.can(Permission.TICKETS_VIEW_ALL) and not actor.department_ids
+    ):
         # An admin outside every department sees the whole queue.
         query = query.where(Ticket.department_id.in_(sorted(actor.department_ids)))
     if filters.category_id is not None:

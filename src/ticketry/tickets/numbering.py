@@ -21,12 +21,12 @@ _table: Table = TicketNumberSequence.__table__  # type: ignore[assignment]
 def next_number(session: Session, *, prefix: str, at: datetime) -> str:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(_table).values(year=at.year, last_value=1)
-    statement = statement.on_conflict_do_update(
+    upsert = insert(_table).values(year=at.year, last_value=1)
+    statement = upsert.on_conflict_do_update(
         index_elements=[_table.c.year],
         set_={"last_value": _table.c.last_value + 1},
     ).returning(_table.c.last_value)
-    value = session.execute(statement).scalar_one()
+    value: int = session.execute(statement).scalar_one()
     return format_number(prefix, at.year, value)
 
 

@@ -33,7 +33,7 @@ def ticket_visibility(actor: Actor) -> ColumnElement[bool]:
     return Ticket.customer_id == actor.user_id
 
 
-def readable_tickets(actor: Actor, *, include_deleted: bool = False) -> Select[tuple[Ticket]]:
+def readable_tickets(actor: Actor, *, include_deleted: bool = False) -> Select[Ticket]:
     """Tickets the actor may see. Deleted tickets only for those who may restore them."""
     query = select(Ticket).where(ticket_visibility(actor))
     if not (include_deleted and actor.can(Permission.TICKETS_DELETE)):

@@ -16,6 +16,7 @@ from ticketry.tickets.lifecycle import allowed_targets
 from ticketry.tickets.models import Priority, Source, Ticket, TicketStatus
 from ticketry.users.schemas import DepartmentBrief, UserBrief, UserContact
 
+
 def _one_line(value: str) -> str:
     return " ".join(value.split())
 
@@ -76,7 +77,9 @@ class TicketCustomerView(_TicketBase):
     description_html: str
     first_response_at: datetime | None
     customer: UserBrief
-    editable: bool = Field(default=False, description="Whether the requester may still edit title and description.")
+    editable: bool = Field(
+        default=False, description="Whether the requester may still edit title and description."
+    )
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketCustomerView:
@@ -187,4 +190,3 @@ class StatusInfo(Schema):
 class PriorityInfo(Schema):
     value: Priority
     rank: int
-

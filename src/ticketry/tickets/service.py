@@ -229,7 +229,11 @@ def update_ticket(
     if "title" in edit.provided and edit.title is not None and edit.title != ticket.title:
         changes.append(Change("title", ticket.title, edit.title))
         ticket.title = edit.title
-    if "description" in edit.provided and edit.description is not None and edit.description != ticket.description:
+    if (
+        "description" in edit.provided
+        and edit.description is not None
+        and edit.description != ticket.description
+    ):
         changes.append(Change("description", ticket.description, edit.description))
         ticket.description = edit.description
         ticket.description_html = render_markdown(edit.description)
@@ -369,7 +373,9 @@ def transfer_ticket(
         raise PermissionDenied("Only the current assignee (or an admin) can transfer this ticket.")
     target = users.get_agent(session, to_agent_id)
     if target.id == ticket.assignee_id:
-        raise InvalidTicketField("The ticket is already assigned to this agent.", details={"toAgentId": target.id})
+        raise InvalidTicketField(
+            "The ticket is already assigned to this agent.", details={"toAgentId": target.id}
+        )
     return _set_assignee(session, actor, ticket, target, reason=note, event="tickets.transferred")
 
 
@@ -442,7 +448,9 @@ class BulkChange:
     remove_tags: tuple[str, ...] = ()
 
 
-def bulk_update(session: Session, actor: Actor, ticket_ids: Sequence[int], *, change: BulkChange) -> list[BulkResult]:
+def bulk_update(
+    session: Session, actor: Actor, ticket_ids: Sequence[int], *, change: BulkChange
+) -> list[BulkResult]:
     """Apply one change to many tickets; each ticket succeeds or fails on its own (a savepoint each)."""
     require(actor, Permission.TICKETS_BULK)
     results: list[BulkResult] = []
@@ -452,7 +460,9 @@ def bulk_update(session: Session, actor: Actor, ticket_ids: Sequence[int], *, ch
                 _apply_bulk(session, actor, ticket_id, change)
             results.append(BulkResult(ticket_id=ticket_id, ok=True))
         except DomainError as error:
-            results.append(BulkResult(ticket_id, ok=False, error_code=error.code, error_message=error.message))
+            results.append(
+                BulkResult(ticket_id, ok=False, error_code=error.code, error_message=error.message)
+            )
     return results
 
 
@@ -467,14 +477,24 @@ def _apply_bulk(session: Session, actor: Actor, ticket_id: int, change: BulkChan
         current = {t.name for t in ticket.tags}
         wanted = (current | {t.lower() for t in change.add_tags}) - {t.lower() for t in change.remove_tags}
         update_ticket(
-            session, actor, ticket_id,
-            edit=TicketEdit(provided=frozenset(provided | {"tags"}), priority=change.priority,
-                            department=change.department, tags=sorted(wanted)),
+            session,
+            actor,
+            ticket_id,
+            edit=TicketEdit(
+                provided=frozenset(provided | {"tags"}),
+                priority=change.priority,
+                department=change.department,
+                tags=sorted(wanted),
+            ),
         )
     elif provided:
         update_ticket(
-            session, actor, ticket_id,
-            edit=TicketEdit(provided=frozenset(provided), priority=change.priority, department=change.department),
+            session,
+            actor,
+            ticket_id,
+            edit=TicketEdit(
+                provided=frozenset(provided), priority=change.priority, department=change.department
+            ),
         )
     if change.unassign:
         unassign_ticket(session, actor, ticket_id)
@@ -507,7 +527,12 @@ def create_category(session: Session, actor: Actor, *, name: str, description: s
 
 
 def update_category(
-    session: Session, actor: Actor, category_id: int, *, name: str | None, description: str | None,
+    session: Session,
+    actor: Actor,
+    category_id: int,
+    *,
+    name: str | None,
+    description: str | None,
     is_active: bool | None,
 ) -> Category:
     require(actor, Permission.ADMIN_DIRECTORY)
