@@ -22,7 +22,7 @@ from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
 from ticketry.jobs import service as job_service
 from ticketry.jobs.worker import Worker
-from ticketry.tickets.views import view_counter
+from ticketry.tickets.views import flush_views
 
 log = structlog.get_logger(__name__)
 
@@ -44,9 +44,10 @@ class Periodic:
     last: float = field(default=0.0)
 
 
-def _flush_views(db: Database) -> None:
+def _flush_buffers(db: Database) -> None:
     with db.unit_of_work() as session:
-        view_counter.flush(session)
+        flush_views(session)
+        auth_service.flush_token_usage(session)
 
 
 def _purge(db: Database) -> None:
@@ -63,7 +64,7 @@ class Background:
         self.run_worker = run_worker
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.tasks = [Periodic(2.0, _flush_views), Periodic(3600.0, _purge)]
+        self.tasks = [Periodic(2.0, _flush_buffers), Periodic(3600.0, _purge)]
 
     def start(self) -> None:
         if self.run_worker:
@@ -95,7 +96,7 @@ class Background:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=10)
-        _flush_views(self.db)
+        _flush_buffers(self.db)
 
 
 # --- security headers ---------------------------------------------------------------------------

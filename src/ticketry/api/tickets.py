@@ -30,7 +30,7 @@ from ticketry.tickets.schemas import (
     TicketUpdate,
     TransferIn,
 )
-from ticketry.tickets.views import view_counter
+from ticketry.tickets.views import record_view
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
@@ -186,7 +186,7 @@ def bulk_update(body: BulkUpdateIn, session: DbSession, actor: CurrentActor) -> 
 @router.get("/{ticket_id}", response_model=TicketView)
 def get_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> TicketView:
     ticket = ticket_service.get_ticket(session, actor, ticket_id, include_deleted=True)
-    view_counter.seen(ticket.id)
+    record_view(ticket.id)
     return ticket_view(actor, ticket)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -14,10 +14,13 @@ from ticketry.auth.actor import Actor
 from ticketry.auth.errors import InvalidCredentials, TokenNotFound
 from ticketry.auth.models import ApiToken, LoginAttempt, WebSession
 from ticketry.auth.passwords import verify_password
+from ticketry.core.buffer import Accumulator
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.errors import TooManyRequests
 from ticketry.users.models import User
+
+_token_usage: Accumulator[int, datetime] = Accumulator(max)
 
 TOKEN_PREFIX = "tkt_"  # noqa: S105 - a public marker, not a secret
 
@@ -142,10 +145,20 @@ def user_for_token(session: Session, secret: str) -> User | None:
     token = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(secret))).one_or_none()
     if token is None or token.revoked_at is not None:
         return None
-    if token.expires_at is not None and token.expires_at <= now():
+    stamp = now()
+    if token.expires_at is not None and token.expires_at <= stamp:
         return None
     user = session.get(User, token.user_id)
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active:
+        return None
+    _token_usage.add(token.id, stamp)
+    return user
+
+
+def flush_token_usage(session: Session) -> None:
+    """Write "last used" times gathered in memory (see `core.buffer`)."""
+    for token_id, stamp in _token_usage.drain().items():
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=stamp))
 
 
 # --- web sessions -------------------------------------------------------------------------------
