@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ticketry.api.deps import CurrentActor, DbSession, Paging
+from ticketry.api.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.auth import directory
 from ticketry.auth.actor import require
 from ticketry.auth.permissions import Permission
@@ -76,12 +76,12 @@ def create_user(body: UserCreate, session: DbSession, actor: CurrentActor) -> Us
 
 
 @router.get("/users/{user_id}", response_model=UserView)
-def get_user(user_id: int, session: DbSession, actor: CurrentActor) -> UserView:
+def get_user(user_id: PathId, session: DbSession, actor: CurrentActor) -> UserView:
     return UserView.of(directory.get_user(session, actor, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserView)
-def update_user(user_id: int, body: UserUpdate, session: DbSession, actor: CurrentActor) -> UserView:
+def update_user(user_id: PathId, body: UserUpdate, session: DbSession, actor: CurrentActor) -> UserView:
     user = directory.update_user(
         session,
         actor,
@@ -99,7 +99,7 @@ def update_user(user_id: int, body: UserUpdate, session: DbSession, actor: Curre
 
 
 @router.delete("/users/{user_id}", status_code=204)
-def deactivate_user(user_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def deactivate_user(user_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
     """Users are deactivated, never erased: their tickets and messages keep an author."""
     directory.deactivate_user(session, actor, user_id)
     return Response(status_code=204)
@@ -122,14 +122,14 @@ def create_organization(
 
 
 @router.get("/organizations/{organization_id}", response_model=OrganizationView)
-def get_organization(organization_id: int, session: DbSession, actor: CurrentActor) -> OrganizationView:
+def get_organization(organization_id: PathId, session: DbSession, actor: CurrentActor) -> OrganizationView:
     require(actor, Permission.ADMIN_DIRECTORY)
     return OrganizationView.model_validate(user_service.get_organization(session, organization_id))
 
 
 @router.patch("/organizations/{organization_id}", response_model=OrganizationView)
 def update_organization(
-    organization_id: int, body: OrganizationUpdate, session: DbSession, actor: CurrentActor
+    organization_id: PathId, body: OrganizationUpdate, session: DbSession, actor: CurrentActor
 ) -> OrganizationView:
     organization = directory.update_organization(
         session, actor, organization_id, name=body.name, shared=body.shared
@@ -138,7 +138,7 @@ def update_organization(
 
 
 @router.delete("/organizations/{organization_id}", status_code=204)
-def delete_organization(organization_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def delete_organization(organization_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
     directory.delete_organization(session, actor, organization_id)
     return Response(status_code=204)
 
@@ -155,7 +155,7 @@ def create_department(body: DepartmentCreate, session: DbSession, actor: Current
 
 @router.patch("/departments/{department_id}", response_model=DepartmentView)
 def update_department(
-    department_id: int, body: DepartmentUpdate, session: DbSession, actor: CurrentActor
+    department_id: PathId, body: DepartmentUpdate, session: DbSession, actor: CurrentActor
 ) -> DepartmentView:
     department = directory.update_department(
         session, actor, department_id, slug=body.slug, name=body.name, is_active=body.is_active
@@ -164,7 +164,7 @@ def update_department(
 
 
 @router.delete("/departments/{department_id}", status_code=204)
-def delete_department(department_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def delete_department(department_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
     directory.delete_department(session, actor, department_id)
     return Response(status_code=204)
 
@@ -180,7 +180,7 @@ def create_category(body: CategoryCreate, session: DbSession, actor: CurrentActo
 
 @router.patch("/categories/{category_id}", response_model=CategoryView)
 def update_category(
-    category_id: int, body: CategoryUpdate, session: DbSession, actor: CurrentActor
+    category_id: PathId, body: CategoryUpdate, session: DbSession, actor: CurrentActor
 ) -> CategoryView:
     category = ticket_service.update_category(
         session, actor, category_id, name=body.name, description=body.description, is_active=body.is_active
@@ -189,7 +189,7 @@ def update_category(
 
 
 @router.delete("/categories/{category_id}", status_code=204)
-def delete_category(category_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def delete_category(category_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
     ticket_service.delete_category(session, actor, category_id)
     return Response(status_code=204)
 
@@ -214,6 +214,6 @@ def list_jobs(
 
 
 @router.post("/admin/jobs/{job_id}/retry", response_model=JobView)
-def retry_job(job_id: int, session: DbSession, actor: CurrentActor) -> JobView:
+def retry_job(job_id: PathId, session: DbSession, actor: CurrentActor) -> JobView:
     require(actor, Permission.ADMIN_JOBS)
     return JobView.model_validate(job_service.retry_job(session, job_id))

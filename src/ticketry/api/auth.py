@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from ticketry.api.deps import CurrentActor, DbSession, client_ip, credential_secret
+from ticketry.api.deps import CurrentActor, DbSession, PathId, client_ip, credential_secret
 from ticketry.auth import service as auth_service
 from ticketry.core.schemas import Input, Schema
 from ticketry.users import service as user_service
@@ -76,6 +76,6 @@ def create_token(body: TokenCreate, session: DbSession, actor: CurrentActor) -> 
 
 
 @router.delete("/users/me/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def revoke_token(token_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
     auth_service.revoke_token(session, actor, token_id)
     return Response(status_code=204)

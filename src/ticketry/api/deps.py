@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from ticketry.auth import service as auth_service
@@ -14,6 +14,7 @@ from ticketry.auth.actor import Actor
 from ticketry.core.db import Database
 from ticketry.core.errors import NotAuthenticated, PermissionDenied
 from ticketry.core.pagination import MAX_PAGE_SIZE, PageRequest
+from ticketry.core.schemas import MAX_ID
 
 SESSION_COOKIE = "ticketry_session"
 CSRF_HEADER = "x-csrf-token"
@@ -70,6 +71,9 @@ def current_actor(request: Request, session: DbSession) -> Actor:
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="An id.")]
 
 
 def client_ip(request: Request) -> str:

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketry.core.errors import DomainError, TooManyRequests
@@ -72,6 +72,12 @@ def _integrity(_: Request, error: Exception) -> JSONResponse:
     return error_response(409, "conflict", "The change conflicts with existing data. Reload and try again.")
 
 
+def _data(_: Request, error: Exception) -> JSONResponse:
+    """A value the database cannot hold (out of range, bad encoding) that validation let through."""
+    log.warning("data_error", error=str(error).splitlines()[0])
+    return error_response(422, "validation_error", "A value in the request is out of range or malformed.")
+
+
 def _operational(_: Request, error: Exception) -> JSONResponse:
     log.error("database_unavailable", error=str(error).splitlines()[0])
     return error_response(
@@ -92,5 +98,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(DataError, _data)
     app.add_exception_handler(OperationalError, _operational)
     app.add_exception_handler(Exception, _unexpected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ticketry.api.deps import CurrentActor, DbSession
+from ticketry.api.deps import CurrentActor, DbSession, PathId
 from ticketry.api.views import message_view, message_views
 from ticketry.messages import service as message_service
 from ticketry.messages.schemas import MessageCustomerView, MessageStaffView, ReplyCreate
@@ -17,12 +17,12 @@ MessageList = list[MessageStaffView] | list[MessageCustomerView]
 
 
 @router.get("/{ticket_id}/replies", response_model=MessageList)
-def list_replies(ticket_id: int, session: DbSession, actor: CurrentActor) -> MessageList:
+def list_replies(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> MessageList:
     return message_views(actor, message_service.list_messages(session, actor, ticket_id))
 
 
 @router.post("/{ticket_id}/replies", response_model=MessageView, status_code=201)
-def post_reply(ticket_id: int, body: ReplyCreate, session: DbSession, actor: CurrentActor) -> MessageView:
+def post_reply(ticket_id: PathId, body: ReplyCreate, session: DbSession, actor: CurrentActor) -> MessageView:
     message = message_service.post_reply(
         session,
         actor,

@@ -7,11 +7,12 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Query, Response
 
-from ticketry.api.deps import CurrentActor, DbSession, Paging
+from ticketry.api.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.api.views import TicketPage, event_views, ticket_page, ticket_view
 from ticketry.auth.actor import Actor
 from ticketry.core.errors import ValidationFailed
 from ticketry.core.pagination import PageRequest
+from ticketry.core.schemas import MAX_ID
 from ticketry.history.schemas import TicketEventCustomerView, TicketEventStaffView
 from ticketry.search import service as search
 from ticketry.search.service import Assigned, SortField, TicketFilters, TicketSort
@@ -43,7 +44,7 @@ def _assigned(value: str | None) -> int | Assigned | None:
         return None
     if value.lower() in ("me", "none", "unassigned"):
         return Assigned.ME if value.lower() == "me" else Assigned.NONE
-    if value.isdigit():
+    if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID:
         return int(value)
     raise ValidationFailed("assigned_to is an agent id, 'me' or 'none'.", details={"field": "assigned_to"})
 
@@ -72,10 +73,10 @@ def list_tickets(
     status: Annotated[list[str] | None, Query(description="One or more statuses.")] = None,
     priority: Annotated[list[str] | None, Query()] = None,
     department: Annotated[list[str] | None, Query(description="Department ids or slugs.")] = None,
-    category: int | None = None,
+    category: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     assigned_to: Annotated[str | None, Query(description="An agent id, 'me' or 'none'.")] = None,
-    customer_id: int | None = None,
-    organization_id: int | None = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    organization_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     source: Source | None = None,
     tag: Annotated[list[str] | None, Query()] = None,
     created_from: datetime | None = None,
@@ -184,7 +185,7 @@ def bulk_update(body: BulkUpdateIn, session: DbSession, actor: CurrentActor) -> 
 
 
 @router.get("/{ticket_id}", response_model=TicketView)
-def get_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> TicketView:
+def get_ticket(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> TicketView:
     ticket = ticket_service.get_ticket(session, actor, ticket_id, include_deleted=True)
     record_view(ticket.id)
     return ticket_view(actor, ticket)
@@ -195,7 +196,7 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
         return body_version
     if if_match:
         tag = if_match.strip().removeprefix("W/").strip('"')
-        if not tag.isdigit():
+        if not (tag.isascii() and tag.isdigit() and int(tag) <= MAX_ID):
             raise ValidationFailed(
                 "If-Match must carry the ticket's version.", details={"header": "If-Match"}
             )
@@ -204,7 +205,7 @@ def _version(body_version: int | None, if_match: str | None) -> int | None:
 
 
 def _edit(
-    ticket_id: int, body: TicketUpdate, session: DbSession, actor: Actor, if_match: str | None
+    ticket_id: PathId, body: TicketUpdate, session: DbSession, actor: Actor, if_match: str | None
 ) -> TicketView:
     provided = body.model_fields_set - {"version"}
     renamed = frozenset("category_id" if name == "category" else name for name in provided)
@@ -225,7 +226,7 @@ def _edit(
 
 @router.patch("/{ticket_id}", response_model=TicketView)
 def patch_ticket(
-    ticket_id: int,
+    ticket_id: PathId,
     body: TicketUpdate,
     session: DbSession,
     actor: CurrentActor,
@@ -236,7 +237,7 @@ def patch_ticket(
 
 @router.put("/{ticket_id}", response_model=TicketView)
 def put_ticket(
-    ticket_id: int,
+    ticket_id: PathId,
     body: TicketUpdate,
     session: DbSession,
     actor: CurrentActor,
@@ -247,20 +248,20 @@ def put_ticket(
 
 
 @router.delete("/{ticket_id}", status_code=204)
-def delete_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> Response:
+def delete_ticket(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
     ticket_service.delete_ticket(session, actor, ticket_id)
     return Response(status_code=204)
 
 
 @router.post("/{ticket_id}/restore", response_model=TicketView)
-def restore_ticket(ticket_id: int, session: DbSession, actor: CurrentActor) -> TicketView:
+def restore_ticket(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> TicketView:
     ticket = ticket_service.restore_ticket(session, actor, ticket_id)
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
 
 
 @router.put("/{ticket_id}/status", response_model=TicketView)
 def change_status(
-    ticket_id: int,
+    ticket_id: PathId,
     body: StatusChange,
     session: DbSession,
     actor: CurrentActor,
@@ -278,13 +279,13 @@ def change_status(
 
 
 @router.post("/{ticket_id}/assign", response_model=TicketView)
-def assign(ticket_id: int, body: AssignIn, session: DbSession, actor: CurrentActor) -> TicketView:
+def assign(ticket_id: PathId, body: AssignIn, session: DbSession, actor: CurrentActor) -> TicketView:
     ticket = ticket_service.assign_ticket(session, actor, ticket_id, assignee_id=body.assigned_to)
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
 
 
 @router.post("/{ticket_id}/transfer", response_model=TicketView)
-def transfer(ticket_id: int, body: TransferIn, session: DbSession, actor: CurrentActor) -> TicketView:
+def transfer(ticket_id: PathId, body: TransferIn, session: DbSession, actor: CurrentActor) -> TicketView:
     ticket = ticket_service.transfer_ticket(
         session, actor, ticket_id, to_agent_id=body.to_agent_id, note=body.note
     )
@@ -292,14 +293,14 @@ def transfer(ticket_id: int, body: TransferIn, session: DbSession, actor: Curren
 
 
 @router.post("/{ticket_id}/unassign", response_model=TicketView)
-def unassign(ticket_id: int, session: DbSession, actor: CurrentActor) -> TicketView:
+def unassign(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> TicketView:
     ticket = ticket_service.unassign_ticket(session, actor, ticket_id)
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
 
 
 @router.post("/{ticket_id}/close", response_model=TicketView)
 def close(
-    ticket_id: int, session: DbSession, actor: CurrentActor, body: ReasonIn | None = None
+    ticket_id: PathId, session: DbSession, actor: CurrentActor, body: ReasonIn | None = None
 ) -> TicketView:
     ticket = ticket_service.close_ticket(session, actor, ticket_id, reason=body.reason if body else None)
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
@@ -307,12 +308,12 @@ def close(
 
 @router.post("/{ticket_id}/reopen", response_model=TicketView)
 def reopen(
-    ticket_id: int, session: DbSession, actor: CurrentActor, body: ReasonIn | None = None
+    ticket_id: PathId, session: DbSession, actor: CurrentActor, body: ReasonIn | None = None
 ) -> TicketView:
     ticket = ticket_service.reopen_ticket(session, actor, ticket_id, reason=body.reason if body else None)
     return ticket_view(actor, ticket_service.load_for_view(session, ticket))
 
 
 @router.get("/{ticket_id}/history", response_model=EventList)
-def ticket_history(ticket_id: int, session: DbSession, actor: CurrentActor) -> EventList:
+def ticket_history(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> EventList:
     return event_views(actor, ticket_service.timeline(session, actor, ticket_id))

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from ticketry.core.schemas import Input, Schema
+from ticketry.core.schemas import Id, Input, Schema, Version
 from ticketry.tickets.lifecycle import allowed_targets
 from ticketry.tickets.models import Priority, Source, Ticket, TicketStatus
 from ticketry.users.schemas import DepartmentBrief, UserBrief, UserContact
@@ -111,8 +111,8 @@ class TicketCreate(Input):
     description: Body
     priority: Priority = Priority.MEDIUM
     department: DepartmentRef | None = None
-    category: int | None = Field(default=None, description="Category id.")
-    customer_id: int | None = Field(default=None, description="Staff only: file on behalf of this customer.")
+    category: Id | None = Field(default=None, description="Category id.")
+    customer_id: Id | None = Field(default=None, description="Staff only: file on behalf of this customer.")
     tags: list[TagName] = Field(default_factory=list, max_length=50)
 
 
@@ -124,15 +124,15 @@ class TicketUpdate(Input):
     description: Body | None = None
     priority: Priority | None = None
     department: DepartmentRef | None = None
-    category: int | None = None
+    category: Id | None = None
     tags: list[TagName] | None = Field(default=None, max_length=50)
-    version: int | None = None
+    version: Version | None = None
 
 
 class StatusChange(Input):
     status: TicketStatus
     reason: str | None = Field(default=None, max_length=2000)
-    version: int | None = None
+    version: Version | None = None
 
 
 class ReasonIn(Input):
@@ -140,19 +140,19 @@ class ReasonIn(Input):
 
 
 class AssignIn(Input):
-    assigned_to: int
+    assigned_to: Id
 
 
 class TransferIn(Input):
-    to_agent_id: int
+    to_agent_id: Id
     note: str | None = Field(default=None, max_length=5000)
 
 
 class BulkUpdateIn(Input):
-    ticket_ids: list[int] = Field(min_length=1, max_length=500)
+    ticket_ids: list[Id] = Field(min_length=1, max_length=500)
     status: TicketStatus | None = None
     priority: Priority | None = None
-    assigned_to: int | None = Field(default=None, description="Agent id; use unassign=true to clear.")
+    assigned_to: Id | None = Field(default=None, description="Agent id; use unassign=true to clear.")
     unassign: bool = False
     department: DepartmentRef | None = None
     add_tags: list[TagName] = Field(default_factory=list, max_length=50)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import EmailStr, Field
 
-from ticketry.core.schemas import Input, Schema
+from ticketry.core.schemas import Id, Input, Schema
 from ticketry.users.models import Role, User
 
 
@@ -74,8 +74,8 @@ class UserCreate(Input):
     name: str = Name
     role: Role = Role.CUSTOMER
     password: str | None = Field(default=None, max_length=1000)
-    organization_id: int | None = None
-    department_ids: list[int] = Field(default_factory=list, max_length=100)
+    organization_id: Id | None = None
+    department_ids: list[Id] = Field(default_factory=list, max_length=100)
 
 
 class UserUpdate(Input):
@@ -83,8 +83,8 @@ class UserUpdate(Input):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
     password: str | None = Field(default=None, max_length=1000)
-    organization_id: int | None = None
-    department_ids: list[int] | None = Field(default=None, max_length=100)
+    organization_id: Id | None = None
+    department_ids: list[Id] | None = Field(default=None, max_length=100)
     is_active: bool | None = None
 
 

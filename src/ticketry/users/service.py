@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from ticketry.core.schemas import MAX_ID
 from ticketry.users.errors import (
     DepartmentNotFound,
     DepartmentSlugTaken,
@@ -58,8 +59,12 @@ def get_department(session: Session, department_id: int) -> Department:
 
 def find_department(session: Session, ref: str | int) -> Department:
     """By id, or by slug or name (case-insensitive): API clients send either."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        return get_department(session, int(ref))
+    if isinstance(ref, str) and ref.isascii() and ref.isdigit():
+        ref = int(ref)
+    if isinstance(ref, int):
+        if not 0 < ref <= MAX_ID:
+            raise DepartmentNotFound(f"Department {ref} does not exist.", details={"department": ref})
+        return get_department(session, ref)
     key = ref.strip().lower()
     department = session.scalars(
         select(Department).where((Department.slug == key) | (func.lower(Department.name) == key))
