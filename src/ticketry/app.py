@@ -8,10 +8,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketry import __version__
@@ -20,9 +24,13 @@ from ticketry.api.router import api_router
 from ticketry.auth import service as auth_service
 from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
+from ticketry.core.errors import DomainError
 from ticketry.jobs import service as job_service
 from ticketry.jobs.worker import Worker
 from ticketry.tickets.views import flush_views
+from ticketry.web import errors as web_errors
+from ticketry.web import router as web_router
+from ticketry.web.session import LoginRequired
 
 log = structlog.get_logger(__name__)
 
@@ -111,6 +119,18 @@ class SecurityHeaders:
         (b"referrer-policy", b"same-origin"),
     )
     API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+    # Pages: only our own scripts and styles, no inline code, no plugins, no framing.
+    PAGE_CSP = (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    # The interactive API docs load their own bundle and inline bootstrap.
+    DOCS_CSP = (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+        b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com",
+    )
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -119,14 +139,20 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_api = scope["path"].startswith("/api/v1")
+        path = scope["path"]
+        csp = (
+            self.DOCS_CSP
+            if path == "/api/docs"
+            else self.API_CSP
+            if path.startswith("/api/")
+            else self.PAGE_CSP
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.extend(self.HEADERS)
-                if is_api:
-                    headers.append(self.API_CSP)
+                headers.append(csp)
                 message["headers"] = headers
             await send(message)
 
@@ -166,12 +192,30 @@ def create_app(
     )
     app.state.db = database
     app.state.settings = settings
-    errors.install(app)
+    _install_error_handlers(app)
     app.include_router(api_router)
+    web_router.mount(app)
     app.add_middleware(SecurityHeaders)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/api/docs")
-
     return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """API paths answer with the JSON envelope; browser pages with HTML (form errors as a flash)."""
+    errors.install(app)
+
+    Handler = Callable[[Request, Any], Response]
+
+    def choose(api_handler: Handler, page_handler: Handler) -> Handler:
+        def handle(request: Request, error: Exception) -> Response:
+            return (
+                page_handler(request, error) if web_errors.is_page(request) else api_handler(request, error)
+            )
+
+        return handle
+
+    app.add_exception_handler(DomainError, choose(errors.domain_error, web_errors.domain_error))
+    app.add_exception_handler(
+        RequestValidationError, choose(errors.validation_error, web_errors.validation_error)
+    )
+    app.add_exception_handler(StarletteHTTPException, choose(errors.http_error, web_errors.http_error))
+    app.add_exception_handler(LoginRequired, web_errors.login_required)  # type: ignore[arg-type]

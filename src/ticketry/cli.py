@@ -76,8 +76,8 @@ def createadmin(
     name: Annotated[str, typer.Option(help="Display name.")] = "Administrator",
 ) -> None:
     """Create an admin account (non-interactive with --email and --password)."""
-    from ticketry.auth.directory import check_password
     from ticketry.auth.passwords import hash_password
+    from ticketry.auth.service import check_new_password
     from ticketry.core.db import Database
     from ticketry.core.errors import DomainError
     from ticketry.users import service as users
@@ -85,7 +85,7 @@ def createadmin(
 
     db = Database.connect(get_settings().database_url, pool_size=1)
     try:
-        check_password(password)
+        check_new_password(password)
         with db.unit_of_work() as session:
             users.create_user(
                 session, email=email, name=name, role=Role.ADMIN, password_hash=hash_password(password)

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ticketry.api.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.auth import directory
 from ticketry.auth.actor import require
 from ticketry.auth.permissions import Permission
 from ticketry.core.pagination import PaginationView, pagination_view
 from ticketry.core.schemas import Schema
+from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.jobs import service as job_service
 from ticketry.jobs.models import JobStatus
 from ticketry.jobs.schemas import JobView

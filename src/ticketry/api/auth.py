@@ -7,9 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
-from ticketry.api.deps import CurrentActor, DbSession, PathId, client_ip, credential_secret
 from ticketry.auth import service as auth_service
 from ticketry.core.schemas import Input, Schema
+from ticketry.http.deps import CurrentActor, DbSession, PathId, client_ip, credential_secret
 from ticketry.users import service as user_service
 from ticketry.users.schemas import UserView
 

@@ -38,7 +38,7 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _domain(_: Request, error: Exception) -> JSONResponse:
+def domain_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
     if error.status == 401:
@@ -46,7 +46,7 @@ def _domain(_: Request, error: Exception) -> JSONResponse:
     return error_response(error.status, error.code, error.message, error.details, headers)
 
 
-def _validation(_: Request, error: Exception) -> JSONResponse:
+def validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     problems = [
         {
@@ -59,7 +59,7 @@ def _validation(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "validation_error", "The request is not valid.", {"errors": problems})
 
 
-def _http(_: Request, error: Exception) -> JSONResponse:
+def http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _HTTP_CODES.get(error.status_code, "error")
     message = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
@@ -94,9 +94,9 @@ def _unexpected(_: Request, error: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, _domain)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(IntegrityError, _integrity)
     app.add_exception_handler(DataError, _data)
     app.add_exception_handler(OperationalError, _operational)

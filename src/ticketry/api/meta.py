@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 from fastapi import APIRouter, Request
 
-from ticketry.api.deps import CurrentActor, DbSession, database
 from ticketry.core.schemas import Schema
+from ticketry.http.deps import CurrentActor, DbSession, database
 from ticketry.reports import service as reports
 from ticketry.tickets import lifecycle
 from ticketry.tickets import service as ticket_service

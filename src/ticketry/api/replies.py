@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ticketry.api.deps import CurrentActor, DbSession, PathId
 from ticketry.api.views import message_view, message_views
+from ticketry.http.deps import CurrentActor, DbSession, PathId
 from ticketry.messages import service as message_service
 from ticketry.messages.schemas import MessageCustomerView, MessageStaffView, ReplyCreate
 from ticketry.tickets.models import Source

@@ -7,13 +7,13 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Query, Response
 
-from ticketry.api.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.api.views import TicketPage, event_views, ticket_page, ticket_view
 from ticketry.auth.actor import Actor
 from ticketry.core.errors import ValidationFailed
 from ticketry.core.pagination import PageRequest
 from ticketry.core.schemas import MAX_ID
 from ticketry.history.schemas import TicketEventCustomerView, TicketEventStaffView
+from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.search import service as search
 from ticketry.search.service import Assigned, SortField, TicketFilters, TicketSort
 from ticketry.tickets import service as ticket_service

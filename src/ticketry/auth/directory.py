@@ -10,21 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ticketry.auth.actor import Actor, require
-from ticketry.auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+from ticketry.auth.passwords import hash_password
 from ticketry.auth.permissions import Permission
-from ticketry.core.errors import Conflict, ValidationFailed
+from ticketry.auth.service import check_new_password
+from ticketry.core.errors import Conflict
 from ticketry.core.pagination import Page, PageRequest, count_rows
 from ticketry.users import service as users
 from ticketry.users.errors import DepartmentInUse, DepartmentSlugTaken, EmailTaken, OrganizationNameTaken
 from ticketry.users.models import Department, Organization, Role, User
-
-
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
-            details={"field": "password"},
-        )
 
 
 def list_users(
@@ -61,7 +54,7 @@ def create_user(
 ) -> User:
     require(actor, Permission.ADMIN_USERS)
     if password is not None:
-        check_password(password)
+        check_new_password(password)
     return users.create_user(
         session,
         email=email,
@@ -100,7 +93,7 @@ def update_user(
     if role is not None:
         user.role = role
     if password is not None:
-        check_password(password)
+        check_new_password(password)
         user.password_hash = hash_password(password)
     if "organization_id" in provided:
         if organization_id is not None:

@@ -11,13 +11,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ticketry.auth.actor import Actor
-from ticketry.auth.errors import InvalidCredentials, TokenNotFound
+from ticketry.auth.errors import InvalidCredentials, TokenNotFound, WrongPassword
 from ticketry.auth.models import ApiToken, LoginAttempt, WebSession
-from ticketry.auth.passwords import verify_password
+from ticketry.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from ticketry.core.buffer import Accumulator
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
-from ticketry.core.errors import TooManyRequests
+from ticketry.core.errors import TooManyRequests, ValidationFailed
 from ticketry.users.models import User
 
 _token_usage: Accumulator[int, datetime] = Accumulator(max)
@@ -194,6 +194,34 @@ def web_session_for(session: Session, secret: str) -> tuple[User, WebSession] | 
     if user is None or not user.is_active:
         return None
     return user, row
+
+
+def end_web_session(session: Session, secret: str) -> None:
+    """Sign out: the session row is revoked, so a copied cookie stops working too."""
+    revoke_secret(session, secret)
+
+
+def change_password(
+    session: Session, actor: Actor, *, current: str, new: str, keep_secret: str | None
+) -> None:
+    """Check the current password, set the new one and end every other browser session."""
+    user = session.get(User, actor.user_id)
+    if user is None or not verify_password(user.password_hash, current):
+        raise WrongPassword("The current password is not right.")
+    check_new_password(new)
+    user.password_hash = hash_password(new)
+    others = update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+    if keep_secret is not None:
+        others = others.where(WebSession.session_hash != _digest(keep_secret))
+    session.execute(others.values(revoked_at=now()))
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+            details={"field": "password"},
+        )
 
 
 def purge_expired(session: Session) -> None:

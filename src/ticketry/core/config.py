@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 20
     login_window_seconds: int = 900
     session_days: int = 14
+    # Customers may create their own accounts in the portal.
+    allow_signup: bool = True
+    # Send session cookies only over HTTPS (turn on behind TLS).
+    secure_cookies: bool = False
+    # Where `npm ci` put the front-end packages (default: node_modules next to the source tree).
+    assets_dir: str = ""
     log_level: str = "INFO"
 
 

@@ -17,9 +17,10 @@ from ticketry.messages.errors import EmptyMessage
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
 from ticketry.tickets import lifecycle
+from ticketry.tickets import service as ticket_service
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import TicketDeleted
-from ticketry.tickets.models import Source, Ticket
+from ticketry.tickets.models import Source, Ticket, TicketStatus
 
 
 def list_messages(session: Session, actor: Actor, ticket_id: int) -> list[Message]:
@@ -43,11 +44,13 @@ def post_reply(
     is_internal: bool = False,
     is_solution: bool = False,
     source: Source = Source.WEB,
+    then_status: TicketStatus | None = None,
 ) -> Message:
-    """A public reply or an internal note, with the automatic status rules of SPEC §2."""
+    """A public reply or an internal note, with the automatic status rules of SPEC §2.
+    `then_status` is the desk's "send and set status": one transaction, both or neither."""
     if not body.strip():
         raise EmptyMessage("The message is empty.")
-    ticket = access_ticket(session, actor, ticket_id, lock=True)
+    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
     if ticket.deleted_at is not None:
         raise TicketDeleted("This ticket is deleted. Restore it first.")
     stamp = now()
@@ -79,6 +82,8 @@ def post_reply(
         actor,
         [Change(kind, None, f"#{message.id}", internal=is_internal), *changes],
     )
+    if then_status is not None and then_status is not ticket.status:
+        ticket_service.change_status(session, actor, ticket.id, status=then_status)
     jobs.enqueue(
         session,
         "messages.created",

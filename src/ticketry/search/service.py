@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
+from ticketry.core.clock import now
 from ticketry.core.pagination import Page, PageRequest, count_rows
 from ticketry.search import fulltext
 from ticketry.tickets import lifecycle
@@ -147,6 +148,40 @@ def find_tickets(
         query.options(*TICKET_LOAD).order_by(*_order(sort)).limit(page.page_size).offset(page.offset)
     )
     return Page(items=list(rows), total=count_rows(session, query), request=page)
+
+
+def count_tickets(session: Session, actor: Actor, filters: TicketFilters) -> int:
+    return count_rows(session, filtered_tickets(session, actor, filters))
+
+
+class DeskView(enum.StrEnum):
+    """The desk's sidebar (SPEC §3 shortcuts)."""
+
+    QUEUE = "queue"
+    MINE = "mine"
+    OPEN = "open"
+    RECENT = "recent"
+    ALL = "all"
+
+
+RECENT_DAYS = 7
+
+
+def view_filters(actor: Actor, view: DeskView) -> TicketFilters:
+    require(actor, Permission.TICKETS_VIEW_INTERNAL)
+    if view is DeskView.QUEUE:
+        return queue(actor)
+    if view is DeskView.MINE:
+        return assigned_to_me(actor)
+    if view is DeskView.OPEN:
+        return TicketFilters(statuses=sorted(lifecycle.ACTIVE_STATUSES))
+    if view is DeskView.RECENT:
+        return TicketFilters(updated_from=now() - timedelta(days=RECENT_DAYS))
+    return TicketFilters()
+
+
+def view_counts(session: Session, actor: Actor) -> dict[DeskView, int]:
+    return {view: count_tickets(session, actor, view_filters(actor, view)) for view in DeskView}
 
 
 def my_tickets(actor: Actor) -> TicketFilters:

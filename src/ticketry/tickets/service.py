@@ -117,6 +117,14 @@ def _ensure_not_deleted(ticket: Ticket) -> None:
         raise TicketDeleted("This ticket is deleted. Restore it first.")
 
 
+def _access_live(session: Session, actor: Actor, ticket_id: int) -> Ticket:
+    """Lock a ticket to change it. A deleted one is a 409 for those who can see it (admins), so
+    they are told to restore it rather than that it does not exist; others still get 404."""
+    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True, options=TICKET_LOAD)
+    _ensure_not_deleted(ticket)
+    return ticket
+
+
 def _ensure_requester(actor: Actor, ticket: Ticket, action: str) -> None:
     """Customers act only on tickets they filed (colleagues in a shared organization only read)."""
     if not actor.is_staff and ticket.customer_id != actor.user_id:
@@ -218,13 +226,24 @@ class TicketEdit:
 def update_ticket(
     session: Session, actor: Actor, ticket_id: int, *, edit: TicketEdit, expected_version: int | None = None
 ) -> Ticket:
-    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
-    _ensure_not_deleted(ticket)
+    ticket = _access_live(session, actor, ticket_id)
     _check_version(ticket, expected_version, actor)
     if actor.is_staff:
         require(actor, Permission.TICKETS_UPDATE)
     else:
         _ensure_customer_may_edit(actor, ticket, edit.provided)
+    # One edit is one new version: the lookups below must not autoflush the fields set before them.
+    with session.no_autoflush:
+        changes = _apply_edit(session, ticket, edit)
+    if changes:
+        _touch(ticket, actor)
+        _flush_versioned(session, ticket, actor)
+        history.record(session, ticket.id, actor, changes)
+        jobs.enqueue(session, "tickets.updated", ticket_id=ticket.id, fields=[c.field for c in changes])
+    return ticket
+
+
+def _apply_edit(session: Session, ticket: Ticket, edit: TicketEdit) -> list[Change]:
     changes: list[Change] = []
     if "title" in edit.provided and edit.title is not None and edit.title != ticket.title:
         changes.append(Change("title", ticket.title, edit.title))
@@ -258,12 +277,7 @@ def update_ticket(
         if old_names != new_names:
             changes.append(Change("tags", old_names, new_names, internal=True))
             ticket.tags = tags
-    if changes:
-        _touch(ticket, actor)
-        _flush_versioned(session, ticket, actor)
-        history.record(session, ticket.id, actor, changes)
-        jobs.enqueue(session, "tickets.updated", ticket_id=ticket.id, fields=[c.field for c in changes])
-    return ticket
+    return changes
 
 
 def _ensure_customer_may_edit(actor: Actor, ticket: Ticket, provided: frozenset[str]) -> None:
@@ -293,8 +307,7 @@ def change_status(
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> Ticket:
-    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
-    _ensure_not_deleted(ticket)
+    ticket = _access_live(session, actor, ticket_id)
     _check_version(ticket, expected_version, actor)
     if actor.is_staff:
         require(actor, Permission.TICKETS_STATUS)
@@ -335,8 +348,7 @@ def reopen_ticket(session: Session, actor: Actor, ticket_id: int, *, reason: str
 def assign_ticket(session: Session, actor: Actor, ticket_id: int, *, assignee_id: int) -> Ticket:
     """Assign; an open ticket moves to in_progress (SPEC §2). Agents may only take unassigned
     tickets for themselves; assigning anyone else is an admin's `tickets:assign`."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
-    _ensure_not_deleted(ticket)
+    ticket = _access_live(session, actor, ticket_id)
     if not actor.can(Permission.TICKETS_ASSIGN):
         require(actor, Permission.TICKETS_UPDATE)
         if assignee_id != actor.user_id or ticket.assignee_id not in (None, actor.user_id):
@@ -351,8 +363,7 @@ def assign_ticket(session: Session, actor: Actor, ticket_id: int, *, assignee_id
 
 def unassign_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     """Unassign; an in_progress ticket goes back to open. Admins, or the assignee themself."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
-    _ensure_not_deleted(ticket)
+    ticket = _access_live(session, actor, ticket_id)
     if not actor.can(Permission.TICKETS_ASSIGN):
         require(actor, Permission.TICKETS_UPDATE)
         if ticket.assignee_id != actor.user_id:
@@ -366,8 +377,7 @@ def transfer_ticket(
     session: Session, actor: Actor, ticket_id: int, *, to_agent_id: int, note: str | None = None
 ) -> Ticket:
     """The assignee hands the ticket to another agent, with a note kept in history (SPEC §3)."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True, options=TICKET_LOAD)
-    _ensure_not_deleted(ticket)
+    ticket = _access_live(session, actor, ticket_id)
     require(actor, Permission.TICKETS_TRANSFER)
     if ticket.assignee_id != actor.user_id and not actor.can(Permission.TICKETS_ASSIGN):
         raise PermissionDenied("Only the current assignee (or an admin) can transfer this ticket.")
@@ -401,8 +411,7 @@ def _set_assignee(
 
 def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     require(actor, Permission.TICKETS_DELETE)
-    ticket = access_ticket(session, actor, ticket_id, lock=True)
-    _ensure_not_deleted(ticket)
+    ticket = _access_live(session, actor, ticket_id)
     ticket.deleted_at = now()
     ticket.deleted_by_id = actor.user_id
     _touch(ticket, actor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -18,6 +19,7 @@ from ticketry.core.schemas import MAX_ID
 
 SESSION_COOKIE = "ticketry_session"
 CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -50,23 +52,56 @@ def credential_secret(request: Request) -> str | None:
     return bearer_secret(request) or request.cookies.get(SESSION_COOKIE)
 
 
-def current_actor(request: Request, session: DbSession) -> Actor:
+async def sent_csrf(request: Request) -> str:
+    """The CSRF token an unsafe request carries: the header (htmx, scripts) or the form field."""
+    if request.method in SAFE_METHODS:
+        return ""
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+@dataclass(frozen=True)
+class BrowserSession:
+    """A signed-in browser: who, and the CSRF token its pages must send back."""
+
+    actor: Actor
+    csrf_token: str
+    secret: str
+
+
+def browser_session(request: Request, session: Session, csrf: str) -> BrowserSession | None:
+    """The session behind the cookie, if any; unsafe requests must carry its CSRF token."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found = auth_service.web_session_for(session, cookie)
+    if found is None:
+        return None
+    user, web_session = found
+    if request.method not in SAFE_METHODS and not secrets.compare_digest(
+        csrf.encode(), web_session.csrf_token.encode()
+    ):
+        raise PermissionDenied("Missing or wrong CSRF token. Reload the page and try again.")
+    return BrowserSession(auth_service.actor_for(session, user), web_session.csrf_token, cookie)
+
+
+def current_actor(request: Request, session: DbSession, csrf: Annotated[str, Depends(sent_csrf)]) -> Actor:
     token = bearer_secret(request)
     if token is not None:
         user = auth_service.user_for_token(session, token)
         if user is None:
             raise NotAuthenticated("The API token is invalid, expired or revoked.")
         return auth_service.actor_for(session, user)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        found = auth_service.web_session_for(session, cookie)
-        if found is not None:
-            user, web_session = found
-            if request.method not in SAFE_METHODS:
-                sent = request.headers.get(CSRF_HEADER, "")
-                if not secrets.compare_digest(sent.encode(), web_session.csrf_token.encode()):
-                    raise PermissionDenied("Missing or wrong CSRF token.", details={"header": CSRF_HEADER})
-            return auth_service.actor_for(session, user)
+    found = browser_session(request, session, csrf)
+    if found is not None:
+        return found.actor
     raise NotAuthenticated("Sign in, or send 'Authorization: Bearer <token>'.")
 
 

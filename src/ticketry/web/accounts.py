@@ -1,0 +1,164 @@
+"""Signing in and out, signing up, changing the password."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+
+from ticketry.auth import service as auth_service
+from ticketry.auth.passwords import hash_password
+from ticketry.core.config import get_settings
+from ticketry.core.errors import PermissionDenied, ValidationFailed
+from ticketry.http.deps import CSRF_FIELD, SESSION_COOKIE, DbSession, client_ip
+from ticketry.users import service as user_service
+from ticketry.users.models import Role
+from ticketry.web.session import MaybeSignedIn, SignedIn, safe_next
+from ticketry.web.templating import render, set_flash
+
+router = APIRouter(include_in_schema=False)
+
+# Forms shown before sign-in are protected by a double-submit token (cookie == field).
+PRE_CSRF_COOKIE = "ticketry_pre_csrf"
+
+
+def home_for(is_staff: bool) -> str:
+    return "/desk" if is_staff else "/"
+
+
+def _pre_csrf(request: Request) -> str:
+    return request.cookies.get(PRE_CSRF_COOKIE) or secrets.token_urlsafe(24)
+
+
+def _check_pre_csrf(request: Request, sent: str) -> None:
+    cookie = request.cookies.get(PRE_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie.encode(), sent.encode()):
+        raise PermissionDenied("The form expired. Reload the page and try again.")
+
+
+def _anonymous_form(request: Request, template: str, context: dict[str, object]) -> Response:
+    token = _pre_csrf(request)
+    response = render(request, template, {**context, "pre_csrf": token}, who=None)
+    response.set_cookie(
+        PRE_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=get_settings().secure_cookies,
+    )
+    return response
+
+
+def _signed_in_redirect(session: DbSession, request: Request, user_id: int, target: str) -> Response:
+    """A fresh session id at every sign-in (no fixation); any session the browser had ends."""
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        auth_service.end_web_session(session, old)
+    user = user_service.get_user(session, user_id)
+    new = auth_service.start_web_session(session, user)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.secret,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=get_settings().secure_cookies,
+        max_age=get_settings().session_days * 86400,
+    )
+    response.delete_cookie(PRE_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, who: MaybeSignedIn, next: str | None = None) -> Response:
+    if who is not None:
+        return RedirectResponse(safe_next(next, home_for(who.actor.is_staff)), status_code=303)
+    return _anonymous_form(
+        request,
+        "auth/login.html",
+        {
+            "next": safe_next(next, ""),
+            "allow_signup": get_settings().allow_signup,
+        },
+    )
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: DbSession,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1000)],
+    pre_csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    _check_pre_csrf(request, pre_csrf)
+    user = auth_service.authenticate(session, email=email, password=password, ip=client_ip(request))
+    return _signed_in_redirect(session, request, user.id, safe_next(next, home_for(user.role.is_staff)))
+
+
+@router.post("/logout")
+def logout(request: Request, session: DbSession, who: SignedIn) -> Response:
+    auth_service.end_web_session(session, who.secret)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    set_flash(response, "You are signed out.", kind="info")
+    return response
+
+
+@router.get("/signup")
+def signup_page(request: Request, who: MaybeSignedIn) -> Response:
+    if who is not None:
+        return RedirectResponse(home_for(who.actor.is_staff), status_code=303)
+    if not get_settings().allow_signup:
+        return RedirectResponse("/login", status_code=303)
+    return _anonymous_form(request, "auth/signup.html", {})
+
+
+@router.post("/signup")
+def signup(
+    request: Request,
+    session: DbSession,
+    name: Annotated[str, Form(min_length=1, max_length=200)],
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1000)],
+    pre_csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    _check_pre_csrf(request, pre_csrf)
+    if not get_settings().allow_signup:
+        raise PermissionDenied("Sign-up is turned off. Ask the help desk for an account.")
+    if "@" not in email or len(email.strip()) < 3:
+        raise ValidationFailed("Enter a valid e-mail address.")
+    auth_service.check_new_password(password)
+    user = user_service.create_user(
+        session, email=email, name=name.strip(), role=Role.CUSTOMER, password_hash=hash_password(password)
+    )
+    response = _signed_in_redirect(session, request, user.id, "/")
+    set_flash(response, "Welcome! Your account is ready.")
+    return response
+
+
+@router.get("/account/password")
+def password_page(request: Request, who: SignedIn) -> Response:
+    return render(request, "auth/password.html", {}, who=who)
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    session: DbSession,
+    who: SignedIn,
+    current: Annotated[str, Form(max_length=1000)],
+    new: Annotated[str, Form(max_length=1000)],
+    confirm: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    if new != confirm:
+        raise ValidationFailed("The new passwords do not match.")
+    auth_service.change_password(session, who.actor, current=current, new=new, keep_secret=who.secret)
+    response = RedirectResponse(home_for(who.actor.is_staff), status_code=303)
+    set_flash(response, "Your password is changed. Other devices were signed out.")
+    return response

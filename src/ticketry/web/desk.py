@@ -1,0 +1,300 @@
+"""The agent desk: views with live counts, the filterable ticket list with bulk actions, and the
+ticket workspace (thread, composer, controls, history, customer)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+
+from ticketry.core.clock import as_utc
+from ticketry.core.errors import ValidationFailed
+from ticketry.core.pagination import PageRequest
+from ticketry.http.deps import BrowserSession, DbSession, PathId
+from ticketry.messages import service as message_service
+from ticketry.reports import service as reports
+from ticketry.search import service as search
+from ticketry.search.service import Assigned, DeskView, SortField, TicketFilters, TicketSort
+from ticketry.tickets import lifecycle
+from ticketry.tickets import service as ticket_service
+from ticketry.tickets.models import Priority, Source, TicketStatus
+from ticketry.tickets.views import record_view
+from ticketry.users import service as user_service
+from ticketry.web.session import SignedIn
+from ticketry.web.templating import is_htmx, render, set_flash
+
+router = APIRouter(prefix="/desk", include_in_schema=False)
+
+VIEW_LABELS = {
+    DeskView.QUEUE: "My queue",
+    DeskView.MINE: "Assigned to me",
+    DeskView.OPEN: "All open",
+    DeskView.RECENT: "Recently updated",
+    DeskView.ALL: "All tickets",
+}
+
+
+def _staff_only(who: BrowserSession) -> Response | None:
+    """Customers who wander into /desk go home; the desk itself is presentation, not a rule."""
+    return None if who.actor.is_staff else RedirectResponse("/", status_code=303)
+
+
+def _day(value: str, *, end: bool) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as error:
+        raise ValidationFailed(f"'{value}' is not a date (YYYY-MM-DD).") from error
+    return as_utc(datetime.combine(day, time.max if end else time.min))
+
+
+def _assignee(value: str) -> int | Assigned | None:
+    if value in ("me", "none"):
+        return Assigned(value)
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+@router.get("")
+def ticket_list(
+    request: Request,
+    session: DbSession,
+    who: SignedIn,
+    view: DeskView = DeskView.QUEUE,
+    status: Annotated[list[TicketStatus] | None, Query()] = None,
+    priority: Annotated[list[Priority] | None, Query()] = None,
+    department: Annotated[list[str] | None, Query()] = None,
+    category: Annotated[str, Query(max_length=10)] = "",
+    assignee: Annotated[str, Query(max_length=10)] = "",
+    customer: Annotated[str, Query(max_length=10)] = "",
+    created_from: Annotated[str, Query(max_length=10)] = "",
+    created_to: Annotated[str, Query(max_length=10)] = "",
+    q: Annotated[str, Query(max_length=200)] = "",
+    sort: SortField = SortField.UPDATED_AT,
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    if (away := _staff_only(who)) is not None:
+        return away
+    base = search.view_filters(who.actor, view)
+    chosen = TicketFilters(
+        statuses=status or base.statuses,
+        priorities=priority or [],
+        departments=[d for d in department or [] if d],
+        category_id=int(category)
+        if category.isascii() and category.isdigit() and len(category) < 10
+        else None,
+        assigned_to=_assignee(assignee) or base.assigned_to,
+        customer_id=int(customer)
+        if customer.isascii() and customer.isdigit() and len(customer) < 10
+        else None,
+        created_from=_day(created_from, end=False),
+        created_to=_day(created_to, end=True),
+        updated_from=base.updated_from,
+        q=q or None,
+        in_my_departments=base.in_my_departments,
+    )
+    result = search.find_tickets(
+        session,
+        who.actor,
+        filters=chosen,
+        sort=TicketSort(sort, order == "desc"),
+        page=PageRequest(page=page, page_size=25),
+    )
+    context = {
+        "page": result,
+        "view": view,
+        "views": VIEW_LABELS,
+        "counts": search.view_counts(session, who.actor),
+        "departments": user_service.list_departments(session),
+        "categories": ticket_service.list_categories(session),
+        "agents": reports.agent_workload(session, who.actor),
+        "params": request.query_params,
+        "sort": sort,
+        "order": order,
+        "filters_active": bool(
+            status
+            or priority
+            or department
+            or category
+            or assignee
+            or customer
+            or created_from
+            or created_to
+            or q
+        ),
+    }
+    block = "results" if is_htmx(request) and request.headers.get("hx-target") == "results" else None
+    return render(request, "desk/list.html", context, who=who, block=block)
+
+
+@router.get("/counts")
+def counts(request: Request, session: DbSession, who: SignedIn, view: DeskView = DeskView.QUEUE) -> Response:
+    """The sidebar alone, refreshed live."""
+    context = {"counts": search.view_counts(session, who.actor), "views": VIEW_LABELS, "view": view}
+    return render(request, "desk/list.html", context, who=who, block="sidebar")
+
+
+@router.post("/bulk")
+def bulk(
+    session: DbSession,
+    who: SignedIn,
+    ticket_ids: Annotated[list[int], Form(max_length=500)],
+    status: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "",
+    assignee: Annotated[str, Form()] = "",
+    department: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "/desk",
+) -> Response:
+    results = ticket_service.bulk_update(
+        session,
+        who.actor,
+        ticket_ids,
+        change=ticket_service.BulkChange(
+            status=TicketStatus(status) if status else None,
+            priority=Priority(priority) if priority else None,
+            assignee_id=who.actor.user_id if assignee == "me" else _int_or_none(assignee),
+            unassign=assignee == "none",
+            department=department or None,
+        ),
+    )
+    failed = [r for r in results if not r.ok]
+    text = f"Updated {len(results) - len(failed)} of {len(results)} tickets."
+    if failed:
+        text += " Not changed: " + "; ".join(f"#{r.ticket_id}: {r.error_message}" for r in failed[:10])
+    response = RedirectResponse(back if back.startswith("/desk") else "/desk", status_code=303)
+    set_flash(response, text, kind="error" if failed else "success")
+    return response
+
+
+def _int_or_none(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+@router.get("/tickets/{ticket_id}")
+def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: PathId) -> Response:
+    if (away := _staff_only(who)) is not None:
+        return away
+    ticket = ticket_service.get_ticket(session, who.actor, ticket_id, include_deleted=True)
+    record_view(ticket.id)
+    others = search.find_tickets(
+        session,
+        who.actor,
+        filters=TicketFilters(customer_id=ticket.customer_id),
+        sort=TicketSort(),
+        page=PageRequest(page=1, page_size=6),
+    )
+    context = {
+        "ticket": ticket,
+        "messages": message_service.list_messages(session, who.actor, ticket_id),
+        "events": ticket_service.timeline(session, who.actor, ticket_id),
+        "allowed": lifecycle.allowed_targets(ticket.status),
+        "departments": user_service.list_departments(session),
+        "categories": ticket_service.list_categories(session),
+        "agents": reports.agent_workload(session, who.actor),
+        "other_tickets": [t for t in others.items if t.id != ticket.id][:5],
+        "other_total": others.total - 1,
+    }
+    return render(request, "desk/ticket.html", context, who=who)
+
+
+def _back_to(ticket_id: int, text: str) -> Response:
+    response = RedirectResponse(f"/desk/tickets/{ticket_id}", status_code=303)
+    set_flash(response, text)
+    return response
+
+
+@router.post("/tickets/{ticket_id}/reply")
+def reply(
+    session: DbSession,
+    who: SignedIn,
+    ticket_id: PathId,
+    body: Annotated[str, Form(min_length=1, max_length=100_000)],
+    internal: Annotated[bool, Form()] = False,
+    then_status: Annotated[str, Form()] = "",
+) -> Response:
+    message_service.post_reply(
+        session,
+        who.actor,
+        ticket_id,
+        body=body,
+        is_internal=internal,
+        source=Source.WEB,
+        then_status=TicketStatus(then_status) if then_status else None,
+    )
+    return _back_to(ticket_id, "Note added." if internal else "Reply sent.")
+
+
+@router.post("/tickets/{ticket_id}/status")
+def change_status(
+    session: DbSession,
+    who: SignedIn,
+    ticket_id: PathId,
+    status: Annotated[TicketStatus, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    ticket_service.change_status(session, who.actor, ticket_id, status=status, reason=reason or None)
+    return _back_to(ticket_id, f"Status changed to {status.value.replace('_', ' ')}.")
+
+
+@router.post("/tickets/{ticket_id}/fields")
+def change_fields(
+    session: DbSession,
+    who: SignedIn,
+    ticket_id: PathId,
+    priority: Annotated[Priority, Form()],
+    department: Annotated[str, Form(max_length=50)],
+    category: Annotated[str, Form(max_length=10)] = "",
+    version: Annotated[int | None, Form()] = None,
+) -> Response:
+    edit = ticket_service.TicketEdit(
+        provided=frozenset({"priority", "department", "category_id"}),
+        priority=priority,
+        department=department,
+        category_id=_int_or_none(category),
+    )
+    ticket_service.update_ticket(session, who.actor, ticket_id, edit=edit, expected_version=version)
+    return _back_to(ticket_id, "Ticket updated.")
+
+
+@router.post("/tickets/{ticket_id}/assign")
+def assign(
+    session: DbSession,
+    who: SignedIn,
+    ticket_id: PathId,
+    assignee: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    if assignee in ("", "none"):
+        ticket_service.unassign_ticket(session, who.actor, ticket_id)
+        return _back_to(ticket_id, "Ticket unassigned.")
+    target = who.actor.user_id if assignee == "me" else _int_or_none(assignee)
+    if target is None:
+        raise ValidationFailed("Choose an agent.")
+    ticket_service.assign_ticket(session, who.actor, ticket_id, assignee_id=target)
+    return _back_to(ticket_id, "Ticket assigned.")
+
+
+@router.post("/tickets/{ticket_id}/transfer")
+def transfer(
+    session: DbSession,
+    who: SignedIn,
+    ticket_id: PathId,
+    to_agent: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    note: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    ticket_service.transfer_ticket(session, who.actor, ticket_id, to_agent_id=to_agent, note=note or None)
+    return _back_to(ticket_id, "Ticket transferred.")
+
+
+@router.post("/tickets/{ticket_id}/delete")
+def delete(session: DbSession, who: SignedIn, ticket_id: PathId) -> Response:
+    ticket_service.delete_ticket(session, who.actor, ticket_id)
+    return _back_to(ticket_id, "Ticket deleted. You can restore it from this page.")
+
+
+@router.post("/tickets/{ticket_id}/restore")
+def restore(session: DbSession, who: SignedIn, ticket_id: PathId) -> Response:
+    ticket_service.restore_ticket(session, who.actor, ticket_id)
+    return _back_to(ticket_id, "Ticket restored.")

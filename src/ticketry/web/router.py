@@ -1,0 +1,45 @@
+"""All pages, static files and the error presentation of the browser UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from ticketry.core.config import get_settings
+from ticketry.web import accounts, desk, portal
+from ticketry.web.templating import HERE
+
+VENDOR_FILES = {"htmx.min.js": Path("htmx.org") / "dist" / "htmx.min.js"}
+
+web_router = APIRouter(include_in_schema=False)
+for module in (accounts, portal, desk):
+    web_router.include_router(module.router)
+
+
+def node_modules() -> Path:
+    """Front-end packages installed by `npm ci` (see package.json); never committed."""
+    configured = get_settings().assets_dir
+    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "node_modules"
+
+
+@web_router.get("/static/vendor/{name}")
+def vendor(name: str) -> Response:
+    relative = VENDOR_FILES.get(name)
+    path = node_modules() / relative if relative else None
+    if path is None or not path.is_file():
+        return Response(
+            "Not found. Run `make install` to fetch front-end assets.",
+            status_code=404,
+            media_type="text/plain",
+        )
+    return FileResponse(
+        path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+def mount(app: FastAPI) -> None:
+    app.include_router(web_router)  # before the mount, which would swallow /static/vendor
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -1,0 +1,133 @@
+"""Templates, their filters, and the one way pages are rendered."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlencode
+
+from fastapi import Request, Response
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from ticketry.core.clock import now
+from ticketry.http.deps import BrowserSession
+from ticketry.tickets.lifecycle import ACTIVE_STATUSES
+from ticketry.tickets.models import Priority, TicketStatus
+
+HERE = Path(__file__).parent
+FLASH_COOKIE = "ticketry_flash"
+
+templates = Jinja2Blocks(directory=HERE / "templates")
+
+STATUS_LABELS = {
+    TicketStatus.OPEN: "Open",
+    TicketStatus.ANSWERED: "Answered",
+    TicketStatus.WAITING_FOR_RESPONSE: "Waiting for response",
+    TicketStatus.ON_HOLD: "On hold",
+    TicketStatus.IN_PROGRESS: "In progress",
+    TicketStatus.RESOLVED: "Resolved",
+    TicketStatus.CLOSED: "Closed",
+}
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, TicketStatus):
+        return STATUS_LABELS[value]
+    if isinstance(value, Priority):
+        return value.value.title()
+    return str(value).replace("_", " ").capitalize()
+
+
+def _ago(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    seconds = int((now() - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return "just now"
+
+
+def _stamp(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes / 60
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
+
+
+def query_with(params: Any, **changes: Any) -> str:
+    """The current query string with some keys replaced (pagination and sort links)."""
+    pairs = [(k, v) for k, v in params.multi_items() if k not in changes]
+    pairs += [(k, str(v)) for k, v in changes.items() if v is not None]
+    return urlencode(pairs)
+
+
+templates.env.filters.update(label=_label, ago=_ago, stamp=_stamp, duration=_duration)
+templates.env.globals.update(
+    statuses=list(TicketStatus),
+    priorities=list(Priority),
+    query_with=query_with,
+    active_statuses=sorted(ACTIVE_STATUSES, key=list(TicketStatus).index),
+)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    who: BrowserSession | None,
+    status: int = 200,
+    block: str | None = None,
+) -> Response:
+    """Render a page (or one block of it, for htmx) with what every page needs."""
+    flash = read_flash(request)
+    full = {
+        "request": request,
+        "me": who.actor if who else None,
+        "csrf": who.csrf_token if who else "",
+        "flash": flash,
+        **context,
+    }
+    response = templates.TemplateResponse(request, template, full, status_code=status, block_name=block)
+    if flash is not None:
+        response.delete_cookie(FLASH_COOKIE, path="/")
+    return response
+
+
+def set_flash(response: Response, text: str, *, kind: str = "success") -> None:
+    """A one-time message shown on the next page (after a redirect)."""
+    response.set_cookie(
+        FLASH_COOKIE,
+        quote(json.dumps({"kind": kind, "text": text[:500]})),
+        max_age=60,
+        httponly=True,
+        samesite="lax",
+        path="/",
+    )
+
+
+def read_flash(request: Request) -> dict[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = json.loads(unquote(raw))
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("kind") not in ("success", "error", "info"):
+        return None
+    return {"kind": str(data["kind"]), "text": str(data.get("text", ""))}
