@@ -19,7 +19,11 @@ $(VENV)/.installed: pyproject.toml requirements/lock.txt
 	@$(PY) -m compileall -q -j 0 $(VENV)/lib src >/dev/null 2>&1 || true
 	@touch $@
 
-install: $(VENV)/.installed ## Create the virtualenv and install the pinned dependencies
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## Create the virtualenv, install pinned Python and npm dependencies
 
 migrate: install ## Apply the database migrations (TICKETRY_DATABASE_URL)
 	$(VENV)/bin/ticketry migrate
@@ -47,5 +51,5 @@ fmt: install ## Format and auto-fix
 bench: install ## Benchmarks (BENCH_ARGS="--help" for options); prints figures, asserts nothing
 	$(PY) -m bench $(BENCH_ARGS)
 
-clean: ## Remove the virtualenv and local databases
-	rm -rf $(VENV) ticketry.db ticketry.db-wal ticketry.db-shm
+clean: ## Remove the virtualenv, front-end packages and local databases
+	rm -rf $(VENV) node_modules ticketry.db ticketry.db-wal ticketry.db-shm

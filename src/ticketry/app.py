@@ -27,6 +27,7 @@ from ticketry.core.db import Database
 from ticketry.core.errors import DomainError
 from ticketry.jobs import service as job_service
 from ticketry.jobs.worker import Worker
+from ticketry.realtime import broker, presence
 from ticketry.tickets.views import flush_views
 from ticketry.web import errors as web_errors
 from ticketry.web import router as web_router
@@ -62,6 +63,7 @@ def _purge(db: Database) -> None:
     with db.unit_of_work() as session:
         auth_service.purge_expired(session)
         job_service.purge_finished(session)
+        presence.purge(session)
 
 
 class Background:
@@ -83,6 +85,17 @@ class Background:
                 )
             )
         self.threads.append(threading.Thread(target=self._schedule, daemon=True, name="ticketry-scheduler"))
+        if self.db.dialect == "postgresql":
+            # Live events from every process arrive through LISTEN/NOTIFY.
+            url = self.db.engine.url.render_as_string(hide_password=False)
+            self.threads.append(
+                threading.Thread(
+                    target=broker.listen_postgres,
+                    args=(url, self.stop),
+                    daemon=True,
+                    name="ticketry-realtime",
+                )
+            )
         for thread in self.threads:
             thread.start()
 
@@ -199,13 +212,14 @@ def create_app(
     return app
 
 
+ErrorHandler = Callable[[Request, Any], Response]
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     """API paths answer with the JSON envelope; browser pages with HTML (form errors as a flash)."""
     errors.install(app)
 
-    Handler = Callable[[Request, Any], Response]
-
-    def choose(api_handler: Handler, page_handler: Handler) -> Handler:
+    def choose(api_handler: ErrorHandler, page_handler: ErrorHandler) -> ErrorHandler:
         def handle(request: Request, error: Exception) -> Response:
             return (
                 page_handler(request, error) if web_errors.is_page(request) else api_handler(request, error)

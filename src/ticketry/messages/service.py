@@ -16,6 +16,7 @@ from ticketry.jobs import service as jobs
 from ticketry.messages.errors import EmptyMessage
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
+from ticketry.realtime import broker as realtime
 from ticketry.tickets import lifecycle
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.access import access_ticket
@@ -73,6 +74,7 @@ def post_reply(
     )
     session.add(message)
     ticket.updated_at = stamp
+    realtime.ticket_changed(session, ticket.id)
     ticket.updated_by_id = actor.user_id
     session.flush()
     kind = "note" if is_internal else "reply"

@@ -7,10 +7,19 @@ from ticketry.core.db import Base
 from ticketry.history import models as history_models
 from ticketry.jobs import models as job_models
 from ticketry.messages import models as message_models
+from ticketry.realtime import models as realtime_models
 from ticketry.tickets import models as ticket_models
 from ticketry.users import models as user_models
 
-MODEL_MODULES = (auth_models, history_models, job_models, message_models, ticket_models, user_models)
+MODEL_MODULES = (
+    auth_models,
+    history_models,
+    job_models,
+    message_models,
+    realtime_models,
+    ticket_models,
+    user_models,
+)
 metadata = Base.metadata
 
 # Search artifacts are created by hand in the migrations (FTS5 tables and triggers on SQLite,

@@ -23,6 +23,9 @@ from ticketry.core.text import render_markdown
 from ticketry.history import service as history
 from ticketry.history.models import Change, TicketEvent
 from ticketry.jobs import service as jobs
+from ticketry.realtime import broker as realtime
+from ticketry.realtime import presence
+from ticketry.realtime.models import Presence, PresenceState
 from ticketry.tickets import lifecycle, numbering
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import (
@@ -77,9 +80,11 @@ def load_for_view(session: Session, ticket: Ticket) -> Ticket:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _touch(ticket: Ticket, actor: Actor | None) -> None:
+def _touch(session: Session, ticket: Ticket, actor: Actor | None) -> None:
+    """Stamp the change and tell open pages to refetch (delivered only if the change commits)."""
     ticket.updated_at = now()
     ticket.updated_by_id = actor.user_id if actor else None
+    realtime.ticket_changed(session, ticket.id)
 
 
 def _check_version(ticket: Ticket, expected: int | None, actor: Actor) -> None:
@@ -204,6 +209,7 @@ def create_ticket(
     session.flush()
     history.record(session, ticket.id, actor, [Change("ticket", None, "created")])
     jobs.enqueue(session, "tickets.created", ticket_id=ticket.id)
+    realtime.publish(session, "tickets", "created")
     return ticket
 
 
@@ -236,7 +242,7 @@ def update_ticket(
     with session.no_autoflush:
         changes = _apply_edit(session, ticket, edit)
     if changes:
-        _touch(ticket, actor)
+        _touch(session, ticket, actor)
         _flush_versioned(session, ticket, actor)
         history.record(session, ticket.id, actor, changes)
         jobs.enqueue(session, "tickets.updated", ticket_id=ticket.id, fields=[c.field for c in changes])
@@ -315,7 +321,7 @@ def change_status(
         _ensure_customer_may_set(actor, ticket, status)
     changes = lifecycle.change_status(ticket, status, now())
     ticket.status_reason = reason
-    _touch(ticket, actor)
+    _touch(session, ticket, actor)
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, changes, reason=reason)
     jobs.enqueue(session, "tickets.status_changed", ticket_id=ticket.id, status=status.value)
@@ -397,7 +403,7 @@ def _set_assignee(
     previous = ticket.assignee_id
     ticket.assignee = assignee
     changes += lifecycle.on_assign(ticket, stamp) if assignee else lifecycle.on_unassign(ticket, stamp)
-    _touch(ticket, actor)
+    _touch(session, ticket, actor)
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, changes, reason=reason)
     jobs.enqueue(
@@ -414,7 +420,7 @@ def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     ticket = _access_live(session, actor, ticket_id)
     ticket.deleted_at = now()
     ticket.deleted_by_id = actor.user_id
-    _touch(ticket, actor)
+    _touch(session, ticket, actor)
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, [Change("deleted", None, "yes", internal=True)])
     jobs.enqueue(session, "tickets.deleted", ticket_id=ticket.id)
@@ -428,7 +434,7 @@ def restore_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
         raise NotDeleted("This ticket is not deleted.")
     ticket.deleted_at = None
     ticket.deleted_by_id = None
-    _touch(ticket, actor)
+    _touch(session, ticket, actor)
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, [Change("deleted", "yes", None, internal=True)])
     jobs.enqueue(session, "tickets.restored", ticket_id=ticket.id)
@@ -568,3 +574,18 @@ def delete_category(session: Session, actor: Actor, category_id: int) -> None:
         raise CategoryNotFound(f"Category {category_id} does not exist.")
     session.delete(category)
     session.flush()
+
+
+# --- presence (the collision warning) -----------------------------------------------------------
+
+
+def track_presence(session: Session, actor: Actor, ticket_id: int, *, state: PresenceState) -> list[Presence]:
+    """Note that this agent has the ticket open (or is typing); return who else does."""
+    require(actor, Permission.TICKETS_VIEW_INTERNAL)
+    access_ticket(session, actor, ticket_id)
+    presence.beat(session, ticket_id=ticket_id, user_id=actor.user_id, user_name=actor.name, state=state)
+    return presence.others(session, ticket_id=ticket_id, user_id=actor.user_id)
+
+
+def leave_ticket(session: Session, actor: Actor, ticket_id: int) -> None:
+    presence.leave(session, ticket_id=ticket_id, user_id=actor.user_id)

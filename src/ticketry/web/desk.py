@@ -130,13 +130,6 @@ def ticket_list(
     return render(request, "desk/list.html", context, who=who, block=block)
 
 
-@router.get("/counts")
-def counts(request: Request, session: DbSession, who: SignedIn, view: DeskView = DeskView.QUEUE) -> Response:
-    """The sidebar alone, refreshed live."""
-    context = {"counts": search.view_counts(session, who.actor), "views": VIEW_LABELS, "view": view}
-    return render(request, "desk/list.html", context, who=who, block="sidebar")
-
-
 @router.post("/bulk")
 def bulk(
     session: DbSession,

@@ -9,13 +9,13 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ticketry.core.config import get_settings
-from ticketry.web import accounts, desk, portal
+from ticketry.web import accounts, desk, live, portal
 from ticketry.web.templating import HERE
 
 VENDOR_FILES = {"htmx.min.js": Path("htmx.org") / "dist" / "htmx.min.js"}
 
 web_router = APIRouter(include_in_schema=False)
-for module in (accounts, portal, desk):
+for module in (accounts, portal, desk, live):
     web_router.include_router(module.router)
 
 

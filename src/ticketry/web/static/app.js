@@ -111,6 +111,104 @@
     }
   });
 
+  // --- live updates -------------------------------------------------------------------------
+  // The server says only "something changed" (ids, never content); we refetch this page through
+  // its normal GET and replace the regions marked data-live-region, leaving alone any region the
+  // user is working in (focus inside, or ticked checkboxes).
+
+  var source = null;
+  var refreshTimer = null;
+
+  function busy(region) {
+    if (region.contains(document.activeElement) && document.activeElement !== document.body) { return true; }
+    return !!region.querySelector('input[type="checkbox"]:checked');
+  }
+
+  function refresh() {
+    fetch(window.location.href, { headers: { "X-Live-Refresh": "1" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live-region]").forEach(function (region) {
+          var replacement = region.id && fresh.getElementById(region.id);
+          if (replacement && !busy(region) && replacement.innerHTML !== region.innerHTML) {
+            region.innerHTML = replacement.innerHTML;
+            if (window.htmx) { window.htmx.process(region); }
+          }
+        });
+        document.dispatchEvent(new CustomEvent("ticketry:refreshed"));
+      })
+      .catch(function () { /* offline for a moment: the next event will try again */ });
+  }
+
+  function scheduleRefresh() {
+    if (refreshTimer) { clearTimeout(refreshTimer); }
+    refreshTimer = setTimeout(refresh, 150);
+  }
+
+  function connect() {
+    if (source) { source.close(); source = null; }
+    if (!window.EventSource || !document.querySelector("[data-live-region]")) { return; }
+    var ticket = document.querySelector("[data-live-ticket]");
+    var url = "/events" + (ticket ? "?ticket=" + encodeURIComponent(ticket.dataset.liveTicket) : "");
+    source = new EventSource(url);
+    source.addEventListener("ready", function () { document.body.dataset.live = "connected"; });
+    source.addEventListener("changed", scheduleRefresh);
+    source.addEventListener("created", scheduleRefresh);
+    source.addEventListener("presence", function () { beat(null); });
+  }
+
+  // --- presence: who else has this ticket open --------------------------------------------------
+
+  var beatTimer = null;
+  var lastTyping = 0;
+
+  function presenceBox() { return document.querySelector("[data-presence-url]"); }
+
+  function beat(state) {
+    var box = presenceBox();
+    if (!box) { return; }
+    var body = new URLSearchParams();
+    body.set("state", state || (Date.now() - lastTyping < 8000 ? "typing" : "viewing"));
+    body.set("csrf_token", csrfToken());
+    fetch(box.dataset.presenceUrl, { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : ""; })
+      .then(function (html) {
+        box.innerHTML = html;
+        box.hidden = !html.trim();
+      })
+      .catch(function () {});
+  }
+
+  function startPresence() {
+    if (beatTimer) { clearInterval(beatTimer); beatTimer = null; }
+    if (!presenceBox()) { return; }
+    beat("viewing");
+    beatTimer = setInterval(function () { beat(null); }, 10000);
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.id === "composer-body" && Date.now() - lastTyping > 3000) {
+      lastTyping = Date.now();
+      beat("typing");
+    }
+  });
+
+  window.addEventListener("pagehide", function () {
+    var box = presenceBox();
+    if (box && navigator.sendBeacon) {
+      var data = new FormData();
+      data.set("csrf_token", csrfToken());
+      navigator.sendBeacon(box.dataset.leaveUrl, data);
+    }
+  });
+
+  function pageReady() { connect(); startPresence(); }
+  document.addEventListener("DOMContentLoaded", pageReady);
+  document.addEventListener("htmx:historyRestore", pageReady);
+  document.addEventListener("htmx:afterSettle", function (event) { if (event.detail.boosted) { pageReady(); } });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) { event.preventDefault(); }

@@ -1,0 +1,140 @@
+"""Publishing after commit, and the fan-out to subscribers in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+log = structlog.get_logger(__name__)
+
+PG_CHANNEL = "ticketry_events"
+_PENDING = "ticketry_realtime_pending"
+
+
+@dataclass(frozen=True)
+class Event:
+    """`channel` is "tickets" (some ticket changed: lists and counts refetch) or "ticket:<id>"."""
+
+    channel: str
+    kind: str
+
+    def encode(self) -> str:
+        return json.dumps({"channel": self.channel, "kind": self.kind})
+
+    @classmethod
+    def decode(cls, raw: str) -> Event | None:
+        try:
+            data = json.loads(raw)
+            return cls(channel=str(data["channel"]), kind=str(data["kind"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+@dataclass(eq=False)
+class Subscription:
+    channels: frozenset[str]
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(maxsize=100))
+
+    def offer(self, item: Event) -> None:
+        if item.channel in self.channels:
+            self.loop.call_soon_threadsafe(self._put, item)
+
+    def _put(self, item: Event) -> None:
+        if not self.queue.full():  # a slow browser loses events, never the server's memory
+            self.queue.put_nowait(item)
+
+
+class Hub:
+    """This process's subscribers. Thread-safe: events arrive from request threads and listeners."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: set[Subscription] = set()
+
+    @contextmanager
+    def subscribe(self, channels: frozenset[str]) -> Iterator[Subscription]:
+        subscription = Subscription(channels=channels, loop=asyncio.get_running_loop())
+        with self._lock:
+            self._subscriptions.add(subscription)
+        try:
+            yield subscription
+        finally:
+            with self._lock:
+                self._subscriptions.discard(subscription)
+
+    def deliver(self, item: Event) -> None:
+        with self._lock:
+            subscriptions = list(self._subscriptions)
+        for subscription in subscriptions:
+            subscription.offer(item)
+
+    @property
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscriptions)
+
+
+hub = Hub()
+
+
+def publish(session: Session, channel: str, kind: str) -> None:
+    """Announce a change, delivered if and only if the session's transaction commits.
+
+    On PostgreSQL this is `pg_notify` in the same transaction (PostgreSQL itself holds it until
+    commit and reaches every process); elsewhere the event waits in the session for its commit.
+    """
+    item = Event(channel=channel, kind=kind)
+    # A session that rolls back is discarded by its unit of work, taking its pending events along.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": PG_CHANNEL, "payload": item.encode()}
+        )
+        return
+    pending: list[Event] = session.info.setdefault(_PENDING, [])
+    if item not in pending:
+        pending.append(item)
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_after_commit(session: Session) -> None:
+    for item in session.info.pop(_PENDING, []):
+        hub.deliver(item)
+
+
+def ticket_changed(session: Session, ticket_id: int, kind: str = "changed") -> None:
+    publish(session, f"ticket:{ticket_id}", kind)
+    publish(session, "tickets", "changed")
+
+
+def listen_postgres(url: str, stop: threading.Event) -> None:
+    """Relay NOTIFYs from every process to this process's subscribers (a daemon thread)."""
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    while not stop.is_set():
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as connection:
+                connection.execute(f"LISTEN {PG_CHANNEL}")
+                log.info("realtime.listening")
+                while not stop.is_set():
+                    for notify in connection.notifies(timeout=1.0):
+                        decoded = Event.decode(notify.payload)
+                        if decoded is not None:
+                            hub.deliver(decoded)
+        except Exception:  # the database may restart; keep relaying once it is back
+            log.exception("realtime.listener_failed")
+            stop.wait(2.0)
+
+
+def payload_of(item: Event) -> dict[str, Any]:
+    return {"event": item.kind, "data": item.channel}
