@@ -240,13 +240,15 @@ def change_fields(
     priority: Annotated[Priority, Form()],
     department: Annotated[str, Form(max_length=50)],
     category: Annotated[str, Form(max_length=10)] = "",
-    version: Annotated[int | None, Form()] = None,
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    version: Annotated[int | None, Form(ge=0, le=2**31 - 1)] = None,
 ) -> Response:
     edit = ticket_service.TicketEdit(
-        provided=frozenset({"priority", "department", "category_id"}),
+        provided=frozenset({"priority", "department", "category_id", "tags"}),
         priority=priority,
         department=department,
         category_id=_int_or_none(category),
+        tags=[tag.strip() for tag in tags.split(",") if tag.strip()],
     )
     ticket_service.update_ticket(session, who.actor, ticket_id, edit=edit, expected_version=version)
     return _back_to(ticket_id, "Ticket updated.")

@@ -119,6 +119,25 @@ def reply(
     return response
 
 
+@router.post("/tickets/{ticket_id}/edit")
+def edit(
+    session: DbSession,
+    who: SignedIn,
+    ticket_id: PathId,
+    title: Annotated[str, Form(min_length=1, max_length=200)],
+    description: Annotated[str, Form(min_length=1, max_length=100_000)],
+    version: Annotated[int | None, Form(ge=0, le=2**31 - 1)] = None,
+) -> Response:
+    """SPEC §1: the requester may fix the title and description until staff answers."""
+    edit = ticket_service.TicketEdit(
+        provided=frozenset({"title", "description"}), title=" ".join(title.split()), description=description
+    )
+    ticket_service.update_ticket(session, who.actor, ticket_id, edit=edit, expected_version=version)
+    response = RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+    set_flash(response, "Your changes are saved.")
+    return response
+
+
 @router.post("/tickets/{ticket_id}/close")
 def close(session: DbSession, who: SignedIn, ticket_id: PathId) -> Response:
     ticket_service.close_ticket(session, who.actor, ticket_id)
