@@ -4,6 +4,7 @@ They live in auth because deciding who may manage whom is an auth rule."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -17,7 +18,7 @@ from ticketry.core.errors import Conflict
 from ticketry.core.pagination import Page, PageRequest, count_rows
 from ticketry.users import service as users
 from ticketry.users.errors import DepartmentInUse, DepartmentSlugTaken, EmailTaken, OrganizationNameTaken
-from ticketry.users.models import Department, Organization, Role, User
+from ticketry.users.models import Department, Organization, Role, User, department_members
 
 
 def list_users(
@@ -193,3 +194,34 @@ def delete_department(session: Session, actor: Actor, department_id: int) -> Non
             "This department still has tickets. Move them, or deactivate the department instead.",
             details={"departmentId": department_id},
         ) from error
+
+
+def list_departments(session: Session, actor: Actor) -> list[tuple[Department, int]]:
+    """Every department, inactive ones too, with how many staff members it has."""
+    require(actor, Permission.ADMIN_DIRECTORY)
+    rows = session.execute(
+        select(Department, func.count(department_members.c.user_id))
+        .outerjoin(department_members, department_members.c.department_id == Department.id)
+        .group_by(Department.id)
+        .order_by(Department.name)
+    ).all()
+    return [(department, int(members)) for department, members in rows]
+
+
+# --- what the user forms offer ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserChoices:
+    departments: list[Department]
+    organizations: list[Organization]
+
+
+def user_choices(session: Session, actor: Actor) -> UserChoices:
+    """The departments (inactive too: a user may still belong to one) and organizations a user
+    can be put in."""
+    require(actor, Permission.ADMIN_USERS)
+    return UserChoices(
+        departments=users.list_departments(session, include_inactive=True),
+        organizations=list(session.scalars(select(Organization).order_by(Organization.name))),
+    )

@@ -26,6 +26,8 @@ class Permission(enum.StrEnum):
     ADMIN_USERS = "admin:users"
     ADMIN_DIRECTORY = "admin:directory"
     ADMIN_JOBS = "admin:jobs"
+    ADMIN_SETTINGS = "admin:settings"
+    ADMIN_DASHBOARD = "admin:dashboard"
 
 
 _CUSTOMER = frozenset(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from ticketry.auth import service as auth_service
@@ -92,7 +93,18 @@ def browser_session(request: Request, session: Session, csrf: str) -> BrowserSes
     return BrowserSession(auth_service.actor_for(session, user), web_session.csrf_token, cookie)
 
 
-def current_actor(request: Request, session: DbSession, csrf: Annotated[str, Depends(sent_csrf)]) -> Actor:
+# Declares the bearer scheme in OpenAPI (the docs' "Authorize" button); parsing stays ours.
+_bearer_scheme = HTTPBearer(
+    auto_error=False, description="A personal API token from POST /api/v1/auth/login."
+)
+
+
+def current_actor(
+    request: Request,
+    session: DbSession,
+    csrf: Annotated[str, Depends(sent_csrf)],
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
+) -> Actor:
     token = bearer_secret(request)
     if token is not None:
         user = auth_service.user_for_token(session, token)

@@ -8,6 +8,7 @@ from ticketry.history import models as history_models
 from ticketry.jobs import models as job_models
 from ticketry.messages import models as message_models
 from ticketry.realtime import models as realtime_models
+from ticketry.sitesettings import models as site_settings_models
 from ticketry.tickets import models as ticket_models
 from ticketry.users import models as user_models
 
@@ -17,6 +18,7 @@ MODEL_MODULES = (
     job_models,
     message_models,
     realtime_models,
+    site_settings_models,
     ticket_models,
     user_models,
 )

@@ -17,7 +17,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
-from ticketry.core.config import get_settings
 from ticketry.core.errors import DomainError, PermissionDenied
 from ticketry.core.text import render_markdown
 from ticketry.history import service as history
@@ -26,6 +25,7 @@ from ticketry.jobs import service as jobs
 from ticketry.realtime import broker as realtime
 from ticketry.realtime import presence
 from ticketry.realtime.models import Presence, PresenceState
+from ticketry.sitesettings import service as site_settings
 from ticketry.tickets import lifecycle, numbering
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import (
@@ -189,7 +189,7 @@ def create_ticket(
         customer = users.get_user(session, actor.user_id)
     stamp = now()
     ticket = Ticket(
-        number=numbering.next_number(session, prefix=get_settings().ticket_prefix, at=stamp),
+        number=numbering.next_number(session, prefix=site_settings.current(session).ticket_prefix, at=stamp),
         title=title,
         description=description,
         description_html=render_markdown(description),
@@ -529,6 +529,12 @@ def list_categories(session: Session, *, include_inactive: bool = False) -> list
     if not include_inactive:
         query = query.where(Category.is_active.is_(True))
     return list(session.scalars(query))
+
+
+def manage_categories(session: Session, actor: Actor) -> list[Category]:
+    """Every category, inactive ones too, for the admin who maintains them."""
+    require(actor, Permission.ADMIN_DIRECTORY)
+    return list_categories(session, include_inactive=True)
 
 
 def create_category(session: Session, actor: Actor, *, name: str, description: str = "") -> Category:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -12,7 +13,11 @@ from ticketry.core.config import get_settings
 from ticketry.web import accounts, desk, live, portal
 from ticketry.web.templating import HERE
 
-VENDOR_FILES = {"htmx.min.js": Path("htmx.org") / "dist" / "htmx.min.js"}
+VENDOR_FILES = {
+    "htmx.min.js": Path("htmx.org") / "dist" / "htmx.min.js",
+    "swagger-ui-bundle.js": Path("swagger-ui-dist") / "swagger-ui-bundle.js",
+    "swagger-ui.css": Path("swagger-ui-dist") / "swagger-ui.css",
+}
 
 web_router = APIRouter(include_in_schema=False)
 for module in (accounts, portal, desk, live):
@@ -35,8 +40,19 @@ def vendor(name: str) -> Response:
             status_code=404,
             media_type="text/plain",
         )
-    return FileResponse(
-        path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    media_type = "text/css" if name.endswith(".css") else "text/javascript"
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@web_router.get("/api/docs")
+def api_docs() -> Response:
+    """Swagger UI served from our own copy (npm), so the docs work on machines without internet."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Ticketry API",
+        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
     )
 
 

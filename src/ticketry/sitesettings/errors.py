@@ -1,0 +1,13 @@
+"""Errors about site settings."""
+
+from __future__ import annotations
+
+from ticketry.core.errors import PermissionDenied, ValidationFailed
+
+
+class InvalidTicketPrefix(ValidationFailed):
+    code = "invalid_ticket_prefix"
+
+
+class SignupClosed(PermissionDenied):
+    code = "signup_closed"

@@ -1,0 +1,103 @@
+"""Reading and changing the runtime site settings (issue: admin settings).
+
+`current()` is on the ticket-creation path: one primary-key lookup, no permission check (every
+caller may know the prefix and whether sign-up is open). Changing needs `admin:settings`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ticketry.auth.actor import Actor, require
+from ticketry.auth.permissions import Permission
+from ticketry.core.clock import now
+from ticketry.core.config import get_settings
+from ticketry.sitesettings.errors import InvalidTicketPrefix, SignupClosed
+from ticketry.sitesettings.models import SINGLE_ROW_ID, SiteSettings
+
+PREFIX_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
+_table: Table = SiteSettings.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class EffectiveSettings:
+    """What applies now: the stored value where an admin set one, else the environment's."""
+
+    ticket_prefix: str
+    allow_signup: bool
+    default_ticket_prefix: str
+    default_allow_signup: bool
+    updated_at: datetime | None
+
+
+def current(session: Session) -> EffectiveSettings:
+    defaults = get_settings()
+    row = session.get(SiteSettings, SINGLE_ROW_ID)
+    stored_prefix = row.ticket_prefix if row is not None else None
+    stored_signup = row.allow_signup if row is not None else None
+    return EffectiveSettings(
+        ticket_prefix=stored_prefix if stored_prefix is not None else defaults.ticket_prefix,
+        allow_signup=stored_signup if stored_signup is not None else defaults.allow_signup,
+        default_ticket_prefix=defaults.ticket_prefix,
+        default_allow_signup=defaults.allow_signup,
+        updated_at=row.updated_at if row is not None else None,
+    )
+
+
+def read(session: Session, actor: Actor) -> EffectiveSettings:
+    """The settings page and `GET /admin/settings`."""
+    require(actor, Permission.ADMIN_SETTINGS)
+    return current(session)
+
+
+def require_signup_open(session: Session) -> None:
+    """Customers may create their own accounts only while sign-up is on."""
+    if not current(session).allow_signup:
+        raise SignupClosed("Sign-up is turned off. Ask the help desk for an account.")
+
+
+def normalize_prefix(value: str) -> str:
+    prefix = value.strip().upper()
+    if not PREFIX_PATTERN.fullmatch(prefix):
+        raise InvalidTicketPrefix(
+            "The ticket prefix must be 1 to 10 letters or digits and start with a letter (e.g. TICK).",
+            details={"ticketPrefix": value},
+        )
+    return prefix
+
+
+def update(
+    session: Session,
+    actor: Actor,
+    *,
+    ticket_prefix: str | None = None,
+    allow_signup: bool | None = None,
+) -> EffectiveSettings:
+    """Change what is given; `None` keeps the current value. Numbers already issued keep theirs:
+    the per-year sequence is shared by every prefix, so no number is ever issued twice."""
+    require(actor, Permission.ADMIN_SETTINGS)
+    prefix = normalize_prefix(ticket_prefix) if ticket_prefix is not None else None
+    row = _row_for_update(session)
+    if prefix is not None:
+        row.ticket_prefix = prefix
+    if allow_signup is not None:
+        row.allow_signup = allow_signup
+    row.updated_at = now()
+    row.updated_by_id = actor.user_id
+    session.flush()
+    return current(session)
+
+
+def _row_for_update(session: Session) -> SiteSettings:
+    """The row, created on first use; two admins saving at once both land on the same row."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(_table).values(id=SINGLE_ROW_ID).on_conflict_do_nothing(index_elements=["id"]))
+    row = session.get(SiteSettings, SINGLE_ROW_ID, with_for_update=True, populate_existing=True)
+    assert row is not None  # inserted just above
+    return row

@@ -1,0 +1,379 @@
+"""The admin area (`/admin`): the dashboard, users, organizations, departments, categories and
+site settings. Plain forms that POST and redirect with a flash; every page and action calls a
+use case that checks the admin permission, so the refusals (403) come from the services."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import EmailStr
+
+from ticketry.auth import directory
+from ticketry.core.pagination import PageRequest
+from ticketry.core.schemas import MAX_ID
+from ticketry.http.deps import DbSession, PathId
+from ticketry.reports import charts
+from ticketry.reports import dashboard as dashboard_service
+from ticketry.reports.dashboard import Dashboard
+from ticketry.sitesettings import service as site_settings
+from ticketry.tickets import service as ticket_service
+from ticketry.users.models import Role
+from ticketry.web.session import SignedIn
+from ticketry.web.templating import STATUS_LABELS, is_htmx, render, set_flash
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+PERIODS = (7, 30, 90)
+Name = Annotated[str, Form(min_length=1, max_length=200)]
+OptionalId = Annotated[str, Form(max_length=10)]
+
+
+def _done(target: str, text: str) -> Response:
+    response = RedirectResponse(target, status_code=303)
+    set_flash(response, text)
+    return response
+
+
+def _optional_id(value: str) -> int | None:
+    if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID:
+        return int(value)
+    return None
+
+
+def _clean(value: str) -> str:
+    return " ".join(value.split())
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+
+
+def _hours(seconds: float | None) -> float:
+    return (seconds or 0.0) / 3600
+
+
+def dashboard_charts(board: Dashboard) -> dict[str, charts.BarChart | charts.LineChart]:
+    """The dashboard's numbers as chart geometry (presentation only: labels and units)."""
+    stats = board.stats
+    return {
+        "trend": charts.line_chart(
+            "Tickets created and resolved per day",
+            [day.day.isoformat() for day in board.per_day],
+            [
+                ("Created", [float(day.created) for day in board.per_day]),
+                ("Resolved", [float(day.resolved) for day in board.per_day]),
+            ],
+        ),
+        "status": charts.bar_chart(
+            "Open tickets by status", [(STATUS_LABELS[s], float(n)) for s, n in board.open_by_status]
+        ),
+        "priority": charts.bar_chart(
+            "Open tickets by priority", [(p.value.title(), float(n)) for p, n in board.open_by_priority]
+        ),
+        "department": charts.bar_chart(
+            "Open tickets by department", [(name, float(n)) for name, n in board.open_by_department]
+        ),
+        "times": charts.bar_chart(
+            "Response and resolution times (hours)",
+            [
+                ("First response, median", _hours(stats.first_response.median_seconds)),
+                ("First response, mean", _hours(stats.first_response.mean_seconds)),
+                ("Resolution, median", _hours(stats.resolution.median_seconds)),
+                ("Resolution, mean", _hours(stats.resolution.mean_seconds)),
+            ],
+            fmt=charts.hours_text,
+            integers=False,
+        ),
+        "workload": charts.bar_chart(
+            "Open tickets per agent", [(load.user.name, float(load.open_tickets)) for load in board.workload]
+        ),
+    }
+
+
+@router.get("")
+def dashboard(
+    request: Request,
+    session: DbSession,
+    who: SignedIn,
+    days: Annotated[int, Query(ge=1, le=dashboard_service.MAX_DAYS)] = 30,
+) -> Response:
+    board = dashboard_service.overview(session, who.actor, days=days)
+    context = {"board": board, "charts": dashboard_charts(board), "periods": PERIODS, "section": "dashboard"}
+    return render(request, "admin/dashboard.html", context, who=who)
+
+
+# --- users --------------------------------------------------------------------------------------
+
+
+@router.get("/users")
+def users_page(
+    request: Request,
+    session: DbSession,
+    who: SignedIn,
+    q: Annotated[str, Query(max_length=200)] = "",
+    role: Role | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    found = directory.list_users(
+        session, who.actor, role=role, q=q.strip() or None, page=PageRequest(page=page, page_size=25)
+    )
+    context = {
+        "page": found,
+        "q": q,
+        "role": role,
+        "roles": list(Role),
+        "choices": directory.user_choices(session, who.actor),
+        "params": request.query_params,
+        "section": "users",
+    }
+    block = "results" if is_htmx(request) and request.headers.get("hx-target") == "results" else None
+    return render(request, "admin/users.html", context, who=who, block=block)
+
+
+@router.get("/users/new")
+def new_user_page(request: Request, session: DbSession, who: SignedIn) -> Response:
+    context = {"choices": directory.user_choices(session, who.actor), "roles": list(Role), "section": "users"}
+    return render(request, "admin/user_new.html", context, who=who)
+
+
+@router.post("/users")
+def create_user(
+    session: DbSession,
+    who: SignedIn,
+    email: Annotated[EmailStr, Form(max_length=254)],
+    name: Name,
+    role: Annotated[Role, Form()] = Role.CUSTOMER,
+    password: Annotated[str, Form(max_length=1000)] = "",
+    organization: OptionalId = "",
+    departments: Annotated[list[int] | None, Form(max_length=100)] = None,
+) -> Response:
+    user = directory.create_user(
+        session,
+        who.actor,
+        email=str(email),
+        name=_clean(name),
+        role=role,
+        password=password or None,
+        organization_id=_optional_id(organization),
+        department_ids=departments or [],
+    )
+    return _done(f"/admin/users/{user.id}", f"{user.name} ({user.role.value}) was created.")
+
+
+@router.get("/users/{user_id}")
+def user_page(request: Request, session: DbSession, who: SignedIn, user_id: PathId) -> Response:
+    user = directory.get_user(session, who.actor, user_id)
+    context = {
+        "user": user,
+        "choices": directory.user_choices(session, who.actor),
+        "roles": list(Role),
+        "section": "users",
+    }
+    return render(request, "admin/user_edit.html", context, who=who)
+
+
+@router.post("/users/{user_id}")
+def update_user(
+    session: DbSession,
+    who: SignedIn,
+    user_id: PathId,
+    email: Annotated[EmailStr, Form(max_length=254)],
+    name: Name,
+    role: Annotated[Role, Form()],
+    organization: OptionalId = "",
+    departments: Annotated[list[int] | None, Form(max_length=100)] = None,
+) -> Response:
+    user = directory.update_user(
+        session,
+        who.actor,
+        user_id,
+        provided=frozenset({"email", "name", "role", "organization_id", "department_ids"}),
+        email=str(email),
+        name=_clean(name),
+        role=role,
+        organization_id=_optional_id(organization),
+        department_ids=departments or [],
+    )
+    return _done(f"/admin/users/{user.id}", f"{user.name} was saved.")
+
+
+@router.post("/users/{user_id}/active")
+def set_user_active(
+    session: DbSession, who: SignedIn, user_id: PathId, active: Annotated[bool, Form()]
+) -> Response:
+    user = directory.update_user(
+        session, who.actor, user_id, provided=frozenset({"is_active"}), is_active=active
+    )
+    text = "can sign in again" if active else "is disabled: their sessions and API tokens stop working"
+    return _done(f"/admin/users/{user.id}", f"{user.name} {text}.")
+
+
+@router.post("/users/{user_id}/password")
+def reset_password(
+    session: DbSession,
+    who: SignedIn,
+    user_id: PathId,
+    password: Annotated[str, Form(min_length=1, max_length=1000)],
+) -> Response:
+    user = directory.update_user(
+        session, who.actor, user_id, provided=frozenset({"password"}), password=password
+    )
+    return _done(f"/admin/users/{user.id}", f"The password of {user.name} was reset.")
+
+
+# --- organizations ------------------------------------------------------------------------------
+
+
+@router.get("/organizations")
+def organizations_page(request: Request, session: DbSession, who: SignedIn) -> Response:
+    context = {"organizations": directory.list_organizations(session, who.actor), "section": "organizations"}
+    return render(request, "admin/organizations.html", context, who=who)
+
+
+@router.post("/organizations")
+def create_organization(
+    session: DbSession, who: SignedIn, name: Name, shared: Annotated[bool, Form()] = False
+) -> Response:
+    organization = directory.create_organization(session, who.actor, name=_clean(name), shared=shared)
+    return _done("/admin/organizations", f"Organization {organization.name} was created.")
+
+
+@router.post("/organizations/{organization_id}")
+def update_organization(
+    session: DbSession,
+    who: SignedIn,
+    organization_id: PathId,
+    name: Name,
+    shared: Annotated[bool, Form()] = False,
+) -> Response:
+    organization = directory.update_organization(
+        session, who.actor, organization_id, name=_clean(name), shared=shared
+    )
+    return _done("/admin/organizations", f"Organization {organization.name} was saved.")
+
+
+@router.post("/organizations/{organization_id}/delete")
+def delete_organization(session: DbSession, who: SignedIn, organization_id: PathId) -> Response:
+    directory.delete_organization(session, who.actor, organization_id)
+    return _done("/admin/organizations", "The organization was deleted; its members stay, without it.")
+
+
+# --- departments --------------------------------------------------------------------------------
+
+
+@router.get("/departments")
+def departments_page(request: Request, session: DbSession, who: SignedIn) -> Response:
+    context = {"departments": directory.list_departments(session, who.actor), "section": "departments"}
+    return render(request, "admin/departments.html", context, who=who)
+
+
+Slug = Annotated[str, Form(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+@router.post("/departments")
+def create_department(session: DbSession, who: SignedIn, slug: Slug, name: Name) -> Response:
+    department = directory.create_department(session, who.actor, slug=slug, name=_clean(name)[:100])
+    return _done("/admin/departments", f"Department {department.name} was created.")
+
+
+@router.post("/departments/{department_id}")
+def rename_department(
+    session: DbSession, who: SignedIn, department_id: PathId, name: Name, slug: Slug
+) -> Response:
+    department = directory.update_department(
+        session, who.actor, department_id, slug=slug, name=_clean(name)[:100], is_active=None
+    )
+    return _done("/admin/departments", f"Department {department.name} was saved.")
+
+
+@router.post("/departments/{department_id}/active")
+def set_department_active(
+    session: DbSession, who: SignedIn, department_id: PathId, active: Annotated[bool, Form()]
+) -> Response:
+    department = directory.update_department(
+        session, who.actor, department_id, slug=None, name=None, is_active=active
+    )
+    state = "active again" if active else "deactivated: new tickets cannot choose it"
+    return _done("/admin/departments", f"Department {department.name} is {state}.")
+
+
+@router.post("/departments/{department_id}/delete")
+def delete_department(session: DbSession, who: SignedIn, department_id: PathId) -> Response:
+    directory.delete_department(session, who.actor, department_id)
+    return _done("/admin/departments", "The department was deleted.")
+
+
+# --- categories ---------------------------------------------------------------------------------
+
+
+@router.get("/categories")
+def categories_page(request: Request, session: DbSession, who: SignedIn) -> Response:
+    context = {"categories": ticket_service.manage_categories(session, who.actor), "section": "categories"}
+    return render(request, "admin/categories.html", context, who=who)
+
+
+CategoryName = Annotated[str, Form(min_length=1, max_length=100)]
+Description = Annotated[str, Form(max_length=2000)]
+
+
+@router.post("/categories")
+def create_category(
+    session: DbSession, who: SignedIn, name: CategoryName, description: Description = ""
+) -> Response:
+    category = ticket_service.create_category(
+        session, who.actor, name=_clean(name), description=description.strip()
+    )
+    return _done("/admin/categories", f"Category {category.name} was created.")
+
+
+@router.post("/categories/{category_id}")
+def update_category(
+    session: DbSession,
+    who: SignedIn,
+    category_id: PathId,
+    name: CategoryName,
+    description: Description = "",
+) -> Response:
+    category = ticket_service.update_category(
+        session, who.actor, category_id, name=_clean(name), description=description.strip(), is_active=None
+    )
+    return _done("/admin/categories", f"Category {category.name} was saved.")
+
+
+@router.post("/categories/{category_id}/active")
+def set_category_active(
+    session: DbSession, who: SignedIn, category_id: PathId, active: Annotated[bool, Form()]
+) -> Response:
+    category = ticket_service.update_category(
+        session, who.actor, category_id, name=None, description=None, is_active=active
+    )
+    state = "active again" if active else "deactivated"
+    return _done("/admin/categories", f"Category {category.name} is {state}.")
+
+
+@router.post("/categories/{category_id}/delete")
+def delete_category(session: DbSession, who: SignedIn, category_id: PathId) -> Response:
+    ticket_service.delete_category(session, who.actor, category_id)
+    return _done("/admin/categories", "The category was deleted; its tickets keep no category.")
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+@router.get("/settings")
+def settings_page(request: Request, session: DbSession, who: SignedIn) -> Response:
+    context = {"settings": site_settings.read(session, who.actor), "section": "settings"}
+    return render(request, "admin/settings.html", context, who=who)
+
+
+@router.post("/settings")
+def save_settings(
+    session: DbSession,
+    who: SignedIn,
+    ticket_prefix: Annotated[str, Form(min_length=1, max_length=10)],
+    allow_signup: Annotated[bool, Form()] = False,
+) -> Response:
+    saved = site_settings.update(session, who.actor, ticket_prefix=ticket_prefix, allow_signup=allow_signup)
+    signup = "open" if saved.allow_signup else "closed"
+    return _done("/admin/settings", f"Settings saved: prefix {saved.ticket_prefix}, sign-up {signup}.")
