@@ -1,4 +1,4 @@
-"""Admin CRUD: users, organizations, departments, categories, and the job queue."""
+"""Admin CRUD: users, organizations, departments, categories, site settings, and the job queue."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.jobs import service as job_service
 from ticketry.jobs.models import JobStatus
 from ticketry.jobs.schemas import JobView
+from ticketry.sitesettings import service as site_settings
+from ticketry.sitesettings.schemas import SiteSettingsUpdate, SiteSettingsView
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.schemas import CategoryCreate, CategoryUpdate, CategoryView
 from ticketry.users import service as user_service
@@ -192,6 +194,24 @@ def update_category(
 def delete_category(category_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
     ticket_service.delete_category(session, actor, category_id)
     return Response(status_code=204)
+
+
+# --- site settings ------------------------------------------------------------------------------
+
+
+@router.get("/admin/settings", response_model=SiteSettingsView)
+def get_site_settings(session: DbSession, actor: CurrentActor) -> SiteSettingsView:
+    return SiteSettingsView.model_validate(site_settings.read(session, actor))
+
+
+@router.patch("/admin/settings", response_model=SiteSettingsView)
+def update_site_settings(
+    body: SiteSettingsUpdate, session: DbSession, actor: CurrentActor
+) -> SiteSettingsView:
+    saved = site_settings.update(
+        session, actor, ticket_prefix=body.ticket_prefix, allow_signup=body.allow_signup
+    )
+    return SiteSettingsView.model_validate(saved)
 
 
 # --- jobs ---------------------------------------------------------------------------------------

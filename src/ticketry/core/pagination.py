@@ -36,9 +36,13 @@ class Page(Generic[T]):
         return (self.total + size - 1) // size
 
 
-def count_rows(session: Session, query: Select[Any]) -> int:
-    """Count what a select would return, without its ordering."""
-    counted = select(func.count()).select_from(query.order_by(None).subquery())
+def count_rows(session: Session, query: Select[Any], *, cap: int | None = None) -> int:
+    """Count what a select would return, without its ordering. With `cap`, stop counting there
+    (the answer is then at most `cap`): a badge saying "10k+" needs no scan of a million rows."""
+    inner = query.order_by(None)
+    if cap is not None:
+        inner = inner.limit(cap)
+    counted = select(func.count()).select_from(inner.subquery())
     return session.execute(counted).scalar_one()
 
 

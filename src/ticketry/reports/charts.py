@@ -34,7 +34,7 @@ def short(label: str, limit: int = LABEL_CHARS) -> str:
 
 
 def nice_ticks(maximum: float, *, count: int = 4, integers: bool = True) -> list[float]:
-    """Round tick values from 0 to at least `maximum` (steps of 1, 2, 2.5 or 5 × 10ⁿ)."""
+    """Round tick values from 0 to at least `maximum` (steps of 1, 2, 2.5 or 5 times a power of ten)."""
     if maximum <= 0 or not math.isfinite(maximum):
         return [0.0, 1.0]
     raw = maximum / count

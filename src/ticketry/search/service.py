@@ -150,8 +150,8 @@ def find_tickets(
     return Page(items=list(rows), total=count_rows(session, query), request=page)
 
 
-def count_tickets(session: Session, actor: Actor, filters: TicketFilters) -> int:
-    return count_rows(session, filtered_tickets(session, actor, filters))
+def count_tickets(session: Session, actor: Actor, filters: TicketFilters, *, cap: int | None = None) -> int:
+    return count_rows(session, filtered_tickets(session, actor, filters), cap=cap)
 
 
 class DeskView(enum.StrEnum):
@@ -180,8 +180,15 @@ def view_filters(actor: Actor, view: DeskView) -> TicketFilters:
     return TicketFilters()
 
 
+VIEW_COUNT_CAP = 10_000
+
+
 def view_counts(session: Session, actor: Actor) -> dict[DeskView, int]:
-    return {view: count_tickets(session, actor, view_filters(actor, view)) for view in DeskView}
+    """Sidebar badges, counted up to VIEW_COUNT_CAP (shown as "10k+") to stay fast at any size."""
+    return {
+        view: count_tickets(session, actor, view_filters(actor, view), cap=VIEW_COUNT_CAP)
+        for view in DeskView
+    }
 
 
 def my_tickets(actor: Actor) -> TicketFilters:

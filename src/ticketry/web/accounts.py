@@ -13,6 +13,7 @@ from ticketry.auth.passwords import hash_password
 from ticketry.core.config import get_settings
 from ticketry.core.errors import PermissionDenied, ValidationFailed
 from ticketry.http.deps import CSRF_FIELD, SESSION_COOKIE, DbSession, client_ip
+from ticketry.sitesettings import service as site_settings
 from ticketry.users import service as user_service
 from ticketry.users.models import Role
 from ticketry.web.session import MaybeSignedIn, SignedIn, safe_next
@@ -74,7 +75,7 @@ def _signed_in_redirect(session: DbSession, request: Request, user_id: int, targ
 
 
 @router.get("/login")
-def login_page(request: Request, who: MaybeSignedIn, next: str | None = None) -> Response:
+def login_page(request: Request, session: DbSession, who: MaybeSignedIn, next: str | None = None) -> Response:
     if who is not None:
         return RedirectResponse(safe_next(next, home_for(who.actor.is_staff)), status_code=303)
     return _anonymous_form(
@@ -82,7 +83,7 @@ def login_page(request: Request, who: MaybeSignedIn, next: str | None = None) ->
         "auth/login.html",
         {
             "next": safe_next(next, ""),
-            "allow_signup": get_settings().allow_signup,
+            "allow_signup": site_settings.current(session).allow_signup,
         },
     )
 
@@ -111,11 +112,13 @@ def logout(request: Request, session: DbSession, who: SignedIn) -> Response:
 
 
 @router.get("/signup")
-def signup_page(request: Request, who: MaybeSignedIn) -> Response:
+def signup_page(request: Request, session: DbSession, who: MaybeSignedIn) -> Response:
     if who is not None:
         return RedirectResponse(home_for(who.actor.is_staff), status_code=303)
-    if not get_settings().allow_signup:
-        return RedirectResponse("/login", status_code=303)
+    if not site_settings.current(session).allow_signup:
+        response = RedirectResponse("/login", status_code=303)
+        set_flash(response, "Sign-up is turned off. Ask the help desk for an account.", kind="info")
+        return response
     return _anonymous_form(request, "auth/signup.html", {})
 
 
@@ -129,8 +132,7 @@ def signup(
     pre_csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
     _check_pre_csrf(request, pre_csrf)
-    if not get_settings().allow_signup:
-        raise PermissionDenied("Sign-up is turned off. Ask the help desk for an account.")
+    site_settings.require_signup_open(session)
     if "@" not in email or len(email.strip()) < 3:
         raise ValidationFailed("Enter a valid e-mail address.")
     auth_service.check_new_password(password)

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import EmailStr
 
 from ticketry.auth import directory
+from ticketry.core.errors import ValidationFailed
 from ticketry.core.pagination import PageRequest
 from ticketry.core.schemas import MAX_ID
 from ticketry.http.deps import DbSession, PathId
@@ -43,7 +44,11 @@ def _optional_id(value: str) -> int | None:
 
 
 def _clean(value: str) -> str:
-    return " ".join(value.split())
+    """Names without stray whitespace; blank is not a name."""
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise ValidationFailed("Enter a name.")
+    return cleaned
 
 
 # --- dashboard ----------------------------------------------------------------------------------
@@ -123,7 +128,7 @@ def users_page(
         "q": q,
         "role": role,
         "roles": list(Role),
-        "choices": directory.user_choices(session, who.actor),
+        "org_names": {o.id: o.name for o in directory.user_choices(session, who.actor).organizations},
         "params": request.query_params,
         "section": "users",
     }
@@ -269,20 +274,21 @@ def departments_page(request: Request, session: DbSession, who: SignedIn) -> Res
 
 
 Slug = Annotated[str, Form(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+DepartmentName = Annotated[str, Form(min_length=1, max_length=100)]
 
 
 @router.post("/departments")
-def create_department(session: DbSession, who: SignedIn, slug: Slug, name: Name) -> Response:
-    department = directory.create_department(session, who.actor, slug=slug, name=_clean(name)[:100])
+def create_department(session: DbSession, who: SignedIn, slug: Slug, name: DepartmentName) -> Response:
+    department = directory.create_department(session, who.actor, slug=slug, name=_clean(name))
     return _done("/admin/departments", f"Department {department.name} was created.")
 
 
 @router.post("/departments/{department_id}")
 def rename_department(
-    session: DbSession, who: SignedIn, department_id: PathId, name: Name, slug: Slug
+    session: DbSession, who: SignedIn, department_id: PathId, name: DepartmentName, slug: Slug
 ) -> Response:
     department = directory.update_department(
-        session, who.actor, department_id, slug=slug, name=_clean(name)[:100], is_active=None
+        session, who.actor, department_id, slug=slug, name=_clean(name), is_active=None
     )
     return _done("/admin/departments", f"Department {department.name} was saved.")
 

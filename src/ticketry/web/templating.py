@@ -13,6 +13,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from ticketry.core.clock import now
 from ticketry.http.deps import BrowserSession
+from ticketry.search.service import VIEW_COUNT_CAP
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Priority, TicketStatus
 
@@ -50,6 +51,11 @@ def _ago(moment: datetime | None) -> str:
     return "just now"
 
 
+def _badge(count: int) -> str:
+    """Sidebar counts are capped (search.VIEW_COUNT_CAP); the cap reads as "10k+"."""
+    return f"{count // 1000}k+" if count >= VIEW_COUNT_CAP else str(count)
+
+
 def _stamp(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
@@ -71,7 +77,7 @@ def query_with(params: Any, **changes: Any) -> str:
     return urlencode(pairs)
 
 
-templates.env.filters.update(label=_label, ago=_ago, stamp=_stamp, duration=_duration)
+templates.env.filters.update(badge=_badge, label=_label, ago=_ago, stamp=_stamp, duration=_duration)
 templates.env.globals.update(
     statuses=list(TicketStatus),
     priorities=list(Priority),
