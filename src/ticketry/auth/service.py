@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
 from ticketry.auth.errors import InvalidCredentials, TokenNotFound, WrongPassword
@@ -18,7 +18,7 @@ from ticketry.core.buffer import Accumulator
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.errors import TooManyRequests, ValidationFailed
-from ticketry.users.models import User
+from ticketry.users.models import Organization, User, department_members
 
 _token_usage: Accumulator[int, datetime] = Accumulator(max)
 
@@ -30,18 +30,21 @@ def _digest(secret: str) -> str:
 
 
 def actor_for(session: Session, user: User) -> Actor:
-    """Build the Actor of a loaded user (one query for departments and organization)."""
-    loaded = session.scalars(
-        select(User)
-        .where(User.id == user.id)
-        .options(selectinload(User.departments), selectinload(User.organization))
-        .execution_options(populate_existing=True)
-    ).one()
-    return Actor.for_user(
-        loaded,
-        organization_shared=bool(loaded.organization and loaded.organization.shared),
-        department_ids=frozenset(d.id for d in loaded.departments),
-    )
+    """Build the Actor of a loaded user: at most one small query (departments, or the
+    organization's sharing flag). This runs on every request, so it stays lean."""
+    department_ids: frozenset[int] = frozenset()
+    shared = False
+    if user.role.is_staff:
+        department_ids = frozenset(
+            session.scalars(
+                select(department_members.c.department_id).where(department_members.c.user_id == user.id)
+            )
+        )
+    elif user.organization_id is not None:
+        shared = bool(
+            session.scalar(select(Organization.shared).where(Organization.id == user.organization_id))
+        )
+    return Actor.for_user(user, organization_shared=shared, department_ids=department_ids)
 
 
 # --- login throttling ---------------------------------------------------------------------------
@@ -142,14 +145,19 @@ def revoke_secret(session: Session, secret: str) -> None:
 
 
 def user_for_token(session: Session, secret: str) -> User | None:
-    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == _digest(secret))).one_or_none()
-    if token is None or token.revoked_at is not None:
+    """The active user behind a token, in one query."""
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == _digest(secret))
+    ).one_or_none()
+    if row is None:
         return None
+    token, user = row
     stamp = now()
-    if token.expires_at is not None and token.expires_at <= stamp:
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= stamp):
         return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.is_active:
+    if not user.is_active:
         return None
     _token_usage.add(token.id, stamp)
     return user
@@ -187,11 +195,15 @@ def start_web_session(session: Session, user: User) -> NewWebSession:
 
 
 def web_session_for(session: Session, secret: str) -> tuple[User, WebSession] | None:
-    row = session.scalars(select(WebSession).where(WebSession.session_hash == _digest(secret))).one_or_none()
-    if row is None or row.revoked_at is not None or row.expires_at <= now():
+    found = session.execute(
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.session_hash == _digest(secret))
+    ).one_or_none()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active:
+    row, user = found
+    if row.revoked_at is not None or row.expires_at <= now() or not user.is_active:
         return None
     return user, row
 

@@ -74,7 +74,7 @@ def _configure_sqlite(engine: Engine) -> None:
             "foreign_keys=ON",
             "busy_timeout=30000",
             "temp_store=MEMORY",
-            "cache_size=-65536",
+            "cache_size=-16384",  # 16 MB per pooled connection
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -96,7 +96,15 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+    # No JIT: it compiles any plan above jit_above_cost, which our large counts and searches
+    # cross, and the compile (hundreds of ms) costs more than it saves on short queries.
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        connect_args={"options": "-c jit=off"},
+    )
 
 
 @dataclass(frozen=True)

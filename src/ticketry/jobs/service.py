@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
-from ticketry.core.errors import NotFound
+from ticketry.core.errors import Conflict, NotFound
 from ticketry.core.pagination import Page, PageRequest, count_rows
 from ticketry.jobs.models import Job, JobStatus
 
@@ -40,6 +40,9 @@ def retry_job(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"Job {job_id} does not exist.")
+    if job.status is not JobStatus.DEAD:
+        status = job.status.value
+        raise Conflict(f"Only dead jobs can be retried; this one is {status}.", details={"status": status})
     job.status = JobStatus.QUEUED
     job.attempts = 0
     job.run_after = now()

@@ -1,14 +1,26 @@
-"""Who reads which messages. `readable_messages` is the ONLY place that decides it:
-messages of readable tickets, never deleted ones, never internal notes for customers."""
+"""Who reads which messages. `readable_messages` (and its message half, `message_visibility`)
+is the ONLY place that decides it: messages of readable tickets, never deleted ones, never
+internal notes for customers."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, select
 
 from ticketry.auth.actor import Actor
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import readable_tickets
+
+
+def message_visibility(actor: Actor) -> ColumnElement[bool]:
+    """The message half of `readable_messages`: never deleted messages, never notes for customers.
+
+    Alone it says nothing about the ticket, so it is only for queries whose tickets are already
+    restricted by `readable_tickets` (search matches messages and returns tickets).
+    """
+    if actor.is_staff:
+        return Message.deleted_at.is_(None)
+    return and_(Message.deleted_at.is_(None), Message.is_internal.is_(False))
 
 
 def readable_messages(actor: Actor) -> Select[Message]:
@@ -18,7 +30,4 @@ def readable_messages(actor: Actor) -> Select[Message]:
     own_ticket_visible = (
         readable_tickets(actor).with_only_columns(Ticket.id).where(Ticket.id == Message.ticket_id).exists()
     )
-    query = select(Message).where(own_ticket_visible, Message.deleted_at.is_(None))
-    if not actor.is_staff:
-        query = query.where(Message.is_internal.is_(False))
-    return query
+    return select(Message).where(own_ticket_visible, message_visibility(actor))

@@ -25,7 +25,8 @@ def count_text(value: float) -> str:
 
 
 def hours_text(value: float) -> str:
-    return f"{value:,.1f} h"
+    text = f"{value:,.1f}"
+    return f"{text.removesuffix('.0')} h"
 
 
 def short(label: str, limit: int = LABEL_CHARS) -> str:
@@ -101,7 +102,9 @@ def bar_chart(
     integers: bool = True,
     width: int = WIDTH,
 ) -> BarChart:
-    left, right, top = 170.0, width - 60.0, 10.0
+    longest = max((len(short(label)) for label, _ in items), default=0)
+    left = float(min(180, max(56, round(longest * 6.8 + 14))))  # room for the axis labels
+    right, top = width - 60.0, 10.0
     bottom = top + max(1, len(items)) * (BAR_HEIGHT + BAR_GAP)
     maximum = max((value for _, value in items), default=0.0)
     ticks = nice_ticks(maximum, integers=integers)
@@ -186,15 +189,21 @@ def line_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float]]],
     *,
+    axis_labels: Sequence[str] | None = None,
     fmt: Formatter = count_text,
     width: int = WIDTH,
     height: int = 240,
-    max_x_labels: int = 8,
+    max_x_labels: int = 10,
 ) -> LineChart:
+    """`labels` name each point (tooltips, tables); `axis_labels`, if given, are shorter forms of
+    them for the x axis."""
+    axis = list(axis_labels) if axis_labels is not None else list(labels)
+    if len(axis) != len(labels):
+        raise ValueError(f"{len(axis)} axis labels for {len(labels)} labels.")
     for name, values in series:
         if len(values) != len(labels):
             raise ValueError(f"Series {name!r} has {len(values)} values for {len(labels)} labels.")
-    left, right, top, bottom = 44.0, width - 16.0, 12.0, height - 28.0
+    left, right, top, bottom = 44.0, width - 28.0, 12.0, height - 28.0
     maximum = max((v for _, values in series for v in values), default=0.0)
     ticks = nice_ticks(maximum)
     y_scale = (bottom - top) / ticks[-1]
@@ -223,8 +232,8 @@ def line_chart(
     every = max(1, math.ceil(len(labels) / max_x_labels))
     shown = list(range(0, len(labels), every))
     if shown and shown[-1] != len(labels) - 1:
-        if len(shown) > 1 and len(labels) - 1 - shown[-1] < every / 2:
-            shown.pop()  # too close to the last label to be readable
+        if len(shown) > 1:
+            shown.pop()  # closer to the last label than the others are to each other
         shown.append(len(labels) - 1)
     totals = "; ".join(f"{line.name} {fmt(line.total)} in total" for line in lines)
     span = f"{labels[0]} to {labels[-1]}" if labels else "no days"
@@ -239,5 +248,5 @@ def line_chart(
         bottom=bottom,
         lines=lines,
         y_ticks=[Tick(round(bottom - t * y_scale, 1), fmt(t)) for t in ticks],
-        x_ticks=[Tick(x_at(i), labels[i]) for i in shown],
+        x_ticks=[Tick(x_at(i), axis[i]) for i in shown],
     )

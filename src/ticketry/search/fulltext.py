@@ -3,7 +3,7 @@
 The indexes are kept current by the database itself, in the writer's transaction: FTS5
 external-content tables maintained by triggers on SQLite, stored generated `tsvector` columns
 with GIN indexes on PostgreSQL (both created by the migrations). Note text is matched only
-through `readable_messages`, so a customer never finds a ticket by words of an internal note.
+through `message_visibility`, so a customer never finds a ticket by words of an internal note.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
 from ticketry.messages.models import Message
-from ticketry.messages.repository import readable_messages
+from ticketry.messages.repository import message_visibility
 from ticketry.tickets.models import Ticket
 
 _TOKEN = re.compile(r"[\w@.+-]+", re.UNICODE)
@@ -40,9 +40,12 @@ def fts5_query(query: str) -> str:
 def matching(session: Session, actor: Actor, query: str) -> ColumnElement[bool] | None:
     """A clause on Ticket that is true where the ticket or a message the actor may read matches.
 
-    Both halves are id sets read from the full-text indexes (GIN bitmaps or FTS5 lookups) and
-    joined once: an OR of the ticket's own vector with a message subquery could not use the
-    index and made the database test every visible ticket row by row.
+    To be ANDed with `readable_tickets(actor)` (as `filtered_tickets` does): the tickets are
+    restricted there, so the messages need only their own half of `readable_messages`. Both
+    halves are id sets read from the full-text indexes (GIN bitmaps or FTS5 lookups) and joined
+    once. An OR of the ticket's vector with a message subquery could not use the index (every
+    visible ticket was tested row by row), and repeating the ticket visibility inside the message
+    half made PostgreSQL hash every visible ticket even when three messages matched.
     """
     words = terms(query)
     if not words:
@@ -51,7 +54,7 @@ def matching(session: Session, actor: Actor, query: str) -> ColumnElement[bool] 
         tickets, message_match = _postgres(" ".join(words))
     else:
         tickets, message_match = _sqlite(fts5_query(query))
-    messages = readable_messages(actor).with_only_columns(Message.ticket_id).where(message_match)
+    messages = select(Message.ticket_id).where(message_visibility(actor), message_match)
     found = union_all(tickets.correlate(None), messages.correlate(None))
     clauses: list[ColumnElement[bool]] = [Ticket.id.in_(found)]
     stripped = query.strip()

@@ -84,6 +84,9 @@ def _order(sort: TicketSort) -> list[SQLColumnExpression[Any]]:
 
 def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> Select[Ticket]:
     """The select of every ticket matching the filters that the actor may see."""
+    if filters.assigned_to is not None or filters.tags:
+        # Assignee and tags are staff-only (SPEC §1): filtering by them would reveal them.
+        require(actor, Permission.TICKETS_VIEW_INTERNAL)
     query = readable_tickets(actor, include_deleted=filters.deleted)
     if filters.deleted and actor.can(Permission.TICKETS_DELETE):
         query = query.where(Ticket.deleted_at.is_not(None))

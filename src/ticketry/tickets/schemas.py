@@ -23,7 +23,10 @@ def _one_line(value: str) -> str:
 
 Title = Annotated[str, AfterValidator(_one_line), Field(min_length=1, max_length=200)]
 Body = Annotated[str, Field(min_length=1, max_length=100_000)]
-DepartmentRef = Annotated[str | int, Field(description="Department id, slug or name.")]
+# Bounded like the column it names, so an oversize reference is a 422, not a lookup echoing it back.
+DepartmentRef = Annotated[
+    Annotated[str, Field(max_length=100)] | Id, Field(description="Department id, slug or name.")
+]
 TagName = Annotated[str, Field(min_length=1, max_length=50)]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ticketry.auth.actor import Actor, require
@@ -42,11 +42,12 @@ from ticketry.users import service as users
 from ticketry.users.models import Department, User
 
 # Relationships every ticket view needs, loaded in one go.
+# Many-to-one relations join into the ticket query itself; only tags need a second query.
 TICKET_LOAD = (
-    selectinload(Ticket.department),
-    selectinload(Ticket.category),
-    selectinload(Ticket.customer),
-    selectinload(Ticket.assignee),
+    joinedload(Ticket.department, innerjoin=True),
+    joinedload(Ticket.category),
+    joinedload(Ticket.customer, innerjoin=True),
+    joinedload(Ticket.assignee),
     selectinload(Ticket.tags),
 )
 STAFF_FIELDS = frozenset({"priority", "department", "category_id", "tags", "customer_id"})
@@ -416,8 +417,10 @@ def _set_assignee(
 
 
 def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
-    require(actor, Permission.TICKETS_DELETE)
+    """Soft delete. Visibility is checked before the permission, so a ticket the actor cannot
+    see answers 404 like every other action on it (SPEC §1: do not reveal existence)."""
     ticket = _access_live(session, actor, ticket_id)
+    require(actor, Permission.TICKETS_DELETE)
     ticket.deleted_at = now()
     ticket.deleted_by_id = actor.user_id
     _touch(session, ticket, actor)
@@ -428,8 +431,9 @@ def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
 
 
 def restore_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
-    require(actor, Permission.TICKETS_DELETE)
+    """Deleted tickets exist only for those who may restore them; to anyone else they are 404."""
     ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True, options=TICKET_LOAD)
+    require(actor, Permission.TICKETS_DELETE)
     if ticket.deleted_at is None:
         raise NotDeleted("This ticket is not deleted.")
     ticket.deleted_at = None

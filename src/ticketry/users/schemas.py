@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from ticketry.core.schemas import Id, Input, Schema
+from ticketry.core.schemas import Email, Id, Input, Schema
 from ticketry.users.models import Role, User
 
 
@@ -70,7 +70,7 @@ Name = Field(min_length=1, max_length=200)
 
 
 class UserCreate(Input):
-    email: EmailStr
+    email: Email
     name: str = Name
     role: Role = Role.CUSTOMER
     password: str | None = Field(default=None, max_length=1000)
@@ -79,7 +79,7 @@ class UserCreate(Input):
 
 
 class UserUpdate(Input):
-    email: EmailStr | None = None
+    email: Email | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
     role: Role | None = None
     password: str | None = Field(default=None, max_length=1000)

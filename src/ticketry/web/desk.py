@@ -4,13 +4,13 @@ ticket workspace (thread, composer, controls, history, customer)."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from ticketry.core.clock import as_utc
-from ticketry.core.errors import ValidationFailed
+from ticketry.core.errors import DomainError, ValidationFailed
 from ticketry.core.pagination import PageRequest
 from ticketry.http.deps import BrowserSession, DbSession, PathId
 from ticketry.messages import service as message_service
@@ -63,8 +63,9 @@ def ticket_list(
     session: DbSession,
     who: SignedIn,
     view: DeskView = DeskView.QUEUE,
-    status: Annotated[list[TicketStatus] | None, Query()] = None,
-    priority: Annotated[list[Priority] | None, Query()] = None,
+    # The form's "Any" options send an empty value: it means no filter, not a bad request.
+    status: Annotated[list[TicketStatus | Literal[""]] | None, Query()] = None,
+    priority: Annotated[list[Priority | Literal[""]] | None, Query()] = None,
     department: Annotated[list[str] | None, Query()] = None,
     category: Annotated[str, Query(max_length=10)] = "",
     assignee: Annotated[str, Query(max_length=10)] = "",
@@ -78,11 +79,14 @@ def ticket_list(
 ) -> Response:
     if (away := _staff_only(who)) is not None:
         return away
+    statuses = [s for s in status or [] if isinstance(s, TicketStatus)]
+    priorities = [p for p in priority or [] if isinstance(p, Priority)]
+    departments = [d for d in department or [] if d]
     base = search.view_filters(who.actor, view)
     chosen = TicketFilters(
-        statuses=status or base.statuses,
-        priorities=priority or [],
-        departments=[d for d in department or [] if d],
+        statuses=statuses or base.statuses,
+        priorities=priorities,
+        departments=departments,
         category_id=int(category)
         if category.isascii() and category.isdigit() and len(category) < 10
         else None,
@@ -115,9 +119,9 @@ def ticket_list(
         "sort": sort,
         "order": order,
         "filters_active": bool(
-            status
-            or priority
-            or department
+            statuses
+            or priorities
+            or departments
             or category
             or assignee
             or customer
@@ -135,19 +139,19 @@ def bulk(
     session: DbSession,
     who: SignedIn,
     ticket_ids: Annotated[list[int], Form(max_length=500)],
-    status: Annotated[str, Form()] = "",
-    priority: Annotated[str, Form()] = "",
-    assignee: Annotated[str, Form()] = "",
-    department: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "/desk",
+    status: Annotated[TicketStatus | Literal[""], Form()] = "",
+    priority: Annotated[Priority | Literal[""], Form()] = "",
+    assignee: Annotated[str, Form(max_length=10)] = "",
+    department: Annotated[str, Form(max_length=50)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "/desk",
 ) -> Response:
     results = ticket_service.bulk_update(
         session,
         who.actor,
         ticket_ids,
         change=ticket_service.BulkChange(
-            status=TicketStatus(status) if status else None,
-            priority=Priority(priority) if priority else None,
+            status=status or None,
+            priority=priority or None,
             assignee_id=who.actor.user_id if assignee == "me" else _int_or_none(assignee),
             unassign=assignee == "none",
             department=department or None,
@@ -156,10 +160,20 @@ def bulk(
     failed = [r for r in results if not r.ok]
     text = f"Updated {len(results) - len(failed)} of {len(results)} tickets."
     if failed:
-        text += " Not changed: " + "; ".join(f"#{r.ticket_id}: {r.error_message}" for r in failed[:10])
+        text += " Not changed: " + "; ".join(
+            f"{_ticket_label(session, who, r.ticket_id)}: {r.error_message}" for r in failed[:10]
+        )
     response = RedirectResponse(back if back.startswith("/desk") else "/desk", status_code=303)
     set_flash(response, text, kind="error" if failed else "success")
     return response
+
+
+def _ticket_label(session: DbSession, who: BrowserSession, ticket_id: int) -> str:
+    """The number people know a ticket by (TICK-2026-0042), if this user may see the ticket."""
+    try:
+        return ticket_service.get_ticket(session, who.actor, ticket_id, include_deleted=True).number
+    except DomainError:
+        return f"#{ticket_id}"
 
 
 def _int_or_none(value: str) -> int | None:

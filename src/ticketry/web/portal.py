@@ -52,9 +52,9 @@ def my_tickets(
         page=PageRequest(page=page, page_size=20),
     )
     context = {"page": result, "tab": tab, "q": q, "tabs": list(TABS)}
-    return render(
-        request, "portal/list.html", context, who=who, block="results" if is_htmx(request) else None
-    )
+    # Only the search box and the pager ask for the list alone; a boosted link wants the page.
+    block = "results" if is_htmx(request) and request.headers.get("hx-target") == "results" else None
+    return render(request, "portal/list.html", context, who=who, block=block)
 
 
 @router.get("/tickets/new")

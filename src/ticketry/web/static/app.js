@@ -46,6 +46,14 @@
     document.body.dataset.selected = String(index);
   }
 
+  // Rows that were swapped out (a search, another page, a live refresh) take the selection with
+  // them: Enter must never open a row that is not highlighted.
+  function forgetStaleSelection() {
+    if (!document.querySelector("tr[data-row].selected")) { delete document.body.dataset.selected; }
+  }
+  document.addEventListener("htmx:afterSettle", forgetStaleSelection);
+  document.addEventListener("ticketry:refreshed", forgetStaleSelection);
+
   function current() {
     var value = parseInt(document.body.dataset.selected || "-1", 10);
     return isNaN(value) ? -1 : value;
