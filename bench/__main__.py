@@ -22,7 +22,7 @@ from ticketry.migrations import upgrade
 RESULTS = Path(__file__).parent / "results"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/ticketry_bench"
 DEFAULT_TICKETS = {"postgresql": 1_000_000, "sqlite": 100_000}
-ORDER = ("list", "detail", "search", "stats", "create", "reply")
+ORDER = ("list", "detail", "search", "stats", "create", "reply", "desk", "page", "portal")
 # (figure, bound): p95 latency at most, or throughput at least (issue "load benchmark").
 TARGETS = {
     "list": ("p95_ms", 50.0),
@@ -31,6 +31,10 @@ TARGETS = {
     "stats": ("p95_ms", 300.0),
     "create": ("throughput_per_s", 400.0),
     "reply": ("throughput_per_s", 400.0),
+    # Pages of the web UI (issue "Web UI", part 9): desk list, desk ticket page, portal list.
+    "desk": ("p95_ms", 100.0),
+    "page": ("p95_ms", 100.0),
+    "portal": ("p95_ms", 100.0),
 }
 
 
@@ -150,7 +154,9 @@ async def drive(args: argparse.Namespace, server: Server) -> list[dict[str, obje
     customer = await load.login(server.port, data.CUSTOMER_EMAIL, data.PASSWORD)
     readable, repliable = sample_ids(args, staff_id, data.AGENT_DEPARTMENTS)
     terms = data.Vocabulary.build(random.Random(args.seed)).search_terms()
-    actors = load.Actors(staff, customer, readable, repliable, terms)
+    staff_cookie = await load.web_login(server.port, staff_email, data.PASSWORD)
+    customer_cookie = await load.web_login(server.port, data.CUSTOMER_EMAIL, data.PASSWORD)
+    actors = load.Actors(staff, customer, readable, repliable, terms, staff_cookie, customer_cookie)
     operations = load.scenarios(actors)
     rows = []
     for name in [s for s in ORDER if s in args.scenarios.split(",")]:

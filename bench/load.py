@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import resource
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from bench import server as proc
 
@@ -31,6 +33,7 @@ class Connection:
         self.port = port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.last_headers = b""
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self.reader is None or self.writer is None:
@@ -42,13 +45,28 @@ class Connection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def request(self, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, bytes]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        body: Any = None,
+        *,
+        cookie: str | None = None,
+        form: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """One request; `token` authenticates like an API client, `cookie` like a browser."""
         payload = json.dumps(body).encode() if body is not None else b""
+        content_type = "application/json"
+        if form is not None:
+            payload, content_type = urlencode(form).encode(), "application/x-www-form-urlencoded"
         head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
         if token:
             head += f"Authorization: Bearer {token}\r\n"
-        if body is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        if cookie:
+            head += f"Cookie: {cookie}\r\n"
+        if body is not None or form is not None:
+            head += f"Content-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n"
         reader, writer = await self._open()
         writer.write(head.encode() + b"\r\n" + payload)
         try:
@@ -57,6 +75,7 @@ class Connection:
         except (asyncio.IncompleteReadError, ConnectionError) as error:
             self.close()
             raise HttpError(f"connection lost: {error}") from error
+        self.last_headers = headers
         status = int(status_line.split(b" ", 2)[1])
         length, chunked, close = 0, False, False
         for line in headers.lower().split(b"\r\n"):
@@ -87,6 +106,8 @@ class Actors:
     staff_ids: list[int]  # tickets the staff member may read
     reply_ids: list[int]  # of those, tickets that are not closed (staff can reply)
     terms: dict[str, list[str]]
+    staff_cookie: str = ""  # browser session of the same staff member (page scenarios)
+    customer_cookie: str = ""
 
 
 Outcome = tuple[bool, int, str, str]  # ok, HTTP requests made, error text, sub-class ("" if none)
@@ -143,7 +164,25 @@ def scenarios(actors: Actors) -> dict[str, Op]:
         status, content = await conn.request("GET", "/api/v1/stats", actors.staff)
         return _ok(status, 200, content)
 
+    async def desk(conn: Connection, rng: random.Random) -> Outcome:
+        status, content = await conn.request("GET", "/desk?view=open", None, cookie=actors.staff_cookie)
+        return _ok(status, 200, content)
+
+    async def page(conn: Connection, rng: random.Random) -> Outcome:
+        ticket_id = rng.choice(actors.staff_ids)
+        status, content = await conn.request(
+            "GET", f"/desk/tickets/{ticket_id}", None, cookie=actors.staff_cookie
+        )
+        return _ok(status, 200, content)
+
+    async def portal(conn: Connection, rng: random.Random) -> Outcome:
+        status, content = await conn.request("GET", "/", None, cookie=actors.customer_cookie)
+        return _ok(status, 200, content)
+
     return {
+        "desk": desk,
+        "page": page,
+        "portal": portal,
         "list": listing,
         "detail": detail,
         "search": search,
@@ -324,3 +363,32 @@ async def login(port: int, email: str, password: str) -> str:
         raise RuntimeError(f"login as {email} failed: {status} {content[:300]!r}")
     token: str = json.loads(content)["token"]
     return token
+
+
+def _cookies(headers: bytes) -> dict[str, str]:
+    found = {}
+    for line in headers.split(b"\r\n"):
+        if line.lower().startswith(b"set-cookie:"):
+            name, _, rest = line[11:].decode().strip().partition("=")
+            found[name] = rest.split(";", 1)[0]
+    return found
+
+
+async def web_login(port: int, email: str, password: str) -> str:
+    """Sign in through the login form like a browser; the session cookie header to send."""
+    conn = Connection(port)
+    try:
+        status, content = await conn.request("GET", "/login", None)
+        pre = _cookies(conn.last_headers)
+        match = re.search(rb'name="csrf_token" value="([^"]+)"', content)
+        if status != 200 or match is None or not pre:
+            raise RuntimeError(f"login page unusable: {status}")
+        cookie = "; ".join(f"{k}={v}" for k, v in pre.items())
+        form = {"email": email, "password": password, "csrf_token": match.group(1).decode(), "next": ""}
+        status, content = await conn.request("POST", "/login", None, cookie=cookie, form=form)
+    finally:
+        conn.close()
+    session = _cookies(conn.last_headers).get("ticketry_session")
+    if status != 303 or not session:
+        raise RuntimeError(f"web login as {email} failed: {status} {content[:200]!r}")
+    return f"ticketry_session={session}"
