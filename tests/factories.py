@@ -123,3 +123,104 @@ def api_ticket(client: TestClient, persona: Persona, **fields: object) -> dict[s
     assert response.status_code == 201, response.text
     data: dict[str, object] = response.json()
     return data
+
+
+# --- state helpers for tests/leaks, tests/security and the permission matrix --------------------
+
+# Keys a customer-facing payload must never carry, at any depth (SPEC §1 "staff-only fields").
+STAFF_ONLY_KEYS = frozenset(
+    {
+        "assignee",
+        "assigneeId",
+        "assignedTo",
+        "tags",
+        "viewCount",
+        "statusReason",
+        "isInternal",
+        "createdById",
+        "updatedById",
+        "deletedAt",
+        "deletedById",
+        "allowedStatuses",
+        "reason",
+        "watchers",
+    }
+)
+
+
+def staff_keys_in(payload: object) -> set[str]:
+    """Every staff-only key anywhere in a decoded JSON payload."""
+    found: set[str] = set()
+    if isinstance(payload, dict):
+        found |= STAFF_ONLY_KEYS & set(payload)
+        for value in payload.values():
+            found |= staff_keys_in(value)
+    elif isinstance(payload, list):
+        for item in payload:
+            found |= staff_keys_in(item)
+    return found
+
+
+def assign(db: Database, admin: Persona, ticket_id: int, agent: Persona) -> None:
+    with db.unit_of_work() as session:
+        ticket_service.assign_ticket(session, admin.actor, ticket_id, assignee_id=agent.id)
+
+
+def watch(db: Database, ticket_id: int, agent: Persona) -> None:
+    """No use case sets watchers yet; the row is what `readable_tickets` reads."""
+    from ticketry.tickets.models import ticket_watchers
+
+    with db.unit_of_work() as session:
+        session.execute(ticket_watchers.insert().values(ticket_id=ticket_id, user_id=agent.id))
+
+
+def set_status(
+    db: Database, actor: Persona, ticket_id: int, status: str, *, reason: str | None = None
+) -> None:
+    from ticketry.tickets.models import TicketStatus
+
+    with db.unit_of_work() as session:
+        ticket_service.change_status(
+            session, actor.actor, ticket_id, status=TicketStatus(status), reason=reason
+        )
+
+
+def delete_ticket(db: Database, admin: Persona, ticket_id: int) -> None:
+    with db.unit_of_work() as session:
+        ticket_service.delete_ticket(session, admin.actor, ticket_id)
+
+
+def delete_message(db: Database, admin: Persona, message_id: int) -> None:
+    """Soft-delete a message as an admin would (no use case for it yet)."""
+    from ticketry.core.clock import now
+
+    with db.unit_of_work() as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        message.deleted_at = now()
+        message.deleted_by_id = admin.id
+
+
+def expire_tokens(db: Database, persona: Persona) -> None:
+    """Every API token of the persona expired a minute ago."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from ticketry.auth.models import ApiToken
+    from ticketry.core.clock import now
+
+    with db.unit_of_work() as session:
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == persona.id)
+            .values(expires_at=now() - timedelta(minutes=1))
+        )
+
+
+def web_session(db: Database, persona: Persona) -> tuple[str, str]:
+    """A signed-in browser for the persona: the `ticketry_session` cookie value and its CSRF token."""
+    with db.unit_of_work() as session:
+        user = users.get_user(session, persona.id)
+        started = auth_service.start_web_session(session, user)
+    return started.secret, started.csrf_token

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketry.core.errors import DomainError
+from ticketry.http.deps import BrowserSession, browser_session, database
 from ticketry.web.session import LoginRequired, login_url, safe_next
 from ticketry.web.templating import render, set_flash
 
@@ -41,10 +42,19 @@ def _back(request: Request) -> str:
     return safe_next(path, "/")
 
 
+def _who(request: Request) -> BrowserSession | None:
+    """The signed-in user, so an error page keeps its navigation (reads only; never raises)."""
+    try:
+        with database(request).unit_of_work(write=False) as session:
+            return browser_session(request, session, "")
+    except Exception:  # an error page must render even when the database is what failed
+        return None
+
+
 def _refuse(request: Request, status: int, message: str) -> Response:
     if request.method in ("GET", "HEAD"):
         context = {"status": status, "title": TITLES.get(status, "Something went wrong"), "message": message}
-        return render(request, "error.html", context, who=None, status=status)
+        return render(request, "error.html", context, who=_who(request), status=status)
     response = RedirectResponse(_back(request), status_code=303)
     set_flash(response, message, kind="error")
     return response

@@ -1,0 +1,127 @@
+"""Human ticket numbers `PREFIX-YYYY-NNNN` (SPEC §2): unique under concurrent creation, a fresh
+sequence each year, a configurable prefix."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import select
+from tests.factories import Persona, api_ticket, make_customer
+
+from ticketry.core.clock import travel_to
+from ticketry.core.config import Settings, get_settings
+from ticketry.core.db import Database
+from ticketry.tickets import service as ticket_service
+from ticketry.tickets.models import Ticket
+from ticketry.tickets.numbering import format_number
+
+
+def create(db: Database, persona: Persona) -> str:
+    with db.unit_of_work() as session:
+        return ticket_service.create_ticket(session, persona.actor, title="Help", description="Please").number
+
+
+def sequence(number: str) -> int:
+    return int(number.rsplit("-", 1)[1])
+
+
+@pytest.fixture
+def prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("TICKETRY_TICKET_PREFIX", "HELP")
+    get_settings.cache_clear()
+    yield "HELP"
+    get_settings.cache_clear()  # monkeypatch restores the environment right after this
+
+
+class TestFormat:
+    @pytest.mark.parametrize(
+        ("value", "expected"), [(1, "TICK-2026-0001"), (42, "TICK-2026-0042"), (12345, "TICK-2026-12345")]
+    )
+    def test_zero_padded_to_four_digits(self, value: int, expected: str) -> None:
+        assert format_number("TICK", 2026, value) == expected
+
+
+class TestConcurrentNumbering:
+    THREADS = 8
+    PER_THREAD = 25
+
+    def test_parallel_creation_gives_distinct_gap_free_numbers(self, db: Database) -> None:
+        customers = [make_customer(db) for _ in range(self.THREADS)]
+        start = threading.Barrier(self.THREADS)
+        numbers: list[str] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def work(persona: Persona) -> None:
+            try:
+                start.wait()
+                mine = [create(db, persona) for _ in range(self.PER_THREAD)]
+            except BaseException as error:  # reported below, with the thread's traceback
+                with lock:
+                    errors.append(error)
+                return
+            with lock:
+                numbers.extend(mine)
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in customers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        total = self.THREADS * self.PER_THREAD
+        assert len(numbers) == total
+        assert len(set(numbers)) == total
+        assert sorted(sequence(n) for n in numbers) == list(range(1, total + 1))
+        year = datetime.now(UTC).year
+        assert {n.rsplit("-", 1)[0] for n in numbers} == {f"TICK-{year}"}
+        with db.unit_of_work(write=False) as session:
+            stored = list(session.scalars(select(Ticket.number)))
+        assert sorted(stored) == sorted(numbers)
+
+
+class TestYearlySequence:
+    def test_numbers_restart_each_year(self, db: Database) -> None:
+        customer = make_customer(db)
+        with travel_to(datetime(2030, 12, 31, 23, 59, 58, tzinfo=UTC)):
+            assert create(db, customer) == "TICK-2030-0001"
+            assert create(db, customer) == "TICK-2030-0002"
+        with travel_to(datetime(2031, 1, 1, 0, 0, 1, tzinfo=UTC)):
+            assert create(db, customer) == "TICK-2031-0001"
+            assert create(db, customer) == "TICK-2031-0002"
+        with travel_to(datetime(2030, 12, 31, 23, 59, 59, tzinfo=UTC)):
+            assert create(db, customer) == "TICK-2030-0003"
+
+    def test_a_rolled_back_ticket_leaves_at_most_a_gap(self, db: Database) -> None:
+        customer = make_customer(db)
+        first = create(db, customer)
+        with pytest.raises(RuntimeError), db.unit_of_work() as session:
+            ticket_service.create_ticket(session, customer.actor, title="x", description="y")
+            raise RuntimeError("crash before commit")
+        second = create(db, customer)
+        assert sequence(second) > sequence(first)
+        with db.unit_of_work(write=False) as session:
+            assert sorted(session.scalars(select(Ticket.number))) == sorted([first, second])
+
+
+class TestPrefix:
+    def test_prefix_from_the_environment(self, db: Database, prefix: str) -> None:
+        number = create(db, make_customer(db))
+        assert number == f"{prefix}-{datetime.now(UTC).year}-0001"
+
+    def test_prefix_through_the_api(self, client: TestClient, db: Database, prefix: str) -> None:
+        body = api_ticket(client, make_customer(db))
+        assert str(body["number"]).startswith(f"{prefix}-")
+
+    def test_default_prefix(self) -> None:
+        assert Settings.model_fields["ticket_prefix"].default == "TICK"
+
+    @pytest.mark.parametrize("bad", ["", "tick", "TICK-1", "TOOLONGPREFIX", "1ABC"])
+    def test_bad_prefix_is_refused_at_startup(self, bad: str) -> None:
+        with pytest.raises(ValidationError):
+            Settings(ticket_prefix=bad)

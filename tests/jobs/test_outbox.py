@@ -1,0 +1,265 @@
+"""The transactional outbox and its worker (DESIGN.md §4): a job exists if and only if its change
+commits, runs once even with competing workers, is retried, parked as dead, shown to admins."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tests.factories import api_ticket, make_admin, make_agent, make_customer
+
+from ticketry.auth.models import LoginAttempt
+from ticketry.core.clock import now, travel_to
+from ticketry.core.db import Database
+from ticketry.jobs import service as jobs
+from ticketry.jobs.models import Job, JobStatus
+from ticketry.jobs.registry import job, unregister
+from ticketry.jobs.worker import Worker
+from ticketry.tickets import service as ticket_service
+
+JOB = "tests.outbox.record"
+
+
+class Recorder:
+    """A throwaway handler: counts its calls and writes one row per call in the job's transaction."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[int] = Counter()
+        self.fail = False
+        self.lock = threading.Lock()
+
+    def __call__(self, session: Session, payload: dict[str, Any]) -> None:
+        with self.lock:
+            self.calls[payload["n"]] += 1
+        session.add(LoginAttempt(account=f"job:{payload['n']}", ip="worker", succeeded=True))
+        if self.fail:
+            raise RuntimeError(f"boom {payload['n']}")
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    handler = Recorder()
+    job(JOB)(handler)
+    yield handler
+    unregister(JOB)
+
+
+def enqueue(db: Database, *numbers: int, max_attempts: int | None = None) -> list[int]:
+    with db.unit_of_work() as session:
+        made = [jobs.enqueue(session, JOB, n=n) for n in numbers]
+        for item in made:
+            if max_attempts is not None:
+                item.max_attempts = max_attempts
+        session.flush()
+        return [item.id for item in made]
+
+
+def job_rows(db: Database, name: str | None = None) -> list[Job]:
+    with db.unit_of_work(write=False) as session:
+        query = select(Job).order_by(Job.id)
+        if name is not None:
+            query = query.where(Job.name == name)
+        return list(session.scalars(query))
+
+
+def effects(db: Database) -> Counter[str]:
+    with db.unit_of_work(write=False) as session:
+        return Counter(session.scalars(select(LoginAttempt.account).where(LoginAttempt.ip == "worker")))
+
+
+class TestEnqueue:
+    def test_committed_change_enqueues_its_job(self, db: Database) -> None:
+        customer = make_customer(db)
+        with db.unit_of_work() as session:
+            ticket = ticket_service.create_ticket(session, customer.actor, title="t", description="d")
+        rows = job_rows(db, "tickets.created")
+        assert [(r.payload, r.status, r.attempts) for r in rows] == [
+            ({"ticket_id": ticket.id}, JobStatus.QUEUED, 0)
+        ]
+
+    def test_rolled_back_change_enqueues_nothing(self, db: Database) -> None:
+        customer = make_customer(db)
+        with pytest.raises(RuntimeError), db.unit_of_work() as session:
+            ticket_service.create_ticket(session, customer.actor, title="t", description="d")
+            jobs.enqueue(session, JOB, n=1)
+            raise RuntimeError("the request failed after the change")
+        assert job_rows(db) == []
+
+    def test_refused_request_enqueues_nothing(self, client: TestClient, db: Database) -> None:
+        agent = make_agent(db)
+        ticket = api_ticket(client, make_customer(db), department="technical")
+        before = len(job_rows(db))
+        refused = client.put(
+            f"/api/v1/tickets/{ticket['id']}/status", json={"status": "resolved"}, headers=agent.headers
+        )
+        assert refused.status_code == 409
+        assert len(job_rows(db)) == before
+        accepted = client.put(
+            f"/api/v1/tickets/{ticket['id']}/status", json={"status": "on_hold"}, headers=agent.headers
+        )
+        assert accepted.status_code == 200
+        assert [r.payload for r in job_rows(db, "tickets.status_changed")] == [
+            {"ticket_id": ticket["id"], "status": "on_hold"}
+        ]
+
+
+class TestCompetingWorkers:
+    def test_each_committed_job_runs_exactly_once(self, db: Database, recorder: Recorder) -> None:
+        count = 40
+        enqueue(db, *range(count))
+        workers = [Worker(db, name=f"worker-{i}", batch_size=3, retry_base_seconds=0) for i in range(2)]
+        start = threading.Barrier(len(workers))
+        errors: list[BaseException] = []
+
+        def run(worker: Worker) -> None:
+            try:
+                start.wait()
+                worker.run_until_idle()
+            except BaseException as error:  # asserted below
+                errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert recorder.calls == Counter(range(count))
+        assert effects(db) == Counter(f"job:{n}" for n in range(count))
+        rows = job_rows(db, JOB)
+        assert {r.status for r in rows} == {JobStatus.DONE}
+        assert {r.attempts for r in rows} == {1}
+        assert all(r.finished_at is not None for r in rows)
+        assert {r.locked_by for r in rows} <= {"worker-0", "worker-1"}
+
+    def test_job_without_handler_is_done(self, db: Database) -> None:
+        with db.unit_of_work() as session:
+            jobs.enqueue(session, "tests.outbox.nobody_listens", n=1)
+        Worker(db).run_until_idle()
+        assert [r.status for r in job_rows(db)] == [JobStatus.DONE]
+
+
+class TestRetries:
+    def test_failing_handler_is_retried_then_parked_as_dead(self, db: Database, recorder: Recorder) -> None:
+        recorder.fail = True
+        [job_id] = enqueue(db, 7, max_attempts=3)
+        Worker(db, retry_base_seconds=0).run_until_idle()
+        assert recorder.calls == Counter({7: 3})
+        assert effects(db) == Counter(), "a failed attempt's writes are rolled back"
+        [row] = job_rows(db, JOB)
+        assert row.id == job_id
+        assert row.status is JobStatus.DEAD
+        assert row.attempts == 3
+        assert row.finished_at is not None
+        assert row.last_error is not None
+        assert "boom 7" in row.last_error
+
+    def test_failure_waits_for_the_backoff(self, db: Database, recorder: Recorder) -> None:
+        recorder.fail = True
+        enqueue(db, 1, max_attempts=5)
+        Worker(db, retry_base_seconds=60).run_until_idle()
+        [row] = job_rows(db, JOB)
+        assert row.status is JobStatus.QUEUED
+        assert row.attempts == 1
+        assert row.run_after > now() + timedelta(seconds=30)
+
+    def test_a_retry_that_succeeds_is_done(self, db: Database, recorder: Recorder) -> None:
+        recorder.fail = True
+        enqueue(db, 1, max_attempts=5)
+        worker = Worker(db, retry_base_seconds=0)
+        worker.run_once()
+        recorder.fail = False
+        worker.run_until_idle()
+        [row] = job_rows(db, JOB)
+        assert (row.status, row.attempts, row.last_error) == (JobStatus.DONE, 2, None)
+        assert effects(db) == Counter({"job:1": 1})
+
+
+class TestDeadJobsForAdmins:
+    def test_admin_sees_dead_jobs_and_requeues_one(
+        self, client: TestClient, db: Database, recorder: Recorder
+    ) -> None:
+        admin = make_admin(db)
+        recorder.fail = True
+        [job_id] = enqueue(db, 9, max_attempts=2)
+        Worker(db, retry_base_seconds=0).run_until_idle()
+
+        response = client.get("/api/v1/admin/jobs", headers=admin.headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert [j["id"] for j in body["data"]] == [job_id]
+        dead = body["data"][0]
+        assert (dead["name"], dead["status"], dead["attempts"], dead["maxAttempts"]) == (JOB, "dead", 2, 2)
+        assert dead["payload"] == {"n": 9}
+        assert "boom 9" in dead["lastError"]
+        assert body["pagination"]["total"] == 1
+        assert body["counts"]["dead"] == 1
+
+        retried = client.post(f"/api/v1/admin/jobs/{job_id}/retry", headers=admin.headers)
+        assert retried.status_code == 200, retried.text
+        assert (retried.json()["status"], retried.json()["attempts"]) == ("queued", 0)
+        assert client.get("/api/v1/admin/jobs", headers=admin.headers).json()["data"] == []
+
+        recorder.fail = False
+        Worker(db, retry_base_seconds=0).run_until_idle()
+        [row] = job_rows(db, JOB)
+        assert row.status is JobStatus.DONE
+        assert effects(db) == Counter({"job:9": 1})
+
+    def test_filter_by_status(self, client: TestClient, db: Database, recorder: Recorder) -> None:
+        admin = make_admin(db)
+        enqueue(db, 1, 2)
+        response = client.get("/api/v1/admin/jobs", params={"status": "queued"}, headers=admin.headers)
+        assert [j["payload"]["n"] for j in response.json()["data"] if j["name"] == JOB] == [2, 1]
+
+    def test_agent_is_403(self, client: TestClient, db: Database) -> None:
+        agent = make_agent(db)
+        listed = client.get("/api/v1/admin/jobs", headers=agent.headers)
+        assert listed.status_code == 403
+        assert listed.json()["error"]["code"] == "forbidden"
+        assert client.post("/api/v1/admin/jobs/1/retry", headers=agent.headers).status_code == 403
+
+    def test_retrying_an_unknown_job_is_404(self, client: TestClient, db: Database) -> None:
+        response = client.post("/api/v1/admin/jobs/424242/retry", headers=make_admin(db).headers)
+        assert response.status_code == 404
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+class TestLeases:
+    def test_expired_lease_is_taken_over_and_the_late_worker_commits_nothing(
+        self, db: Database, recorder: Recorder
+    ) -> None:
+        [job_id] = enqueue(db, 5)
+        crashed = Worker(db, name="crashed", lease_seconds=60)
+        assert crashed.claim() == [job_id]  # ...and then the process hangs
+
+        rescuer = Worker(db, name="rescuer", lease_seconds=60)
+        assert rescuer.claim() == [], "a live lease is respected"
+        with travel_to(now() + timedelta(seconds=61)):
+            rescuer.run_until_idle()
+        [row] = job_rows(db, JOB)
+        assert (row.status, row.locked_by, row.attempts) == (JobStatus.DONE, "rescuer", 2)
+        assert effects(db) == Counter({"job:5": 1})
+
+        assert crashed.run_job(job_id) is False  # it wakes up and finishes its copy
+        assert effects(db) == Counter({"job:5": 1}), "the late worker's writes are rolled back"
+        [row] = job_rows(db, JOB)
+        assert (row.status, row.locked_by) == (JobStatus.DONE, "rescuer")
+
+    def test_late_failure_does_not_touch_a_job_taken_over(self, db: Database, recorder: Recorder) -> None:
+        [job_id] = enqueue(db, 6)
+        crashed = Worker(db, name="crashed", lease_seconds=60)
+        crashed.claim()
+        with travel_to(now() + timedelta(seconds=61)):
+            Worker(db, name="rescuer", lease_seconds=60).run_until_idle()
+        recorder.fail = True
+        crashed.run_job(job_id)
+        [row] = job_rows(db, JOB)
+        assert (row.status, row.last_error) == (JobStatus.DONE, None)

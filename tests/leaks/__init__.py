@@ -1,0 +1,1 @@
+"""Proofs that internal notes and staff-only fields never reach a customer (DESIGN.md §7)."""

@@ -1,0 +1,1 @@
+"""One test per attack, named after it (DESIGN.md §7)."""
