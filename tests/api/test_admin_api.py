@@ -19,7 +19,7 @@ def expect_error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 
 def department_id(client: TestClient, persona: Persona, slug: str) -> int:
-    for department in client.get("/api/v1/departments", headers=persona.headers).json():
+    for department in client.get("/api/v1/departments", headers=persona.headers).json()["data"]:
         if department["slug"] == slug:
             return int(department["id"])
     raise AssertionError(slug)
@@ -172,7 +172,7 @@ class TestDeactivateUser:
         admin = make_admin(db)
         agent = make_agent(db)
         client.delete(f"/api/v1/users/{agent.id}", headers=admin.headers)
-        ids = [a["id"] for a in client.get("/api/v1/agents", headers=admin.headers).json()]
+        ids = [a["id"] for a in client.get("/api/v1/agents", headers=admin.headers).json()["data"]]
         assert agent.id not in ids
 
     def test_admin_cannot_deactivate_themself(self, client: TestClient, db: Database) -> None:
@@ -191,7 +191,7 @@ class TestOrganizations:
         assert (org["name"], org["shared"]) == ("Acme", True)
         assert "createdAt" in org
         assert client.get(f"/api/v1/organizations/{org['id']}", headers=admin.headers).json() == org
-        listed = client.get("/api/v1/organizations", headers=admin.headers).json()
+        listed = client.get("/api/v1/organizations", headers=admin.headers).json()["data"]
         assert [o["name"] for o in listed] == ["Acme"]
         patched = client.patch(
             f"/api/v1/organizations/{org['id']}",
@@ -237,7 +237,7 @@ class TestDepartments:
         assert created.status_code == 201, created.text
         department = created.json()
         assert (department["slug"], department["name"], department["isActive"]) == ("legal", "Legal", True)
-        slugs = [d["slug"] for d in client.get("/api/v1/departments", headers=admin.headers).json()]
+        slugs = [d["slug"] for d in client.get("/api/v1/departments", headers=admin.headers).json()["data"]]
         assert "legal" in slugs
         patched = client.patch(
             f"/api/v1/departments/{department['id']}",
@@ -248,7 +248,7 @@ class TestDepartments:
         assert (
             client.delete(f"/api/v1/departments/{department['id']}", headers=admin.headers).status_code == 204
         )
-        slugs = [d["slug"] for d in client.get("/api/v1/departments", headers=admin.headers).json()]
+        slugs = [d["slug"] for d in client.get("/api/v1/departments", headers=admin.headers).json()["data"]]
         assert "legal" not in slugs
 
     def test_deleting_a_department_holding_tickets_is_409(self, client: TestClient, db: Database) -> None:
@@ -259,7 +259,7 @@ class TestDepartments:
         error = expect_error(response, 409, "department_in_use")
         assert error["details"]["departmentId"] == billing
         assert "billing" in [
-            d["slug"] for d in client.get("/api/v1/departments", headers=admin.headers).json()
+            d["slug"] for d in client.get("/api/v1/departments", headers=admin.headers).json()["data"]
         ]
         assert client.get(f"/api/v1/tickets/{ticket['id']}", headers=admin.headers).status_code == 200
 
@@ -272,7 +272,7 @@ class TestDepartments:
             f"/api/v1/departments/{sales}", json={"isActive": False}, headers=admin.headers
         )
         assert response.json()["isActive"] is False
-        slugs = [d["slug"] for d in client.get("/api/v1/departments", headers=admin.headers).json()]
+        slugs = [d["slug"] for d in client.get("/api/v1/departments", headers=admin.headers).json()["data"]]
         assert "sales" not in slugs
         refused = client.post(
             "/api/v1/tickets",
@@ -317,10 +317,10 @@ class TestCategories:
             f"/api/v1/categories/{category['id']}", json={"name": "Devices"}, headers=admin.headers
         )
         assert patched.json()["name"] == "Devices"
-        names = [c["name"] for c in client.get("/api/v1/categories", headers=admin.headers).json()]
+        names = [c["name"] for c in client.get("/api/v1/categories", headers=admin.headers).json()["data"]]
         assert names == ["Devices"]
         assert client.delete(f"/api/v1/categories/{category['id']}", headers=admin.headers).status_code == 204
-        assert client.get("/api/v1/categories", headers=admin.headers).json() == []
+        assert client.get("/api/v1/categories", headers=admin.headers).json()["data"] == []
 
     def test_deleting_a_used_category_detaches_tickets(self, client: TestClient, db: Database) -> None:
         admin = make_admin(db)
@@ -333,7 +333,7 @@ class TestCategories:
         admin = make_admin(db)
         category = client.post("/api/v1/categories", json={"name": "Old"}, headers=admin.headers).json()
         client.patch(f"/api/v1/categories/{category['id']}", json={"is_active": False}, headers=admin.headers)
-        assert client.get("/api/v1/categories", headers=admin.headers).json() == []
+        assert client.get("/api/v1/categories", headers=admin.headers).json()["data"] == []
 
     def test_duplicate_name_is_409(self, client: TestClient, db: Database) -> None:
         admin = make_admin(db)

@@ -153,7 +153,7 @@ class TestPersonalTokens:
         ]
         response = client.get("/api/v1/users/me/tokens", headers=agent.headers)
         assert response.status_code == 200
-        tokens = response.json()
+        tokens = response.json()["data"]
         assert [t["name"] for t in tokens] == ["tests", "ci"]
         for token in tokens:
             assert "token" not in token
@@ -165,7 +165,9 @@ class TestPersonalTokens:
         agent = make_agent(db)
         other = make_agent(db)
         client.post("/api/v1/users/me/tokens", json={"name": "theirs"}, headers=other.headers)
-        names = [t["name"] for t in client.get("/api/v1/users/me/tokens", headers=agent.headers).json()]
+        names = [
+            t["name"] for t in client.get("/api/v1/users/me/tokens", headers=agent.headers).json()["data"]
+        ]
         assert names == ["tests"]
 
     def test_revoked_token_is_401_and_unlisted(self, client: TestClient, db: Database) -> None:
@@ -174,7 +176,9 @@ class TestPersonalTokens:
         response = client.delete(f"/api/v1/users/me/tokens/{created['id']}", headers=agent.headers)
         assert response.status_code == 204
         assert client.get("/api/v1/users/me", headers=bearer(created["token"])).status_code == 401
-        names = [t["name"] for t in client.get("/api/v1/users/me/tokens", headers=agent.headers).json()]
+        names = [
+            t["name"] for t in client.get("/api/v1/users/me/tokens", headers=agent.headers).json()["data"]
+        ]
         assert names == ["tests"]
 
     def test_revoking_twice_is_404(self, client: TestClient, db: Database) -> None:

@@ -248,7 +248,7 @@ class TestStatusAndReplies:
             f"{TICKETS}/{ticket.id}/replies", json={"message": "Hi", **extra}, headers=customer.headers
         )
         assert response.status_code == status, response.text
-        assert client.get(f"{TICKETS}/{ticket.id}/replies", headers=admin.headers).json() == []
+        assert client.get(f"{TICKETS}/{ticket.id}/replies", headers=admin.headers).json()["data"] == []
 
     def test_customer_reply_is_never_a_staff_reply(self, client: TestClient, db: Database) -> None:
         customer = make_customer(db)

@@ -37,7 +37,7 @@ class TestDepartments:
     def test_default_departments_for_anyone_signed_in(self, client: TestClient, db: Database) -> None:
         response = client.get("/api/v1/departments", headers=make_customer(db).headers)
         assert response.status_code == 200
-        departments = response.json()
+        departments = response.json()["data"]
         assert sorted(d["slug"] for d in departments) == ["billing", "general", "sales", "technical"]
         assert set(departments[0]) == {"id", "slug", "name", "isActive"}
 
@@ -53,14 +53,14 @@ class TestCategories:
         for name in ("Network", "Billing questions", "Access"):
             client.post("/api/v1/categories", json={"name": name}, headers=admin.headers)
         response = client.get("/api/v1/categories", headers=make_customer(db).headers)
-        assert [c["name"] for c in response.json()] == ["Access", "Billing questions", "Network"]
+        assert [c["name"] for c in response.json()["data"]] == ["Access", "Billing questions", "Network"]
 
 
 class TestPriorities:
     def test_in_rank_order(self, client: TestClient, db: Database) -> None:
         response = client.get("/api/v1/priorities", headers=make_customer(db).headers)
         assert response.status_code == 200
-        assert response.json() == [
+        assert response.json()["data"] == [
             {"value": "low", "rank": 0},
             {"value": "medium", "rank": 1},
             {"value": "high", "rank": 2},
@@ -72,7 +72,7 @@ class TestStatuses:
     def test_each_status_with_its_allowed_next_states(self, client: TestClient, db: Database) -> None:
         response = client.get("/api/v1/statuses", headers=make_agent(db).headers)
         assert response.status_code == 200
-        table = {s["value"]: set(s["allowedNext"]) for s in response.json()}
+        table = {s["value"]: set(s["allowedNext"]) for s in response.json()["data"]}
         assert table == {
             "open": {"answered", "in_progress", "on_hold", "closed"},
             "answered": {"in_progress", "on_hold", "waiting_for_response", "closed"},
@@ -159,7 +159,7 @@ class TestAgents:
         move(db, admin, tickets[1], TicketStatus.CLOSED)
         response = client.get("/api/v1/agents", headers=busy.headers)
         assert response.status_code == 200
-        load = {a["id"]: a for a in response.json()}
+        load = {a["id"]: a for a in response.json()["data"]}
         assert load[busy.id]["openTickets"] == 2
         assert load[idle.id]["openTickets"] == 0
         assert load[admin.id]["role"] == "admin"

@@ -257,7 +257,7 @@ class TestListReplies:
         make_message(db, cast["agent"], ticket["id"], body="three")
         response = client.get(f"/api/v1/tickets/{ticket['id']}/replies", headers=cast["agent"].headers)
         assert response.status_code == 200
-        assert [(m["body"], m["isInternal"]) for m in response.json()] == [
+        assert [(m["body"], m["isInternal"]) for m in response.json()["data"]] == [
             ("one", False),
             ("two", True),
             ("three", False),
@@ -270,9 +270,9 @@ class TestListReplies:
         make_message(db, cast["agent"], ticket["id"], body="secret", internal=True)
         make_message(db, cast["agent"], ticket["id"], body="public")
         response = client.get(f"/api/v1/tickets/{ticket['id']}/replies", headers=cast["customer"].headers)
-        assert [m["body"] for m in response.json()] == ["public"]
+        assert [m["body"] for m in response.json()["data"]] == ["public"]
         assert "secret" not in response.text
-        assert "isInternal" not in response.json()[0]
+        assert "isInternal" not in response.json()["data"][0]
 
     def test_someone_elses_conversation_is_404(
         self, client: TestClient, db: Database, cast: dict[str, Persona]

@@ -35,7 +35,7 @@ class TestMainPath:
         seen = client.get(
             f"/api/v1/tickets/{ticket['id']}/replies", headers={"Authorization": f"Bearer {token}"}
         )
-        assert [m["body"] for m in seen.json()] == ["public answer"]
+        assert [m["body"] for m in seen.json()["data"]] == ["public answer"]
         detail = client.get(f"/api/v1/tickets/{ticket['id']}", headers=customer.headers).json()
         assert detail["status"] == "answered"
         assert "assignee" not in detail

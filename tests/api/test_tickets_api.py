@@ -1013,7 +1013,7 @@ class TestHistory:
         assert response.status_code == 200
         timeline = [
             (e["field"], e["oldValue"], e["newValue"], e["automatic"], e["reason"], e["isInternal"])
-            for e in response.json()
+            for e in response.json()["data"]
         ]
         assert timeline == [
             ("ticket", None, "created", False, None, False),
@@ -1021,7 +1021,7 @@ class TestHistory:
             ("status", "open", "in_progress", True, None, False),
             ("status", "in_progress", "on_hold", False, "Waiting for vendor", False),
         ]
-        assert response.json()[3]["actor"]["id"] == agent.id
+        assert response.json()["data"][3]["actor"]["id"] == agent.id
 
     def test_customer_sees_public_events_without_reasons(self, client: TestClient, db: Database) -> None:
         admin = make_admin(db)
@@ -1031,7 +1031,7 @@ class TestHistory:
         assign(db, admin, ticket["id"], agent)
         response = client.get(f"/api/v1/tickets/{ticket['id']}/history", headers=customer.headers)
         assert response.status_code == 200
-        body = response.json()
+        body = response.json()["data"]
         assert [e["field"] for e in body] == ["ticket", "status"]
         for event in body:
             assert "reason" not in event

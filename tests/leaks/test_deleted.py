@@ -17,7 +17,9 @@ class TestDeletedMessage:
         message = make_message(db, scene.agent, scene.ticket_id, body=f"Sorry, {DELETED_WORD} was wrong.")
         delete_message(db, scene.admin, message.id)
 
-        replies = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.customer.headers))
+        replies = ok(
+            client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.customer.headers)
+        )["data"]
 
         assert [m["id"] for m in replies] == [scene.reply_id]
 

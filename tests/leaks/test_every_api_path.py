@@ -91,13 +91,17 @@ class TestTicketDetail:
 class TestReplies:
     def test_list_holds_the_public_reply_only(self, client: TestClient, db: Database) -> None:
         scene = worked_ticket(client, db)
-        replies = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.customer.headers))
+        replies = ok(
+            client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.customer.headers)
+        )["data"]
         assert [m["id"] for m in replies] == [scene.reply_id]
         assert all("isInternal" not in m for m in replies)
 
     def test_agent_list_holds_the_note(self, client: TestClient, db: Database) -> None:
         scene = worked_ticket(client, db)
-        replies = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.agent.headers))
+        replies = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.agent.headers))[
+            "data"
+        ]
         assert [(m["id"], m["isInternal"]) for m in replies] == [
             (scene.note_id, True),
             (scene.reply_id, False),
@@ -123,7 +127,9 @@ class TestReplies:
             headers=scene.customer.headers,
         )
         assert response.status_code == 403
-        staff_view = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.agent.headers))
+        staff_view = ok(
+            client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.agent.headers)
+        )["data"]
         assert "Let me in on it." not in [m["body"] for m in staff_view]
 
 
@@ -132,7 +138,9 @@ class TestHistory:
         self, client: TestClient, db: Database
     ) -> None:
         scene = worked_ticket(client, db)
-        events = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/history", headers=scene.customer.headers))
+        events = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/history", headers=scene.customer.headers))[
+            "data"
+        ]
         fields = {e["field"] for e in events}
         assert fields.isdisjoint({"note", "assignee", "tags", "deleted"})
         assert {"ticket", "reply", "status"} <= fields
@@ -140,13 +148,17 @@ class TestHistory:
 
     def test_note_event_does_not_point_at_the_note(self, client: TestClient, db: Database) -> None:
         scene = worked_ticket(client, db)
-        events = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/history", headers=scene.customer.headers))
+        events = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/history", headers=scene.customer.headers))[
+            "data"
+        ]
         assert f"#{scene.note_id}" not in {e["newValue"] for e in events}
         assert f"#{scene.reply_id}" in {e["newValue"] for e in events}
 
     def test_staff_timeline_keeps_reasons_and_internal_events(self, client: TestClient, db: Database) -> None:
         scene = worked_ticket(client, db)
-        events = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/history", headers=scene.agent.headers))
+        events = ok(client.get(f"/api/v1/tickets/{scene.ticket_id}/history", headers=scene.agent.headers))[
+            "data"
+        ]
         by_field = {e["field"]: e for e in events}
         assert by_field["note"]["isInternal"] is True
         assert by_field["assignee"]["newValue"] == ASSIGNEE_NAME

@@ -27,7 +27,7 @@ class TestSharedOrganization:
         history = client.get(f"{ticket}/history", headers=colleague.headers)
 
         assert [r.status_code for r in (detail, replies, history)] == [200, 200, 200]
-        assert [m["id"] for m in replies.json()] == [scene.reply_id]
+        assert [m["id"] for m in replies.json()["data"]] == [scene.reply_id]
         for response in (detail, replies, history):
             assert markers_in(response.text) == []
             assert staff_keys_in(response.json()) == set()

@@ -34,7 +34,7 @@ class TestStaffOnlyEndpoints:
     def test_agents_list_is_staff_data(self, client: TestClient, db: Database) -> None:
         """Control: the agents list does name the assignee, which is why customers are refused."""
         scene = worked_ticket(client, db)
-        names = [a["name"] for a in ok(client.get("/api/v1/agents", headers=scene.agent.headers))]
+        names = [a["name"] for a in ok(client.get("/api/v1/agents", headers=scene.agent.headers))["data"]]
         assert ASSIGNEE_NAME in names
 
     def test_customer_cannot_read_a_staff_user_record(self, client: TestClient, db: Database) -> None:

@@ -176,7 +176,7 @@ class TestStolenOrStaleTokens:
         listed = client.get("/api/v1/users/me/tokens", headers=customer.headers)
         assert listed.status_code == 200
         assert customer.token not in listed.text
-        assert all("token" not in t and "tokenHash" not in t for t in listed.json())
+        assert all("token" not in t and "tokenHash" not in t for t in listed.json()["data"])
 
     def test_disabled_users_token_stops_working(self, client: TestClient, db: Database) -> None:
         customer = make_customer(db)
@@ -243,7 +243,7 @@ class TestCrossSiteRequestForgery:
     def test_forged_token_revocation_is_refused(self, client: TestClient, db: Database) -> None:
         customer = make_customer(db)
         _browser(client, db, customer)
-        [token] = client.get("/api/v1/users/me/tokens").json()
+        [token] = client.get("/api/v1/users/me/tokens").json()["data"]
         response = client.delete(f"/api/v1/users/me/tokens/{token['id']}")
         assert _is_csrf_refusal(response)
         assert client.get(ME, headers=customer.headers).status_code == 200

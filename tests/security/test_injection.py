@@ -96,7 +96,7 @@ class TestStoredXss:
             )
             assert response.status_code == 201, response.text
             assert _dangerous(response.json()["bodyHtml"]) == []
-        listed = client.get(f"/api/v1/tickets/{ticket.id}/replies", headers=agent.headers).json()
+        listed = client.get(f"/api/v1/tickets/{ticket.id}/replies", headers=agent.headers).json()["data"]
         assert all(_dangerous(m["bodyHtml"]) == [] for m in listed)
 
     def test_script_in_an_edited_description_is_sanitized_again(

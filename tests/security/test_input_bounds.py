@@ -175,7 +175,7 @@ class TestOversizeFields:
         assert response.status_code == 422, response.text
         after = client.get(f"/api/v1/tickets/{ticket.id}", headers=admin.headers).json()
         assert after["version"] == before["version"]
-        replies = client.get(f"/api/v1/tickets/{ticket.id}/replies", headers=admin.headers).json()
+        replies = client.get(f"/api/v1/tickets/{ticket.id}/replies", headers=admin.headers).json()["data"]
         assert replies == []
 
     def test_oversize_bulk_update_is_a_422(self, client: TestClient, db: Database) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from ticketry.auth import directory
 from ticketry.auth.actor import require
 from ticketry.auth.permissions import Permission
-from ticketry.core.pagination import PaginationView, pagination_view
+from ticketry.core.pagination import ListPage, PaginationView, pagination_view
 from ticketry.core.schemas import Schema
 from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.jobs import service as job_service
@@ -110,9 +110,10 @@ def deactivate_user(user_id: PathId, session: DbSession, actor: CurrentActor) ->
 # --- organizations ------------------------------------------------------------------------------
 
 
-@router.get("/organizations", response_model=list[OrganizationView])
-def list_organizations(session: DbSession, actor: CurrentActor) -> list[OrganizationView]:
-    return [OrganizationView.model_validate(o) for o in directory.list_organizations(session, actor)]
+@router.get("/organizations", response_model=ListPage[OrganizationView])
+def list_organizations(session: DbSession, actor: CurrentActor) -> ListPage[OrganizationView]:
+    organizations = directory.list_organizations(session, actor)
+    return ListPage[OrganizationView].of([OrganizationView.model_validate(o) for o in organizations])
 
 
 @router.post("/organizations", response_model=OrganizationView, status_code=201)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from ticketry.auth import service as auth_service
+from ticketry.core.pagination import ListPage
 from ticketry.core.schemas import Input, Schema
 from ticketry.http.deps import CurrentActor, DbSession, PathId, client_ip, credential_secret
 from ticketry.users import service as user_service
@@ -63,9 +64,11 @@ def me(session: DbSession, actor: CurrentActor) -> UserView:
     return UserView.of(user_service.get_user(session, actor.user_id))
 
 
-@router.get("/users/me/tokens", response_model=list[TokenView])
-def list_tokens(session: DbSession, actor: CurrentActor) -> list[TokenView]:
-    return [TokenView.model_validate(t) for t in auth_service.list_tokens(session, actor)]
+@router.get("/users/me/tokens", response_model=ListPage[TokenView])
+def list_tokens(session: DbSession, actor: CurrentActor) -> ListPage[TokenView]:
+    return ListPage[TokenView].of(
+        [TokenView.model_validate(t) for t in auth_service.list_tokens(session, actor)]
+    )
 
 
 @router.post("/users/me/tokens", response_model=TokenCreated, status_code=201)

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from fastapi import APIRouter, Request
 
+from ticketry.core.pagination import ListPage
 from ticketry.core.schemas import Schema
 from ticketry.http.deps import CurrentActor, DbSession, database
 from ticketry.reports import service as reports
@@ -19,24 +20,30 @@ from ticketry.users.schemas import DepartmentView
 router = APIRouter(tags=["reference"])
 
 
-@router.get("/departments", response_model=list[DepartmentView])
-def departments(session: DbSession, actor: CurrentActor) -> list[DepartmentView]:
-    return [DepartmentView.model_validate(d) for d in user_service.list_departments(session)]
+@router.get("/departments", response_model=ListPage[DepartmentView])
+def departments(session: DbSession, actor: CurrentActor) -> ListPage[DepartmentView]:
+    return ListPage[DepartmentView].of(
+        [DepartmentView.model_validate(d) for d in user_service.list_departments(session)]
+    )
 
 
-@router.get("/categories", response_model=list[CategoryView])
-def categories(session: DbSession, actor: CurrentActor) -> list[CategoryView]:
-    return [CategoryView.model_validate(c) for c in ticket_service.list_categories(session)]
+@router.get("/categories", response_model=ListPage[CategoryView])
+def categories(session: DbSession, actor: CurrentActor) -> ListPage[CategoryView]:
+    return ListPage[CategoryView].of(
+        [CategoryView.model_validate(c) for c in ticket_service.list_categories(session)]
+    )
 
 
-@router.get("/priorities", response_model=list[PriorityInfo])
-def priorities(actor: CurrentActor) -> list[PriorityInfo]:
-    return [PriorityInfo(value=p, rank=i) for i, p in enumerate(Priority)]
+@router.get("/priorities", response_model=ListPage[PriorityInfo])
+def priorities(actor: CurrentActor) -> ListPage[PriorityInfo]:
+    return ListPage[PriorityInfo].of([PriorityInfo(value=p, rank=i) for i, p in enumerate(Priority)])
 
 
-@router.get("/statuses", response_model=list[StatusInfo])
-def statuses(actor: CurrentActor) -> list[StatusInfo]:
-    return [StatusInfo(value=s, allowed_next=list(lifecycle.allowed_targets(s))) for s in TicketStatus]
+@router.get("/statuses", response_model=ListPage[StatusInfo])
+def statuses(actor: CurrentActor) -> ListPage[StatusInfo]:
+    return ListPage[StatusInfo].of(
+        [StatusInfo(value=s, allowed_next=list(lifecycle.allowed_targets(s))) for s in TicketStatus]
+    )
 
 
 class DurationsView(Schema):
@@ -84,18 +91,20 @@ def stats(
     return StatsView.model_validate(result)
 
 
-@router.get("/agents", response_model=list[AgentView], tags=["reports"])
-def agents(session: DbSession, actor: CurrentActor) -> list[AgentView]:
-    return [
-        AgentView(
-            id=a.user.id,
-            name=a.user.name,
-            email=a.user.email,
-            role=a.user.role.value,
-            open_tickets=a.open_tickets,
-        )
-        for a in reports.agent_workload(session, actor)
-    ]
+@router.get("/agents", response_model=ListPage[AgentView], tags=["reports"])
+def agents(session: DbSession, actor: CurrentActor) -> ListPage[AgentView]:
+    return ListPage[AgentView].of(
+        [
+            AgentView(
+                id=a.user.id,
+                name=a.user.name,
+                email=a.user.email,
+                role=a.user.role.value,
+                open_tickets=a.open_tickets,
+            )
+            for a in reports.agent_workload(session, actor)
+        ]
+    )
 
 
 class Health(Schema):

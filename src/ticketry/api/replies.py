@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ticketry.api.views import message_view, message_views
+from ticketry.api.views import MessageList, message_view, message_views
 from ticketry.http.deps import CurrentActor, DbSession, PathId
 from ticketry.messages import service as message_service
 from ticketry.messages.schemas import MessageCustomerView, MessageStaffView, ReplyCreate
@@ -13,7 +13,6 @@ from ticketry.tickets.models import Source
 router = APIRouter(prefix="/tickets", tags=["replies"])
 
 MessageView = MessageStaffView | MessageCustomerView
-MessageList = list[MessageStaffView] | list[MessageCustomerView]
 
 
 @router.get("/{ticket_id}/replies", response_model=MessageList)

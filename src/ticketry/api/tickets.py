@@ -7,12 +7,11 @@ from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Query, Response
 
-from ticketry.api.views import TicketPage, event_views, ticket_page, ticket_view
+from ticketry.api.views import EventList, TicketPage, event_views, ticket_page, ticket_view
 from ticketry.auth.actor import Actor
 from ticketry.core.errors import ValidationFailed
 from ticketry.core.pagination import PageRequest
 from ticketry.core.schemas import MAX_ID
-from ticketry.history.schemas import TicketEventCustomerView, TicketEventStaffView
 from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId
 from ticketry.search import service as search
 from ticketry.search.service import Assigned, SortField, TicketFilters, TicketSort
@@ -36,7 +35,6 @@ from ticketry.tickets.views import record_view
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
 TicketView = TicketStaffView | TicketCustomerView
-EventList = list[TicketEventStaffView] | list[TicketEventCustomerView]
 
 
 def _assigned(value: str | None) -> int | Assigned | None:

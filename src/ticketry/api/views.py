@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ticketry.auth.actor import Actor
-from ticketry.core.pagination import Page, PaginationView, pagination_view
+from ticketry.core.pagination import ListPage, Page, PaginationView, pagination_view
 from ticketry.core.schemas import Schema
 from ticketry.history.models import TicketEvent
 from ticketry.history.schemas import TicketEventCustomerView, TicketEventStaffView
@@ -40,17 +40,17 @@ def message_view(actor: Actor, message: Message) -> MessageStaffView | MessageCu
     return schema.model_validate(message)
 
 
-def message_views(
-    actor: Actor, messages: Sequence[Message]
-) -> list[MessageStaffView] | list[MessageCustomerView]:
-    if actor.is_staff:
-        return [MessageStaffView.model_validate(m) for m in messages]
-    return [MessageCustomerView.model_validate(m) for m in messages]
+MessageList = ListPage[MessageStaffView] | ListPage[MessageCustomerView]
+EventList = ListPage[TicketEventStaffView] | ListPage[TicketEventCustomerView]
 
 
-def event_views(
-    actor: Actor, events: Sequence[TicketEvent]
-) -> list[TicketEventStaffView] | list[TicketEventCustomerView]:
+def message_views(actor: Actor, messages: Sequence[Message]) -> MessageList:
     if actor.is_staff:
-        return [TicketEventStaffView.model_validate(e) for e in events]
-    return [TicketEventCustomerView.model_validate(e) for e in events]
+        return ListPage[MessageStaffView].of([MessageStaffView.model_validate(m) for m in messages])
+    return ListPage[MessageCustomerView].of([MessageCustomerView.model_validate(m) for m in messages])
+
+
+def event_views(actor: Actor, events: Sequence[TicketEvent]) -> EventList:
+    if actor.is_staff:
+        return ListPage[TicketEventStaffView].of([TicketEventStaffView.model_validate(e) for e in events])
+    return ListPage[TicketEventCustomerView].of([TicketEventCustomerView.model_validate(e) for e in events])

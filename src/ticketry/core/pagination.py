@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -60,3 +61,19 @@ def pagination_view(page: Page[T]) -> PaginationView:
         page_size=page.request.page_size,
         total_pages=page.total_pages,
     )
+
+
+class ListPage(Schema, Generic[T]):
+    """The list envelope for lists that are not paged (a ticket's replies, reference data):
+    the same shape as every other list (SPEC §4), everything on one page."""
+
+    data: list[T]
+    pagination: PaginationView
+
+    @classmethod
+    def of(cls, items: Sequence[T]) -> ListPage[T]:
+        total = len(items)
+        pagination = PaginationView(
+            total=total, page=1, page_size=max(total, 1), total_pages=1 if total else 0
+        )
+        return cls(data=list(items), pagination=pagination)
