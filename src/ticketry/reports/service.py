@@ -148,7 +148,8 @@ def agent_workload(session: Session, actor: Actor) -> list[AgentLoad]:
     require(actor, Permission.STATS_VIEW)
     load = (
         select(Ticket.assignee_id, func.count().label("n"))
-        .where(*_scope(actor), Ticket.status.in_(sorted(ACTIVE_STATUSES)))
+        # Only assigned tickets: the assignee index answers this without reading unassigned work.
+        .where(*_scope(actor), Ticket.assignee_id.is_not(None), Ticket.status.in_(sorted(ACTIVE_STATUSES)))
         .group_by(Ticket.assignee_id)
         .subquery()
     )

@@ -92,6 +92,17 @@ def get_organization(session: Session, organization_id: int) -> Organization:
     return organization
 
 
+def list_staff(session: Session) -> list[User]:
+    """Active agents and admins, by name: whom a ticket can be assigned to."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.role.in_([Role.AGENT, Role.ADMIN]), User.is_active.is_(True))
+            .order_by(User.name)
+        )
+    )
+
+
 def create_user(
     session: Session,
     *,

@@ -114,7 +114,7 @@ def ticket_list(
         "counts": search.view_counts(session, who.actor),
         "departments": user_service.list_departments(session),
         "categories": ticket_service.list_categories(session),
-        "agents": reports.agent_workload(session, who.actor),
+        "agents": user_service.list_staff(session),
         "params": request.query_params,
         "sort": sort,
         "order": order,
