@@ -106,11 +106,6 @@ def _ensure_customer_may_reply(actor: Actor, ticket: Ticket, *, is_internal: boo
     lifecycle.ensure_accepts_replies(ticket)
 
 
-def get_message(session: Session, actor: Actor, message_id: int) -> Message | None:
-    query = readable_messages(actor).where(Message.id == message_id).options(joinedload(Message.author))
-    return session.scalars(query).one_or_none()
-
-
 def load_for_view(session: Session, message: Message) -> Message:
     session.flush()
     return session.scalars(

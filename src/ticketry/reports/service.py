@@ -100,7 +100,9 @@ def stats(
         .where(*_scope(actor))
         .group_by(Ticket.status, Ticket.priority, Ticket.department_id)
     ).all()
-    names = dict(session.execute(select(Department.id, Department.name)).tuples().all())
+    names = {
+        department_id: name for department_id, name in session.execute(select(Department.id, Department.name))
+    }
     by_status: dict[str, int] = {}
     by_priority: dict[str, int] = {}
     by_department: dict[str, int] = {}

@@ -23,8 +23,6 @@ from ticketry.history import service as history
 from ticketry.history.models import Change, TicketEvent
 from ticketry.jobs import service as jobs
 from ticketry.realtime import broker as realtime
-from ticketry.realtime import presence
-from ticketry.realtime.models import Presence, PresenceState
 from ticketry.sitesettings import service as site_settings
 from ticketry.tickets import lifecycle, numbering
 from ticketry.tickets.access import access_ticket
@@ -584,18 +582,3 @@ def delete_category(session: Session, actor: Actor, category_id: int) -> None:
         raise CategoryNotFound(f"Category {category_id} does not exist.")
     session.delete(category)
     session.flush()
-
-
-# --- presence (the collision warning) -----------------------------------------------------------
-
-
-def track_presence(session: Session, actor: Actor, ticket_id: int, *, state: PresenceState) -> list[Presence]:
-    """Note that this agent has the ticket open (or is typing); return who else does."""
-    require(actor, Permission.TICKETS_VIEW_INTERNAL)
-    access_ticket(session, actor, ticket_id)
-    presence.beat(session, ticket_id=ticket_id, user_id=actor.user_id, user_name=actor.name, state=state)
-    return presence.others(session, ticket_id=ticket_id, user_id=actor.user_id)
-
-
-def leave_ticket(session: Session, actor: Actor, ticket_id: int) -> None:
-    presence.leave(session, ticket_id=ticket_id, user_id=actor.user_id)

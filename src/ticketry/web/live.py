@@ -18,6 +18,7 @@ from ticketry.core.schemas import MAX_ID
 from ticketry.http.deps import DbSession, PathId
 from ticketry.realtime.broker import hub
 from ticketry.realtime.models import PresenceState
+from ticketry.tickets import presence as presence_service
 from ticketry.tickets import service as ticket_service
 from ticketry.web.session import MaybeSignedIn, SignedIn
 from ticketry.web.templating import render
@@ -64,11 +65,11 @@ def presence(
     state: Annotated[PresenceState, Form()] = PresenceState.VIEWING,
 ) -> Response:
     """A heartbeat from an open ticket page; answers with who else is there."""
-    others = ticket_service.track_presence(session, who.actor, ticket_id, state=state)
+    others = presence_service.track_presence(session, who.actor, ticket_id, state=state)
     return render(request, "desk/presence.html", {"others": others}, who=who)
 
 
 @router.post("/desk/tickets/{ticket_id}/leave")
 def leave(session: DbSession, who: SignedIn, ticket_id: PathId) -> Response:
-    ticket_service.leave_ticket(session, who.actor, ticket_id)
+    presence_service.leave_ticket(session, who.actor, ticket_id)
     return Response(status_code=204)
