@@ -48,8 +48,10 @@ fmt: install ## Format and auto-fix
 	$(VENV)/bin/ruff format src tests bench
 	$(VENV)/bin/ruff check --fix src tests bench
 
-bench: install ## Benchmarks (BENCH_ARGS="--help" for options); prints figures, asserts nothing
-	$(PY) -m bench $(BENCH_ARGS)
+BENCHES ?= load files
+bench: install ## Benchmarks: load, files (BENCHES=files for one; BENCH_ARGS, BENCH_FILES_ARGS="--help")
+	$(if $(filter load,$(BENCHES)),$(PY) -m bench $(BENCH_ARGS))
+	$(if $(filter files,$(BENCHES)),$(PY) -m bench.files $(BENCH_FILES_ARGS))
 
 clean: ## Remove the virtualenv, front-end packages and local databases
 	rm -rf $(VENV) node_modules ticketry.db ticketry.db-wal ticketry.db-shm

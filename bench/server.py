@@ -1,4 +1,4 @@
-"""The server under test, started the way a user starts it, and what /proc says about it."""
+"""The server under test, started the way a user starts it, and what /proc says about it; moto."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,25 @@ def machine_busy() -> tuple[float, float]:
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
 
 
+def memory_kb(pid: int) -> dict[str, int]:
+    """The `Vm*` lines of /proc/<pid>/status in KiB: VmRSS now, VmHWM its peak since start or reset."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Vm"):
+            name, _, value = line.partition(":")
+            found[name] = int(value.split()[0])
+    return found
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Set the process's VmHWM back to its current RSS (Linux ≥ 4.0); False if not permitted."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
 def postgres_pids() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -89,7 +110,10 @@ class Server:
     log_path: Path
 
     @classmethod
-    def start(cls, database_url: str, *, workers: int, log_path: Path) -> Server:
+    def start(
+        cls, database_url: str, *, workers: int, log_path: Path, env: dict[str, str] | None = None
+    ) -> Server:
+        """`env` adds to (or overrides) the environment the server is started with."""
         port = free_port()
         command = [
             str(Path(sys.executable).with_name("ticketry")),
@@ -102,13 +126,22 @@ class Server:
             str(workers),
             "--no-migrate",
         ]
-        env = {**os.environ, "TICKETRY_DATABASE_URL": database_url, "TICKETRY_LOG_LEVEL": "WARNING"}
+        environment = {
+            **os.environ,
+            "TICKETRY_DATABASE_URL": database_url,
+            "TICKETRY_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
         log_file = log_path.open("wb")
         process = subprocess.Popen(
-            command, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            command, env=environment, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
         server = cls(process, port, log_path)
-        server.wait_healthy(workers)
+        try:
+            server.wait_healthy(workers)
+        except BaseException:
+            server.stop()  # not left running when it never became healthy (or on Ctrl-C)
+            raise
         return server
 
     def wait_healthy(self, workers: int, timeout: float = 60.0) -> None:
@@ -120,7 +153,8 @@ class Server:
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     # Every worker must be up, not just the first: ask until both answered.
-                    if response.status == 200 and len(self.pids()) > workers:
+                    # One worker is served by the uvicorn process itself, without a supervisor.
+                    if response.status == 200 and len(self.pids()) >= (workers + 1 if workers > 1 else 1):
                         time.sleep(1.0)
                         return
             except OSError:
@@ -139,3 +173,88 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+class PeakRss:
+    """The server's peak RSS over a stretch of time: its VmHWM after resetting it through
+    /proc/<pid>/clear_refs, or, where that is not permitted, VmRSS sampled every 10 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.start_kb = self.peak_kb = self.end_kb = 0
+        self.marks_kb: list[int] = []  # peak of each stretch between `mark` calls (VmHWM only)
+        self.method = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> PeakRss:
+        self.start_kb = memory_kb(self.pid)["VmRSS"]
+        self.method = "VmHWM" if reset_peak_rss(self.pid) else "sampled"
+        self.peak_kb = self.start_kb
+        if self.method == "sampled":
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def mark(self) -> None:
+        """End a stretch (one file of a sequential phase): note its peak, start the next one."""
+        if self.method == "VmHWM":
+            self.marks_kb.append(memory_kb(self.pid)["VmHWM"])
+            reset_peak_rss(self.pid)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            with contextlib.suppress(OSError, KeyError):
+                self.peak_kb = max(self.peak_kb, memory_kb(self.pid)["VmRSS"])
+
+    def __exit__(self, *_: object) -> None:
+        status = memory_kb(self.pid)
+        self.end_kb = status["VmRSS"]
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.peak_kb = max(self.peak_kb, self.end_kb)
+        else:
+            self.peak_kb = max([status["VmHWM"], *self.marks_kb])
+
+
+@contextlib.contextmanager
+def moto_server(log_path: Path, bucket: str) -> Iterator[tuple[str, int]]:
+    """A real S3 endpoint (moto) on a free port with `bucket` created; its URL and process id."""
+    import boto3
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(endpoint, timeout=2).close()
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"moto did not start; see {log_path}") from None
+                    time.sleep(0.2)
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+            )
+            client.create_bucket(Bucket=bucket)
+            yield endpoint, process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

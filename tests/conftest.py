@@ -126,9 +126,9 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     get_settings.cache_clear()
-    return Settings(database_url=database_url, inprocess_worker=False)
+    return Settings(database_url=database_url, inprocess_worker=False, storage_url=str(tmp_path / "files"))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
@@ -21,13 +22,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ticketry import __version__
 from ticketry.api import errors
 from ticketry.api.router import api_router
+from ticketry.attachments import service as attachment_service
+from ticketry.attachments.intake import FileStore
 from ticketry.auth import service as auth_service
 from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
 from ticketry.core.errors import DomainError
+from ticketry.http.openapi import EXTRA_SCHEMAS
 from ticketry.jobs import service as job_service
 from ticketry.jobs.worker import Worker
 from ticketry.realtime import broker, presence
+from ticketry.sitesettings import service as site_settings
 from ticketry.tickets.views import flush_views
 from ticketry.web import errors as web_errors
 from ticketry.web import router as web_router
@@ -69,22 +74,24 @@ def _flush_buffers(db: Database) -> None:
         auth_service.flush_token_usage(session)
 
 
-def _purge(db: Database) -> None:
+def _purge(db: Database, files: FileStore) -> None:
     with db.unit_of_work() as session:
         auth_service.purge_expired(session)
         job_service.purge_finished(session)
         presence.purge(session)
+        retention = site_settings.current(session).attachment_retention_days
+    attachment_service.sweep(db, files.storage, retention_days=retention)
 
 
 class Background:
     """The in-process worker and scheduler of a single-node install (DESIGN.md §1)."""
 
-    def __init__(self, db: Database, *, run_worker: bool) -> None:
+    def __init__(self, db: Database, files: FileStore, *, run_worker: bool) -> None:
         self.db = db
         self.run_worker = run_worker
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.tasks = [Periodic(2.0, _flush_buffers), Periodic(3600.0, _purge)]
+        self.tasks = [Periodic(2.0, _flush_buffers), Periodic(3600.0, partial(_purge, files=files))]
 
     def start(self) -> None:
         if self.run_worker:
@@ -121,7 +128,7 @@ class Background:
                 try:
                     task.run(self.db)
                 except Exception:  # housekeeping must never take the process down
-                    log.exception("scheduler.task_failed", task=task.run.__name__)
+                    log.exception("scheduler.task_failed", task=getattr(task.run, "__name__", repr(task.run)))
 
     def shutdown(self) -> None:
         self.stop.set()
@@ -174,8 +181,9 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.extend(self.HEADERS)
-                headers.append(csp)
+                present = {name.lower() for name, _ in headers}
+                # A response that set its own (a download's sandbox) keeps it.
+                headers.extend(h for h in (*self.HEADERS, csp) if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 
@@ -191,7 +199,8 @@ def create_app(
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     database = db or Database.connect(settings.database_url)
-    runner = Background(database, run_worker=settings.inprocess_worker) if background else None
+    files = FileStore.from_settings(settings)
+    runner = Background(database, files, run_worker=settings.inprocess_worker) if background else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -215,11 +224,29 @@ def create_app(
     )
     app.state.db = database
     app.state.settings = settings
+    app.state.files = files
+    _document_streamed_bodies(app)
     _install_error_handlers(app)
     app.include_router(api_router)
     web_router.mount(app)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _document_streamed_bodies(app: FastAPI) -> None:
+    """Routes that read their own (streamed) bodies describe them by reference; add the models."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model in EXTRA_SCHEMAS.items():
+                components.setdefault(name, model)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 ErrorHandler = Callable[[Request, Any], Response]

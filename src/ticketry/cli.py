@@ -1,4 +1,4 @@
-"""The `ticketry` command: serve, worker, migrate, createadmin, demo."""
+"""The `ticketry` command: serve, worker, migrate, createadmin, demo, storage migrate."""
 
 from __future__ import annotations
 
@@ -104,18 +104,72 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed, for repeatable data.")] = 7,
 ) -> None:
     """Load realistic demo data (skipped if it is already there) and print the logins."""
+    from ticketry.attachments.intake import FileStore
     from ticketry.core.db import Database
     from ticketry.demo import DEMO_PASSWORD, load_demo
 
-    db = Database.connect(get_settings().database_url, pool_size=1)
+    settings = get_settings()
+    db = Database.connect(settings.database_url, pool_size=1)
     try:
-        accounts = load_demo(db, tickets=tickets, seed=seed)
+        accounts = load_demo(db, tickets=tickets, seed=seed, files=FileStore.from_settings(settings))
     finally:
         db.dispose()
     typer.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for role, email in accounts:
         typer.echo(f"  {role:<9} {email}")
     typer.echo("")
+
+
+storage_app = typer.Typer(help="Attachment storage.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("migrate")
+def storage_migrate(
+    source: Annotated[
+        str, typer.Option("--from", help="Where the files are: a directory or s3://bucket/prefix.")
+    ],
+    target: Annotated[
+        str | None, typer.Option("--to", help="Where they go (default: TICKETRY_STORAGE_URL).")
+    ] = None,
+) -> None:
+    """Copy every stored file to another backend, verifying each. Interrupt and rerun at will:
+    files already there are skipped. Then point TICKETRY_STORAGE_URL at the target."""
+    from ticketry.attachments import service as attachments
+    from ticketry.attachments.storage import storage_from_url
+    from ticketry.core.db import Database
+
+    settings = get_settings()
+    try:
+        origin = storage_from_url(source, settings)
+        goal = storage_from_url(target or settings.storage_url, settings)
+    except ValueError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    if origin.description == goal.description:
+        typer.echo(f"Error: --from and --to are the same storage ({goal.description}).", err=True)
+        raise typer.Exit(code=2)
+    db = Database.connect(settings.database_url, pool_size=1)
+    done = 0
+
+    def progress(key: str, outcome: str) -> None:
+        nonlocal done
+        done += 1
+        if outcome in ("missing", "corrupt"):
+            typer.echo(f"  {outcome}: {key}", err=True)
+        elif done % 100 == 0:
+            typer.echo(f"  {done} files…")
+
+    try:
+        report = attachments.migrate_storage(db, origin, goal, progress=progress)
+    finally:
+        db.dispose()
+    typer.echo(
+        f"{origin.description} → {goal.description}: {report.copied} copied, "
+        f"{report.skipped} already there, {len(report.missing)} missing, {len(report.corrupt)} corrupt."
+    )
+    if report.missing or report.corrupt:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

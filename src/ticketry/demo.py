@@ -4,8 +4,13 @@ state with conversations, notes and history, all made through the real use cases
 from __future__ import annotations
 
 import random
+import struct
+import zlib
 from datetime import timedelta
 
+from ticketry.attachments import service as attachment_service
+from ticketry.attachments.intake import FileStore, StagedFile, staged_batch
+from ticketry.attachments.service import NewFiles
 from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor
 from ticketry.auth.passwords import hash_password
@@ -119,8 +124,11 @@ def _actor(db: Database, user_id: int) -> Actor:
         return auth_service.actor_for(session, users.get_user(session, user_id))
 
 
-def load_demo(db: Database, *, tickets: int = 200, seed: int = 7) -> list[tuple[str, str]]:
-    """Create the demo data unless it exists; return (role, e-mail) of the demo accounts."""
+def load_demo(
+    db: Database, *, tickets: int = 200, seed: int = 7, files: FileStore | None = None
+) -> list[tuple[str, str]]:
+    """Create the demo data unless it exists; return (role, e-mail) of the demo accounts.
+    With `files`, some tickets come with a screenshot or a log file attached."""
     accounts = (
         [("admin", ADMIN_EMAIL)] + [("agent", a[1]) for a in AGENTS] + [("customer", c[1]) for c in CUSTOMERS]
     )
@@ -175,8 +183,51 @@ def load_demo(db: Database, *, tickets: int = 200, seed: int = 7) -> list[tuple[
     start = now() - timedelta(days=60)
     for index in range(tickets):
         moment = start + timedelta(minutes=index * (60 * 24 * 59) // max(tickets, 1) + rng.randint(0, 120))
-        _one_ticket(db, rng, moment, rng.choice(customers), agents, departments, admin_actor)
+        attach = files if files is not None and index % 6 == 0 else None
+        _one_ticket(db, rng, moment, rng.choice(customers), agents, departments, admin_actor, attach)
     return accounts
+
+
+def _screenshot(rng: random.Random) -> bytes:
+    """A small PNG: a window with a title bar and an error banner, in the demo's colours."""
+    width, height = 240, 150
+    banner = (rng.randint(180, 230), 60, 60)
+    rows = []
+    for y in range(height):
+        if y < 18:
+            colour = (40, 48, 66)
+        elif 60 <= y < 90:
+            colour = banner
+        else:
+            colour = (246, 247, 249)
+        rows.append(b"\x00" + bytes(colour) * width)
+    raw = zlib.compress(b"".join(rows))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def _log_file(rng: random.Random) -> bytes:
+    lines = [
+        f"2026-11-{rng.randint(1, 20):02d} 09:{minute:02d}:{rng.randint(0, 59):02d} "
+        f"{rng.choice(['INFO', 'INFO', 'WARN', 'ERROR'])} "
+        f"{rng.choice(['sync started', 'token refreshed', 'timeout after 30s', 'retrying upload'])}"
+        for minute in range(0, 60, 3)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _demo_files(files: FileStore, db: Database, rng: random.Random) -> list[StagedFile]:
+    """Received and stored like an upload: through the intake, so the demo shows real files."""
+    name, content = (
+        ("screenshot.png", _screenshot(rng)) if rng.random() < 0.5 else ("client.log", _log_file(rng))
+    )
+    staged = [files.intake.receive_all(name, [content])]
+    attachment_service.store(db, files.storage, staged)
+    return staged
 
 
 def _one_ticket(
@@ -187,6 +238,7 @@ def _one_ticket(
     agents: dict[int, Actor],
     departments: dict[str, int],
     admin: Actor,
+    files: FileStore | None = None,
 ) -> None:
     assert hasattr(moment, "tzinfo")
     department = rng.choice(list(SUBJECTS))
@@ -203,17 +255,22 @@ def _one_ticket(
         clock = clock + timedelta(minutes=minutes)  # type: ignore[operator]
         return clock
 
-    with db.unit_of_work() as session, travel_to(clock):  # type: ignore[arg-type]
-        ticket = ticket_service.create_ticket(
-            session,
-            customer,
-            title=title,
-            description=description,
-            priority=rng.choices(list(Priority), weights=(2, 5, 2, 1))[0],
-            department=department,
-            source=rng.choice([Source.WEB, Source.WEB, Source.EMAIL, Source.API]),
-        )
-        ticket_id = ticket.id
+    with staged_batch() as staged:
+        if files is not None:
+            staged.extend(_demo_files(files, db, rng))
+            description += "\n\nI attached what I see."
+        with db.unit_of_work() as session, travel_to(clock):  # type: ignore[arg-type]
+            ticket = ticket_service.create_ticket(
+                session,
+                customer,
+                title=title,
+                description=description,
+                priority=rng.choices(list(Priority), weights=(2, 5, 2, 1))[0],
+                department=department,
+                source=rng.choice([Source.WEB, Source.WEB, Source.EMAIL, Source.API]),
+                files=NewFiles(files.intake.limits.max_ticket, staged=staged) if files else None,
+            )
+            ticket_id = ticket.id
     if target is TicketStatus.OPEN:
         return
 

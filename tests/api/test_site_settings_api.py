@@ -20,6 +20,8 @@ class TestReadSettings:
             "allowSignup": True,
             "defaultTicketPrefix": "TICK",
             "defaultAllowSignup": True,
+            "attachmentRetentionDays": 30,
+            "defaultAttachmentRetentionDays": 30,
             "updatedAt": None,
         }
 

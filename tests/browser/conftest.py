@@ -276,7 +276,9 @@ def shoot(page: Page, server: Server, name: str) -> None:
     if server.backend != BACKENDS[0]:
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    # caret="initial": hiding the caret leaves `style=""` on every field, which htmx then carries
+    # onto the next page's fields when a form is sent, and the CSP (style-src 'self') reports.
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True, caret="initial")
 
 
 def wait_live(page: Page) -> None:

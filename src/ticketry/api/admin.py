@@ -210,7 +210,11 @@ def update_site_settings(
     body: SiteSettingsUpdate, session: DbSession, actor: CurrentActor
 ) -> SiteSettingsView:
     saved = site_settings.update(
-        session, actor, ticket_prefix=body.ticket_prefix, allow_signup=body.allow_signup
+        session,
+        actor,
+        ticket_prefix=body.ticket_prefix,
+        allow_signup=body.allow_signup,
+        attachment_retention_days=body.attachment_retention_days,
     )
     return SiteSettingsView.model_validate(saved)
 

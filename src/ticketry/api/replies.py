@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from ticketry.api.views import MessageList, message_view, message_views
-from ticketry.http.deps import CurrentActor, DbSession, PathId
+from ticketry.attachments import service as attachment_service
+from ticketry.attachments.intake import staged_batch
+from ticketry.http.deps import CurrentActor, DbSession, PathId, StreamingActor, database
+from ticketry.http.openapi import json_or_multipart
+from ticketry.http.uploads import new_files, receive_body
 from ticketry.messages import service as message_service
 from ticketry.messages.schemas import MessageCustomerView, MessageStaffView, ReplyCreate
+from ticketry.tickets.access import access_ticket
 from ticketry.tickets.models import Source
 
 router = APIRouter(prefix="/tickets", tags=["replies"])
 
 MessageView = MessageStaffView | MessageCustomerView
+_REPEATED_FIELDS = frozenset({"attachment_ids", "attachmentIds"})
 
 
 @router.get("/{ticket_id}/replies", response_model=MessageList)
@@ -20,15 +26,30 @@ def list_replies(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> 
     return message_views(actor, message_service.list_messages(session, actor, ticket_id))
 
 
-@router.post("/{ticket_id}/replies", response_model=MessageView, status_code=201)
-def post_reply(ticket_id: PathId, body: ReplyCreate, session: DbSession, actor: CurrentActor) -> MessageView:
-    message = message_service.post_reply(
-        session,
-        actor,
-        ticket_id,
-        body=body.message,
-        is_internal=body.is_internal,
-        is_solution=body.is_solution,
-        source=Source.API,
-    )
-    return message_view(actor, message_service.load_for_view(session, message))
+@router.post(
+    "/{ticket_id}/replies",
+    response_model=MessageView,
+    status_code=201,
+    openapi_extra=json_or_multipart(ReplyCreate),
+)
+def post_reply(request: Request, ticket_id: PathId, actor: StreamingActor) -> MessageView:
+    """JSON, or multipart/form-data with the same fields and the files in parts of their own."""
+    db = database(request)
+    # Who may not see the ticket learns nothing, and uploads nothing, before the 404.
+    with db.unit_of_work(write=False) as session:
+        access_ticket(session, actor, ticket_id, include_deleted=True)
+        used = attachment_service.used_bytes(session, ticket_id)
+    with staged_batch() as staged:
+        body = receive_body(request, ReplyCreate, staged, repeated=_REPEATED_FIELDS, used=used)
+        with db.unit_of_work() as session:
+            message = message_service.post_reply(
+                session,
+                actor,
+                ticket_id,
+                body=body.message,
+                is_internal=body.is_internal,
+                is_solution=body.is_solution,
+                source=Source.API,
+                files=new_files(request, body.attachment_ids, staged),
+            )
+            return message_view(actor, message_service.load_for_view(session, message))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ticketry.api import admin, auth, meta, replies, tickets
+from ticketry.api import admin, attachments, auth, meta, replies, tickets
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (auth, tickets, replies, admin, meta):
+for module in (auth, tickets, replies, attachments, admin, meta):
     api_router.include_router(module.router)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from ticketry.api.views import EventList, TicketPage, event_views, ticket_page, ticket_view
+from ticketry.attachments.intake import staged_batch
 from ticketry.auth.actor import Actor
 from ticketry.core.errors import ValidationFailed
 from ticketry.core.pagination import PageRequest
 from ticketry.core.schemas import MAX_ID
-from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId
+from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId, StreamingActor, database
+from ticketry.http.openapi import json_or_multipart
+from ticketry.http.uploads import new_files, receive_body
 from ticketry.search import service as search
 from ticketry.search.service import Assigned, SortField, TicketFilters, TicketSort
 from ticketry.tickets import service as ticket_service
@@ -137,21 +140,29 @@ def assigned_to_me(session: DbSession, actor: CurrentActor, paging: Paging) -> T
     return _page(session, actor, search.assigned_to_me(actor), paging)
 
 
-@router.post("", response_model=TicketView, status_code=201)
-def create_ticket(body: TicketCreate, session: DbSession, actor: CurrentActor) -> TicketView:
-    ticket = ticket_service.create_ticket(
-        session,
-        actor,
-        title=body.title,
-        description=body.description,
-        priority=body.priority,
-        department=body.department,
-        category_id=body.category,
-        customer_id=body.customer_id,
-        source=Source.API,
-        tags=body.tags,
-    )
-    return ticket_view(actor, ticket_service.load_for_view(session, ticket))
+_REPEATED_FIELDS = frozenset({"tags", "attachment_ids", "attachmentIds"})
+
+
+@router.post("", response_model=TicketView, status_code=201, openapi_extra=json_or_multipart(TicketCreate))
+def create_ticket(request: Request, actor: StreamingActor) -> TicketView:
+    """JSON, or multipart/form-data with the same fields and the files in parts of their own."""
+    with staged_batch() as staged:
+        body = receive_body(request, TicketCreate, staged, repeated=_REPEATED_FIELDS)
+        with database(request).unit_of_work() as session:
+            ticket = ticket_service.create_ticket(
+                session,
+                actor,
+                title=body.title,
+                description=body.description,
+                priority=body.priority,
+                department=body.department,
+                category_id=body.category,
+                customer_id=body.customer_id,
+                source=Source.API,
+                tags=body.tags,
+                files=new_files(request, body.attachment_ids, staged),
+            )
+            return ticket_view(actor, ticket_service.load_for_view(session, ticket))
 
 
 @router.post("/bulk-update", response_model=BulkUpdateOut)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import ByteSize, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,25 @@ class Settings(BaseSettings):
     # Where `npm ci` put the front-end packages (default: node_modules next to the source tree).
     assets_dir: str = ""
     log_level: str = "INFO"
+
+    # Attachments (SPEC §5). Local directory by default; `s3://bucket/prefix` for object storage.
+    storage_url: str = "./data/attachments"
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    attachment_max_file_size: ByteSize = Field(default=ByteSize(50 * 1024 * 1024), gt=0)
+    attachment_max_ticket_size: ByteSize = Field(default=ByteSize(200 * 1024 * 1024), gt=0)
+    # Which kinds of file are accepted (names from `ticketry.attachments.kinds.KINDS`); empty = all.
+    attachment_types: str = ""
+    # Virus scanning through clamd's INSTREAM: `tcp://host:3310` or `unix:///run/clamav/clamd.ctl`.
+    clamav_url: str = ""
+    clamav_timeout_seconds: float = Field(default=30.0, gt=0)
+    # When the scanner is configured but unreachable: refuse uploads (true) or store unscanned.
+    clamav_required: bool = True
+    # Files of deleted tickets and messages are purged this many days after the deletion
+    # (admins can change it at run time in the settings).
+    attachment_retention_days: int = Field(default=30, ge=0, le=36500)
 
 
 @lru_cache(maxsize=1)

@@ -105,6 +105,24 @@ def current_actor(
     csrf: Annotated[str, Depends(sent_csrf)],
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
 ) -> Actor:
+    return authenticate(request, session, csrf)
+
+
+def streaming_actor(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
+) -> Actor:
+    """For routes that stream their body (uploads): authenticated in a short read of its own,
+    so no transaction is open while the bytes arrive, and the body is left unread (browsers
+    send the CSRF token in the header)."""
+    with database(request).unit_of_work(write=False) as session:
+        return authenticate(request, session, request.headers.get(CSRF_HEADER, ""))
+
+
+StreamingActor = Annotated[Actor, Depends(streaming_actor)]
+
+
+def authenticate(request: Request, session: Session, csrf: str) -> Actor:
     token = bearer_secret(request)
     if token is not None:
         user = auth_service.user_for_token(session, token)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ticketry.attachments.models import Attachment
 from ticketry.core.clock import now
 from ticketry.core.db import Base, UTCDateTime
 from ticketry.core.types import str_enum
@@ -34,3 +35,9 @@ class Message(Base):
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
 
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="raise")
+    attachments: Mapped[list[Attachment]] = relationship(
+        primaryjoin="and_(Attachment.message_id == Message.id, Attachment.deleted_at.is_(None))",
+        order_by="Attachment.id",
+        viewonly=True,
+        lazy="raise",
+    )

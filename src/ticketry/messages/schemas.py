@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import Field, model_validator
 
-from ticketry.core.schemas import Input, Schema
+from ticketry.attachments.schemas import AttachmentView
+from ticketry.core.schemas import Id, Input, Schema
 from ticketry.tickets.models import Source
 from ticketry.users.models import Role
 
@@ -28,6 +29,7 @@ class MessageCustomerView(Schema):
     source: Source
     created_at: datetime
     updated_at: datetime | None
+    attachments: list[AttachmentView] = Field(default_factory=list)
 
 
 class MessageStaffView(MessageCustomerView):
@@ -37,7 +39,8 @@ class MessageStaffView(MessageCustomerView):
 class ReplyCreate(Input):
     """`message` is the body; `body` is accepted as a synonym."""
 
-    message: str = Field(min_length=1, max_length=100_000)
+    message: str = Field(default="", max_length=100_000, description="May be empty when files are attached.")
+    attachment_ids: list[Id] = Field(default_factory=list, max_length=20, description="Your unsent uploads.")
     is_internal: bool = False
     is_solution: bool = False
 

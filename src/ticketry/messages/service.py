@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
+from ticketry.attachments import service as attachments
+from ticketry.attachments.service import NewFiles
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
@@ -30,7 +32,7 @@ def list_messages(session: Session, actor: Actor, ticket_id: int) -> list[Messag
     query = (
         readable_messages(actor)
         .where(Message.ticket_id == ticket_id)
-        .options(joinedload(Message.author))
+        .options(joinedload(Message.author), selectinload(Message.attachments))
         .order_by(Message.id)
     )
     return list(session.scalars(query))
@@ -46,10 +48,12 @@ def post_reply(
     is_solution: bool = False,
     source: Source = Source.WEB,
     then_status: TicketStatus | None = None,
+    files: NewFiles | None = None,
 ) -> Message:
     """A public reply or an internal note, with the automatic status rules of SPEC §2.
-    `then_status` is the desk's "send and set status": one transaction, both or neither."""
-    if not body.strip():
+    `then_status` is the desk's "send and set status": one transaction, both or neither.
+    `files` go with the message; a message of files alone needs no text."""
+    if not body.strip() and not files:
         raise EmptyMessage("The message is empty.")
     ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
     if ticket.deleted_at is not None:
@@ -77,6 +81,8 @@ def post_reply(
     realtime.ticket_changed(session, ticket.id)
     ticket.updated_by_id = actor.user_id
     session.flush()
+    if files:
+        attachments.attach(session, actor, files, ticket_id=ticket.id, message_id=message.id)
     kind = "note" if is_internal else "reply"
     history.record(
         session,
@@ -111,6 +117,6 @@ def load_for_view(session: Session, message: Message) -> Message:
     return session.scalars(
         select(Message)
         .where(Message.id == message.id)
-        .options(joinedload(Message.author))
+        .options(joinedload(Message.author), selectinload(Message.attachments))
         .execution_options(populate_existing=True)
     ).one()

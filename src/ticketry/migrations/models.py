@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ticketry.attachments import models as attachment_models
 from ticketry.auth import models as auth_models
 from ticketry.core.db import Base
 from ticketry.history import models as history_models
@@ -13,6 +14,7 @@ from ticketry.tickets import models as ticket_models
 from ticketry.users import models as user_models
 
 MODEL_MODULES = (
+    attachment_models,
     auth_models,
     history_models,
     job_models,

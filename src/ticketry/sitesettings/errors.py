@@ -11,3 +11,7 @@ class InvalidTicketPrefix(ValidationFailed):
 
 class SignupClosed(PermissionDenied):
     code = "signup_closed"
+
+
+class InvalidRetention(ValidationFailed):
+    code = "invalid_retention"

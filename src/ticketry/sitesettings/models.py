@@ -19,6 +19,7 @@ class SiteSettings(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     ticket_prefix: Mapped[str | None] = mapped_column(String(10), default=None)
     allow_signup: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    attachment_retention_days: Mapped[int | None] = mapped_column(Integer, default=None)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     updated_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

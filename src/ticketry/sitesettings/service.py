@@ -18,9 +18,10 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
-from ticketry.sitesettings.errors import InvalidTicketPrefix, SignupClosed
+from ticketry.sitesettings.errors import InvalidRetention, InvalidTicketPrefix, SignupClosed
 from ticketry.sitesettings.models import SINGLE_ROW_ID, SiteSettings
 
+MAX_RETENTION_DAYS = 36500
 PREFIX_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,9}$")
 _table: Table = SiteSettings.__table__  # type: ignore[assignment]
 
@@ -31,8 +32,10 @@ class EffectiveSettings:
 
     ticket_prefix: str
     allow_signup: bool
+    attachment_retention_days: int
     default_ticket_prefix: str
     default_allow_signup: bool
+    default_attachment_retention_days: int
     updated_at: datetime | None
 
 
@@ -41,11 +44,16 @@ def current(session: Session) -> EffectiveSettings:
     row = session.get(SiteSettings, SINGLE_ROW_ID)
     stored_prefix = row.ticket_prefix if row is not None else None
     stored_signup = row.allow_signup if row is not None else None
+    stored_retention = row.attachment_retention_days if row is not None else None
     return EffectiveSettings(
         ticket_prefix=stored_prefix if stored_prefix is not None else defaults.ticket_prefix,
         allow_signup=stored_signup if stored_signup is not None else defaults.allow_signup,
+        attachment_retention_days=(
+            stored_retention if stored_retention is not None else defaults.attachment_retention_days
+        ),
         default_ticket_prefix=defaults.ticket_prefix,
         default_allow_signup=defaults.allow_signup,
+        default_attachment_retention_days=defaults.attachment_retention_days,
         updated_at=row.updated_at if row is not None else None,
     )
 
@@ -78,6 +86,7 @@ def update(
     *,
     ticket_prefix: str | None = None,
     allow_signup: bool | None = None,
+    attachment_retention_days: int | None = None,
 ) -> EffectiveSettings:
     """Change what is given; `None` keeps the current value. Numbers already issued keep theirs:
     the per-year sequence is shared by every prefix, so no number is ever issued twice."""
@@ -88,6 +97,13 @@ def update(
         row.ticket_prefix = prefix
     if allow_signup is not None:
         row.allow_signup = allow_signup
+    if attachment_retention_days is not None:
+        if not 0 <= attachment_retention_days <= MAX_RETENTION_DAYS:
+            raise InvalidRetention(
+                f"Keep deleted files between 0 and {MAX_RETENTION_DAYS} days.",
+                details={"attachmentRetentionDays": attachment_retention_days},
+            )
+        row.attachment_retention_days = attachment_retention_days
     row.updated_at = now()
     row.updated_by_id = actor.user_id
     session.flush()

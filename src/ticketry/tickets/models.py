@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ticketry.attachments.models import Attachment
 from ticketry.core.clock import now
 from ticketry.core.db import Base, UTCDateTime
 from ticketry.core.types import str_enum
@@ -139,5 +140,13 @@ class Ticket(Base):
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="raise")
     tags: Mapped[list[Tag]] = relationship(secondary=ticket_tags, lazy="raise", order_by=Tag.name)
     watchers: Mapped[list[User]] = relationship(secondary=ticket_watchers, lazy="raise")
+    # The files of the description; messages have their own.
+    attachments: Mapped[list[Attachment]] = relationship(
+        primaryjoin="and_(Attachment.ticket_id == Ticket.id, Attachment.message_id.is_(None),"
+        " Attachment.deleted_at.is_(None))",
+        order_by="Attachment.id",
+        viewonly=True,
+        lazy="raise",
+    )
 
     __mapper_args__ = {"version_id_col": version}

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from ticketry.attachments.schemas import AttachmentView
 from ticketry.core.schemas import Id, Input, Schema, Version
 from ticketry.tickets.lifecycle import allowed_targets
 from ticketry.tickets.models import Priority, Source, Ticket, TicketStatus
@@ -80,6 +81,7 @@ class TicketCustomerView(_TicketBase):
     description_html: str
     first_response_at: datetime | None
     customer: UserBrief
+    attachments: list[AttachmentView] = Field(default_factory=list, description="Files of the description.")
     editable: bool = Field(
         default=False, description="Whether the requester may still edit title and description."
     )
@@ -100,6 +102,7 @@ class TicketStaffView(TicketListItem):
     updated_by_id: int | None
     deleted_at: datetime | None
     deleted_by_id: int | None
+    attachments: list[AttachmentView] = Field(default_factory=list, description="Files of the description.")
     allowed_statuses: list[TicketStatus] = Field(default_factory=list)
 
     @classmethod
@@ -117,6 +120,9 @@ class TicketCreate(Input):
     category: Id | None = Field(default=None, description="Category id.")
     customer_id: Id | None = Field(default=None, description="Staff only: file on behalf of this customer.")
     tags: list[TagName] = Field(default_factory=list, max_length=50)
+    attachment_ids: list[Id] = Field(
+        default_factory=list, max_length=20, description="Your unsent uploads (POST /attachments)."
+    )
 
 
 class TicketUpdate(Input):

@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from ticketry.attachments import service as attachments
+from ticketry.attachments.service import NewFiles
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
@@ -48,6 +50,8 @@ TICKET_LOAD = (
     joinedload(Ticket.assignee),
     selectinload(Ticket.tags),
 )
+# One ticket on its own page or in an API answer also shows the description's files.
+TICKET_DETAIL_LOAD = (*TICKET_LOAD, selectinload(Ticket.attachments))
 STAFF_FIELDS = frozenset({"priority", "department", "category_id", "tags", "customer_id"})
 CUSTOMER_EDITABLE = frozenset({"title", "description"})
 
@@ -56,7 +60,9 @@ CUSTOMER_EDITABLE = frozenset({"title", "description"})
 
 
 def get_ticket(session: Session, actor: Actor, ticket_id: int, *, include_deleted: bool = False) -> Ticket:
-    return access_ticket(session, actor, ticket_id, include_deleted=include_deleted, options=TICKET_LOAD)
+    return access_ticket(
+        session, actor, ticket_id, include_deleted=include_deleted, options=TICKET_DETAIL_LOAD
+    )
 
 
 def timeline(session: Session, actor: Actor, ticket_id: int) -> list[TicketEvent]:
@@ -71,7 +77,7 @@ def load_for_view(session: Session, ticket: Ticket) -> Ticket:
     return session.scalars(
         select(Ticket)
         .where(Ticket.id == ticket.id)
-        .options(*TICKET_LOAD)
+        .options(*TICKET_DETAIL_LOAD)
         .execution_options(populate_existing=True)
     ).one()
 
@@ -179,8 +185,10 @@ def create_ticket(
     customer_id: int | None = None,
     source: Source = Source.WEB,
     tags: Sequence[str] = (),
+    files: NewFiles | None = None,
 ) -> Ticket:
-    """Open a ticket. A customer always files for themself; staff may file for a customer."""
+    """Open a ticket. A customer always files for themself; staff may file for a customer.
+    `files` go with the description."""
     require(actor, Permission.TICKETS_CREATE)
     if actor.can(Permission.TICKETS_CREATE_FOR_OTHERS) and customer_id is not None:
         customer = users.get_user(session, customer_id)
@@ -206,6 +214,8 @@ def create_ticket(
     )
     session.add(ticket)
     session.flush()
+    if files:
+        attachments.attach(session, actor, files, ticket_id=ticket.id)
     history.record(session, ticket.id, actor, [Change("ticket", None, "created")])
     jobs.enqueue(session, "tickets.created", ticket_id=ticket.id)
     realtime.publish(session, "tickets", "created")
@@ -421,6 +431,7 @@ def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     require(actor, Permission.TICKETS_DELETE)
     ticket.deleted_at = now()
     ticket.deleted_by_id = actor.user_id
+    attachments.soft_delete(session, ticket_id=ticket.id, at=ticket.deleted_at)
     _touch(session, ticket, actor)
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, [Change("deleted", None, "yes", internal=True)])
@@ -434,6 +445,7 @@ def restore_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     require(actor, Permission.TICKETS_DELETE)
     if ticket.deleted_at is None:
         raise NotDeleted("This ticket is not deleted.")
+    attachments.restore(session, ticket_id=ticket.id, deleted_at=ticket.deleted_at)
     ticket.deleted_at = None
     ticket.deleted_by_id = None
     _touch(session, ticket, actor)

@@ -341,7 +341,14 @@ def save_settings(
     who: SignedIn,
     ticket_prefix: Annotated[str, Form(min_length=1, max_length=10)],
     allow_signup: Annotated[bool, Form()] = False,
+    attachment_retention_days: Annotated[int | None, Form(ge=0, le=36500)] = None,
 ) -> Response:
-    saved = site_settings.update(session, who.actor, ticket_prefix=ticket_prefix, allow_signup=allow_signup)
+    saved = site_settings.update(
+        session,
+        who.actor,
+        ticket_prefix=ticket_prefix,
+        allow_signup=allow_signup,
+        attachment_retention_days=attachment_retention_days,
+    )
     signup = "open" if saved.allow_signup else "closed"
     return _done("/admin/settings", f"Settings saved: prefix {saved.ticket_prefix}, sign-up {signup}.")

@@ -13,6 +13,7 @@ from ticketry.core.clock import as_utc
 from ticketry.core.errors import DomainError, ValidationFailed
 from ticketry.core.pagination import PageRequest
 from ticketry.http.deps import BrowserSession, DbSession, PathId
+from ticketry.http.uploads import new_files
 from ticketry.messages import service as message_service
 from ticketry.reports import service as reports
 from ticketry.search import service as search
@@ -22,6 +23,7 @@ from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Priority, Source, TicketStatus
 from ticketry.tickets.views import record_view
 from ticketry.users import service as user_service
+from ticketry.web.forms import AttachmentIds
 from ticketry.web.session import SignedIn
 from ticketry.web.templating import is_htmx, render, set_flash
 
@@ -215,12 +217,14 @@ def _back_to(ticket_id: int, text: str) -> Response:
 
 @router.post("/tickets/{ticket_id}/reply")
 def reply(
+    request: Request,
     session: DbSession,
     who: SignedIn,
     ticket_id: PathId,
     body: Annotated[str, Form(min_length=1, max_length=100_000)],
     internal: Annotated[bool, Form()] = False,
     then_status: Annotated[str, Form()] = "",
+    attachment_ids: AttachmentIds = [],  # noqa: B006 - FastAPI copies defaults per request
 ) -> Response:
     message_service.post_reply(
         session,
@@ -230,6 +234,7 @@ def reply(
         is_internal=internal,
         source=Source.WEB,
         then_status=TicketStatus(then_status) if then_status else None,
+        files=new_files(request, attachment_ids),
     )
     return _back_to(ticket_id, "Note added." if internal else "Reply sent.")
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from ticketry.core.pagination import PageRequest
 from ticketry.core.text import render_markdown
 from ticketry.http.deps import DbSession, PathId
+from ticketry.http.uploads import new_files
 from ticketry.messages import service as message_service
 from ticketry.search import service as search
 from ticketry.search.service import TicketFilters
@@ -17,6 +18,7 @@ from ticketry.tickets import service as ticket_service
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Priority, Source, TicketStatus
 from ticketry.users import service as user_service
+from ticketry.web.forms import AttachmentIds
 from ticketry.web.session import MaybeSignedIn, SignedIn, login_url
 from ticketry.web.templating import is_htmx, render, set_flash
 
@@ -65,12 +67,14 @@ def new_ticket_page(request: Request, session: DbSession, who: SignedIn) -> Resp
 
 @router.post("/tickets/new")
 def create_ticket(
+    request: Request,
     session: DbSession,
     who: SignedIn,
     title: Annotated[str, Form(min_length=1, max_length=200)],
     description: Annotated[str, Form(min_length=1, max_length=100_000)],
     department: Annotated[str, Form(max_length=50)] = "general",
     priority: Annotated[Priority, Form()] = Priority.MEDIUM,
+    attachment_ids: AttachmentIds = [],  # noqa: B006 - FastAPI copies defaults per request
 ) -> Response:
     ticket = ticket_service.create_ticket(
         session,
@@ -80,6 +84,7 @@ def create_ticket(
         department=department,
         priority=priority,
         source=Source.WEB,
+        files=new_files(request, attachment_ids),
     )
     response = RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
     set_flash(response, f"Ticket {ticket.number} is open. We will get back to you soon.")
@@ -108,12 +113,16 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
 
 @router.post("/tickets/{ticket_id}/reply")
 def reply(
+    request: Request,
     session: DbSession,
     who: SignedIn,
     ticket_id: PathId,
     body: Annotated[str, Form(min_length=1, max_length=100_000)],
+    attachment_ids: AttachmentIds = [],  # noqa: B006 - FastAPI copies defaults per request
 ) -> Response:
-    message_service.post_reply(session, who.actor, ticket_id, body=body, source=Source.WEB)
+    message_service.post_reply(
+        session, who.actor, ticket_id, body=body, source=Source.WEB, files=new_files(request, attachment_ids)
+    )
     response = RedirectResponse(f"/tickets/{ticket_id}#latest", status_code=303)
     set_flash(response, "Your reply was sent.")
     return response

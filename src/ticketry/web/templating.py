@@ -11,7 +11,11 @@ from urllib.parse import quote, unquote, urlencode
 from fastapi import Request, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from ticketry.attachments.intake import human_size
+from ticketry.attachments.kinds import KINDS
+from ticketry.attachments.service import MAX_PER_REQUEST
 from ticketry.core.clock import now
+from ticketry.core.config import get_settings
 from ticketry.http.deps import BrowserSession
 from ticketry.search.service import VIEW_COUNT_CAP
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
@@ -70,6 +74,17 @@ def _duration(seconds: float | None) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 
+def _file_kind(kind: str) -> str:
+    """What people call a stored file's kind: "PNG image", "PDF document"."""
+    known = KINDS.get(kind)
+    return known.label if known else kind
+
+
+def _attachment_limits() -> dict[str, int]:
+    """For the uploader: it refuses what the server would, before sending the bytes."""
+    return {"files": MAX_PER_REQUEST, "file_size": int(get_settings().attachment_max_file_size)}
+
+
 def query_with(params: Any, **changes: Any) -> str:
     """The current query string with some keys replaced (pagination and sort links)."""
     pairs = [(k, v) for k, v in params.multi_items() if k not in changes]
@@ -77,11 +92,20 @@ def query_with(params: Any, **changes: Any) -> str:
     return urlencode(pairs)
 
 
-templates.env.filters.update(badge=_badge, label=_label, ago=_ago, stamp=_stamp, duration=_duration)
+templates.env.filters.update(
+    badge=_badge,
+    label=_label,
+    ago=_ago,
+    stamp=_stamp,
+    duration=_duration,
+    file_kind=_file_kind,
+    file_size=human_size,
+)
 templates.env.globals.update(
     statuses=list(TicketStatus),
     priorities=list(Priority),
     query_with=query_with,
+    attachment_limits=_attachment_limits,
     active_statuses=sorted(ACTIVE_STATUSES, key=list(TicketStatus).index),
 )
 

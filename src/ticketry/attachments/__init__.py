@@ -1,0 +1,1 @@
+"""Files on tickets and messages (SPEC §5): intake, storage, scanning, lifecycle."""
