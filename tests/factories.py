@@ -191,14 +191,11 @@ def delete_ticket(db: Database, admin: Persona, ticket_id: int) -> None:
 
 
 def delete_message(db: Database, admin: Persona, message_id: int) -> None:
-    """Soft-delete a message as an admin would (no use case for it yet)."""
-    from ticketry.core.clock import now
-
+    """Soft-delete a message through the use case, as an admin."""
     with db.unit_of_work() as session:
         message = session.get(Message, message_id)
         assert message is not None
-        message.deleted_at = now()
-        message.deleted_by_id = admin.id
+        message_service.delete_message(session, admin.actor, message.ticket_id, message_id)
 
 
 def expire_tokens(db: Database, persona: Persona) -> None:

@@ -92,6 +92,61 @@ class TestTicketDeletion:
         assert status(client, customer, reply_file) == (404, 404)
 
 
+class TestMessageDeletion:
+    def test_a_deleted_messages_files_go_with_it_and_come_back_with_it(
+        self, client: TestClient, db: Database
+    ) -> None:
+        customer, admin = make_customer(db), make_admin(db)
+        ticket, (description_file, reply_file) = ticket_and_reply_files(client, customer)
+        reply = client.get(f"/api/v1/attachments/{reply_file}", headers=customer.headers).json()
+        url = f"/api/v1/tickets/{ticket['id']}/replies/{reply['messageId']}"
+
+        deleted = client.delete(url, headers=admin.headers)
+
+        assert deleted.status_code == 204, deleted.text
+        assert status(client, customer, reply_file) == (404, 404)
+        assert status(client, admin, reply_file) == (404, 404)
+        assert status(client, customer, description_file) == (200, 200)
+        listed = client.get(f"/api/v1/tickets/{ticket['id']}/attachments", headers=admin.headers).json()
+        assert [a["id"] for a in listed["data"]] == [description_file]
+
+        restored = client.post(f"{url}/restore", headers=admin.headers)
+
+        assert restored.status_code == 200, restored.text
+        assert [a["id"] for a in restored.json()["attachments"]] == [reply_file]
+        assert status(client, customer, reply_file) == (200, 200)
+
+    def test_a_deleted_messages_files_are_purged_after_the_retention(
+        self, client: TestClient, db: Database
+    ) -> None:
+        customer, admin = make_customer(db), make_admin(db)
+        ticket, (_, reply_file) = ticket_and_reply_files(client, customer)
+        message_id = client.get(f"/api/v1/attachments/{reply_file}", headers=customer.headers).json()[
+            "messageId"
+        ]
+        client.delete(f"/api/v1/tickets/{ticket['id']}/replies/{message_id}", headers=admin.headers)
+
+        swept = sweep_at(client, db, now() + timedelta(days=30, minutes=1))
+
+        assert (swept.purged, files.attachment_count(db)) == (1, 1)
+
+    def test_only_admins_delete_messages_and_the_unseen_is_404(
+        self, client: TestClient, db: Database
+    ) -> None:
+        customer, other, admin = make_customer(db), make_customer(db), make_admin(db)
+        ticket, (_, reply_file) = ticket_and_reply_files(client, customer)
+        message_id = client.get(f"/api/v1/attachments/{reply_file}", headers=customer.headers).json()[
+            "messageId"
+        ]
+        url = f"/api/v1/tickets/{ticket['id']}/replies/{message_id}"
+
+        assert client.delete(url, headers=customer.headers).status_code == 403
+        assert client.delete(url, headers=other.headers).status_code == 404
+        assert client.post(f"{url}/restore", headers=admin.headers).status_code == 409
+        assert client.delete(f"{url}0", headers=admin.headers).status_code == 404
+        assert status(client, customer, reply_file) == (200, 200)
+
+
 class TestRetention:
     def test_files_of_tickets_deleted_longer_ago_are_purged(
         self, client: TestClient, db: Database, root: Path

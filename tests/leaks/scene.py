@@ -20,10 +20,11 @@ REASON_WORD = "wombatreason"
 TRANSFER_WORD = "platypustransfer"
 TAG_WORD = "secrettagword"
 ASSIGNEE_NAME = "Quentin Hiddenassignee"
+NOTE_FILE_WORD = "echidnafile"
 PUBLIC_WORD = "kiwifruit"
 
 # Nothing a customer receives may contain any of these.
-STAFF_ONLY_MARKERS = (NOTE_WORD, REASON_WORD, TRANSFER_WORD, TAG_WORD, ASSIGNEE_NAME)
+STAFF_ONLY_MARKERS = (NOTE_WORD, REASON_WORD, TRANSFER_WORD, TAG_WORD, ASSIGNEE_NAME, NOTE_FILE_WORD)
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,9 @@ def ok(response: Any, status: int = 200) -> Any:
 
 
 def worked_ticket(client: TestClient, db: Database, customer: Persona | None = None) -> Scene:
-    """The customer opens a ticket; an admin assigns it, the agent tags it, writes a note, answers
-    publicly, puts it on hold with a reason and transfers it with a handover note."""
+    """The customer opens a ticket; an admin assigns it, the agent tags it, writes a note with a
+    file, answers publicly with a file, puts it on hold with a reason and transfers it with a
+    handover note."""
     customer = customer or make_customer(db)
     agent = make_agent(db, departments=("technical",))
     assignee = make_user(db, role=Role.AGENT, departments=("technical",), name=ASSIGNEE_NAME)
@@ -58,14 +60,18 @@ def worked_ticket(client: TestClient, db: Database, customer: Persona | None = N
     note = ok(
         client.post(
             f"{base}/replies",
-            json={"message": f"Looks like a {NOTE_WORD} reseller, be careful.", "isInternal": True},
+            data={"message": f"Looks like a {NOTE_WORD} reseller, be careful.", "isInternal": "true"},
+            files=[("files", (f"{NOTE_FILE_WORD}-invoice.txt", b"reseller invoice\n", "text/plain"))],
             headers=agent.headers,
         ),
         201,
     )
     reply = ok(
         client.post(
-            f"{base}/replies", json={"message": f"Try a {PUBLIC_WORD} first."}, headers=agent.headers
+            f"{base}/replies",
+            data={"message": f"Try a {PUBLIC_WORD} first."},
+            files=[("files", ("steps.txt", b"1. unplug it\n", "text/plain"))],
+            headers=agent.headers,
         ),
         201,
     )

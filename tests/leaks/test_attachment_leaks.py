@@ -35,6 +35,7 @@ class FileScene:
     public_file: int
     note_file: int
     note_message: int
+    scene_files: tuple[int, ...]  # the worked ticket's own: its note's file and its reply's file
 
     @property
     def customer(self) -> Persona:
@@ -46,13 +47,20 @@ class FileScene:
 
     @property
     def readable_by_customer(self) -> list[int]:
-        return [self.claimed_file, self.customer_file, self.public_file]
+        return [*self.scene_files[1:], self.claimed_file, self.customer_file, self.public_file]
 
 
 def files_scene(client: TestClient, db: Database, customer: Persona | None = None) -> FileScene:
     """The worked ticket of tests/leaks/scene.py, with files: the customer's on two replies (one
     uploaded first and sent by id), the agent's on a public reply, and one on an internal note."""
     scene = worked_ticket(client, db, customer)
+    scene_files = tuple(
+        attachment["id"]
+        for message in ok(
+            client.get(f"/api/v1/tickets/{scene.ticket_id}/replies", headers=scene.admin.headers)
+        )["data"]
+        for attachment in message["attachments"]
+    )
     (pending,) = upload_ids(client, scene.customer, ("log.txt", b"uploaded first, sent by id\n"))
     customer_reply = reply_with_files(
         client, scene.customer, scene.ticket_id, ("photo.png", files.png()), message="Photo attached."
@@ -83,6 +91,7 @@ def files_scene(client: TestClient, db: Database, customer: Persona | None = Non
         public_file=public["attachments"][0]["id"],
         note_file=note["attachments"][0]["id"],
         note_message=note["id"],
+        scene_files=scene_files,
     )
 
 

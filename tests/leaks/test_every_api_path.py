@@ -35,6 +35,7 @@ def customer_paths(scene: Scene) -> list[str]:
         "/api/v1/tickets?q=printer",
         "/api/v1/tickets/my-tickets",
         "/api/v1/users/me",
+        f"{ticket}/attachments",
     ]
 
 

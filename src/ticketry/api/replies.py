@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from ticketry.api.views import MessageList, message_view, message_views
 from ticketry.attachments import service as attachment_service
@@ -53,3 +53,19 @@ def post_reply(request: Request, ticket_id: PathId, actor: StreamingActor) -> Me
                 files=new_files(request, body.attachment_ids, staged),
             )
             return message_view(actor, message_service.load_for_view(session, message))
+
+
+@router.delete("/{ticket_id}/replies/{message_id}", status_code=204)
+def delete_reply(ticket_id: PathId, message_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
+    """Admins: soft-delete a reply or note; its files go with it."""
+    message_service.delete_message(session, actor, ticket_id, message_id)
+    return Response(status_code=204)
+
+
+@router.post("/{ticket_id}/replies/{message_id}/restore", response_model=MessageView)
+def restore_reply(
+    ticket_id: PathId, message_id: PathId, session: DbSession, actor: CurrentActor
+) -> MessageView:
+    """Admins: bring back a deleted reply or note, with its files."""
+    message = message_service.restore_message(session, actor, ticket_id, message_id)
+    return message_view(actor, message_service.load_for_view(session, message))

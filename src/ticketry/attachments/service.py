@@ -211,11 +211,15 @@ def soft_delete(
     )
 
 
-def restore(session: Session, *, ticket_id: int, deleted_at: datetime) -> None:
-    """Undo `soft_delete` of a ticket: exactly the files that went with it come back."""
+def restore(
+    session: Session, *, deleted_at: datetime, ticket_id: int | None = None, message_id: int | None = None
+) -> None:
+    """Undo `soft_delete` of a ticket or message: exactly the files that went with it come back."""
+    column = Attachment.ticket_id if ticket_id is not None else Attachment.message_id
+    owner = ticket_id if ticket_id is not None else message_id
     session.execute(
         update(Attachment)
-        .where(Attachment.ticket_id == ticket_id, Attachment.deleted_at == deleted_at)
+        .where(column == owner, Attachment.deleted_at == deleted_at)
         .values(deleted_at=None)
         .execution_options(synchronize_session=False)
     )

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from ticketry.core.errors import ValidationFailed
+from ticketry.core.errors import Conflict, NotFound, ValidationFailed
 
 
 class EmptyMessage(ValidationFailed):
     code = "empty_message"
+
+
+class MessageNotFound(NotFound):
+    code = "message_not_found"
+
+
+class MessageNotDeleted(Conflict):
+    code = "message_not_deleted"

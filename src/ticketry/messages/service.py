@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -15,7 +17,7 @@ from ticketry.core.text import render_markdown
 from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.jobs import service as jobs
-from ticketry.messages.errors import EmptyMessage
+from ticketry.messages.errors import EmptyMessage, MessageNotDeleted, MessageNotFound
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
 from ticketry.realtime import broker as realtime
@@ -120,3 +122,49 @@ def load_for_view(session: Session, message: Message) -> Message:
         .options(joinedload(Message.author), selectinload(Message.attachments))
         .execution_options(populate_existing=True)
     ).one()
+
+
+# --- deleting -----------------------------------------------------------------------------------
+
+
+def delete_message(session: Session, actor: Actor, ticket_id: int, message_id: int) -> None:
+    """Soft delete (admins): the message and its files disappear for everyone, and the files are
+    purged after the retention period unless the message is restored first."""
+    ticket = access_ticket(session, actor, ticket_id, lock=True)
+    message = session.scalars(
+        readable_messages(actor).where(Message.id == message_id, Message.ticket_id == ticket.id)
+    ).one_or_none()
+    if message is None:
+        raise MessageNotFound(f"Message {message_id} not found.", details={"messageId": message_id})
+    require(actor, Permission.TICKETS_DELETE)
+    stamp = now()
+    message.deleted_at = stamp
+    message.deleted_by_id = actor.user_id
+    attachments.soft_delete(session, message_id=message.id, at=stamp)
+    _touched(session, actor, ticket, stamp, Change("message", f"#{message.id}", None, internal=True))
+
+
+def restore_message(session: Session, actor: Actor, ticket_id: int, message_id: int) -> Message:
+    """Bring a deleted message back, with exactly the files deleted with it."""
+    ticket = access_ticket(session, actor, ticket_id, lock=True)
+    require(actor, Permission.TICKETS_DELETE)
+    message = session.scalars(
+        select(Message).where(Message.id == message_id, Message.ticket_id == ticket.id)
+    ).one_or_none()
+    if message is None:
+        raise MessageNotFound(f"Message {message_id} not found.", details={"messageId": message_id})
+    if message.deleted_at is None:
+        raise MessageNotDeleted("This message is not deleted.")
+    attachments.restore(session, message_id=message.id, deleted_at=message.deleted_at)
+    message.deleted_at = None
+    message.deleted_by_id = None
+    _touched(session, actor, ticket, now(), Change("message", None, f"#{message.id}", internal=True))
+    return message
+
+
+def _touched(session: Session, actor: Actor, ticket: Ticket, stamp: datetime, change: Change) -> None:
+    ticket.updated_at = stamp
+    ticket.updated_by_id = actor.user_id
+    realtime.ticket_changed(session, ticket.id)
+    session.flush()
+    history.record(session, ticket.id, actor, [change])
