@@ -91,7 +91,7 @@ def _clamd_config(root: Path, port: int) -> Path:
                 f"DatabaseDirectory {database}",
                 f"TCPSocket {port}",
                 "TCPAddr 127.0.0.1",
-                "StreamMaxLength 100M",
+                "StreamMaxLength 2M",  # small, so "too large to scan" is tested cheaply
                 "MaxFileSize 100M",
                 "MaxScanSize 200M",
                 f"LogFile {root / 'clamd.log'}",

@@ -24,6 +24,7 @@ from ticketry.api import errors
 from ticketry.api.router import api_router
 from ticketry.attachments import service as attachment_service
 from ticketry.attachments.intake import FileStore
+from ticketry.auth import mail as account_mail
 from ticketry.auth import service as auth_service
 from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
@@ -31,6 +32,10 @@ from ticketry.core.errors import DomainError
 from ticketry.http.openapi import EXTRA_SCHEMAS
 from ticketry.jobs import service as job_service
 from ticketry.jobs.worker import Worker
+from ticketry.mail.inbound import ingest as mail_ingest
+from ticketry.mail.inbound import poller as mail_poller
+from ticketry.mail.outbound import service as mail_outbound
+from ticketry.notifications import tasks as notification_tasks
 from ticketry.realtime import broker, presence
 from ticketry.sitesettings import service as site_settings
 from ticketry.tickets.views import flush_views
@@ -39,6 +44,8 @@ from ticketry.web import router as web_router
 from ticketry.web.session import LoginRequired
 
 log = structlog.get_logger(__name__)
+# Job handlers register themselves on import; the composition root imports every one.
+JOB_MODULES = (mail_outbound, account_mail, notification_tasks, mail_ingest, mail_poller)
 
 
 def configure_logging(level: str) -> None:
@@ -83,6 +90,10 @@ def _purge(db: Database, files: FileStore) -> None:
     attachment_service.sweep(db, files.storage, retention_days=retention)
 
 
+def _schedule_mail_polls(db: Database) -> None:
+    mail_poller.schedule_due(db)
+
+
 class Background:
     """The in-process worker and scheduler of a single-node install (DESIGN.md §1)."""
 
@@ -91,7 +102,11 @@ class Background:
         self.run_worker = run_worker
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.tasks = [Periodic(2.0, _flush_buffers), Periodic(3600.0, partial(_purge, files=files))]
+        self.tasks = [
+            Periodic(2.0, _flush_buffers),
+            Periodic(5.0, _schedule_mail_polls),
+            Periodic(3600.0, partial(_purge, files=files)),
+        ]
 
     def start(self) -> None:
         if self.run_worker:

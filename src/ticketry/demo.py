@@ -16,6 +16,7 @@ from ticketry.auth.actor import Actor
 from ticketry.auth.passwords import hash_password
 from ticketry.core.clock import now, travel_to
 from ticketry.core.db import Database
+from ticketry.mail.inbound.models import Mailbox
 from ticketry.messages import service as message_service
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Priority, Source, TicketStatus
@@ -173,7 +174,21 @@ def load_demo(
             ).id
             for name, email, org in CUSTOMERS
         ]
+        # The demo addresses are example.com ones nobody can receive mail at: treat them as proven.
+        users.mark_all_verified(session)
         admin_id = admin.id
+        # A mailbox to look at in Admin → Mailboxes: it polls nothing until an admin gives it an
+        # IMAP server (or makes it a webhook secret).
+        session.add(
+            Mailbox(
+                name="Support",
+                address="support@example.com",
+                department_id=departments["technical"],
+                is_active=False,
+                last_error="",
+                last_uid=0,
+            )
+        )
     admin_actor = _actor(db, admin_id)
     for name in ("Login", "Invoices", "Integrations", "Feature request"):
         with db.unit_of_work() as session:

@@ -22,6 +22,9 @@ class TestReadSettings:
             "defaultAllowSignup": True,
             "attachmentRetentionDays": 30,
             "defaultAttachmentRetentionDays": 30,
+            "mailDenySenders": "",
+            "mailAllowSenders": "",
+            "mailSpamScore": None,
             "updatedAt": None,
         }
 

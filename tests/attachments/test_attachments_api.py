@@ -207,7 +207,7 @@ class TestCreateTicketWithFiles:
         )
 
         assert (response.status_code, error_code(response)) == (422, "attachment_unavailable")
-        assert response.json()["error"]["details"]["attachment_ids"] == [upload_id]
+        assert response.json()["error"]["details"]["attachmentIds"] == [upload_id]
         assert ticket_count(db) == 0
         assert attachment(client, owner, upload_id).json()["ticketId"] is None
 

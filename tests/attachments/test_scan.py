@@ -186,6 +186,24 @@ class TestUploadsAreScanned:
         content = client.get(saved["url"], headers=customer.headers)
         assert (content.status_code, content.content) == (200, files.TEXT)
 
+    @pytest.mark.parametrize("required", ["true", "false"])
+    def test_a_file_above_the_scanners_limit_is_refused_never_stored_unscanned(
+        self, make_client: MakeClient, clamd: Clamd, db: Database, tmp_path: Path, required: str
+    ) -> None:
+        """clamd (StreamMaxLength 2M here) answers "size limit exceeded": not a verdict, and not
+        "scanner down" either, so TICKETRY_CLAMAV_REQUIRED=false must not let it through."""
+        client = make_client(clamav_url=clamd.url, clamav_required=required)
+        customer = make_customer(db)
+
+        response = client.post(
+            "/api/v1/attachments",
+            files=[files.part("big.txt", EICAR + files.text_of(3 * 1024 * 1024))],
+            headers=customer.headers,
+        )
+
+        assert (response.status_code, error_code(response)) == (422, "file_not_scannable")
+        nothing_stored(db, tmp_path / "files")
+
     def test_without_a_scanner_configured_nothing_is_scanned(self, client: TestClient, db: Database) -> None:
         """The default: no TICKETRY_CLAMAV_URL, so even the test virus is just a text file."""
         customer = make_customer(db)

@@ -106,7 +106,7 @@ class TestEnqueue:
         )
         assert accepted.status_code == 200
         assert [r.payload for r in job_rows(db, "tickets.status_changed")] == [
-            {"ticket_id": ticket["id"], "status": "on_hold"}
+            {"ticket_id": ticket["id"], "status": "on_hold", "actor_id": agent.id}
         ]
 
 

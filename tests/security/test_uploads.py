@@ -4,18 +4,27 @@ through file names. One test per attack."""
 from __future__ import annotations
 
 import re
+import socket
+import threading
+import time
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from httpx import Headers, Response
 
 from tests import files
-from tests.factories import Persona, make_customer
+from tests.conftest import MakeClient
+from tests.factories import Persona, make_agent, make_customer
 from tests.files import STORED_KEY, error_code, upload
+from tests.servers import free_port
+from ticketry.app import create_app
 from ticketry.attachments.models import Attachment
+from ticketry.core.config import Settings
 from ticketry.core.db import Database
+from ticketry.http import uploads
 
 DISPOSITION = re.compile(
     r"^(?P<type>attachment|inline); filename=\"(?P<fallback>[\x20\x21\x23-\x24\x26-\x5b\x5d-\x7e]*)\"; "
@@ -259,3 +268,129 @@ class TestHeaderInjectionThroughNames:
         assert "set-cookie" not in headers and "x-evil" not in headers
         (disposition,) = headers.get_list("content-disposition")
         assert DISPOSITION.match(disposition), disposition
+
+
+class TestHostileBodies:
+    """Inputs that once answered 500 (the review of the attachments change)."""
+
+    def test_a_range_with_thousands_of_digits_is_ignored(self, client: TestClient, db: Database) -> None:
+        customer = make_customer(db)
+        (item,) = upload(client, customer, ("a.txt", files.TEXT))["data"]
+
+        for header in ("bytes=" + "9" * 5000 + "-", "bytes=-" + "9" * 5000, "bytes=0-" + "9" * 5000):
+            response = client.get(item["url"], headers={**customer.headers, "Range": header})
+            assert (response.status_code, response.content) == (200, files.TEXT)
+
+    def test_deeply_nested_json_is_422(self, client: TestClient, db: Database) -> None:
+        customer = make_customer(db)
+
+        response = client.post(
+            "/api/v1/tickets",
+            content=b"[" * 100_000,
+            headers={**customer.headers, "Content-Type": "application/json"},
+        )
+
+        assert response.status_code == 422
+
+    def test_an_overlong_multipart_boundary_is_422(self, client: TestClient, db: Database) -> None:
+        customer = make_customer(db)
+        boundary = "a" * 300
+
+        response = client.post(
+            "/api/v1/attachments",
+            content=f"--{boundary}--\r\n".encode(),
+            headers={**customer.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+
+        assert response.status_code == 422
+
+    def test_markup_behind_any_leading_space_is_refused(self, client: TestClient, db: Database) -> None:
+        customer = make_customer(db)
+
+        for lead in ("\v", "\u00a0", "\ufeff \u2003"):
+            response = client.post(
+                "/api/v1/attachments",
+                files=[("file", ("a.txt", f"{lead}<html><script>alert(1)</script>".encode(), "text/plain"))],
+                headers=customer.headers,
+            )
+            assert response.status_code == 415, lead
+
+
+class TestNoteFilesDoNotShowInTheRoomLeft:
+    def test_a_customers_room_ignores_internal_note_files(
+        self, make_client: MakeClient, db: Database
+    ) -> None:
+        """The per-ticket limit a customer meets counts only the files they can read: an internal
+        note's file neither shrinks their room nor changes the answer they get."""
+        client = make_client(attachment_max_ticket_size="4KiB", attachment_max_file_size="4KiB")
+        customer, agent = make_customer(db), make_agent(db, departments=("general",))
+        ticket = client.post(
+            "/api/v1/tickets", json={"title": "Room", "description": "x"}, headers=customer.headers
+        ).json()
+        url = f"/api/v1/tickets/{ticket['id']}/replies"
+        probe = {
+            **customer.headers,
+            "Content-Type": "multipart/form-data; boundary=B",
+            "Content-Length": "9999999",
+        }
+        before = client.post(url, content=b"", headers=probe)
+
+        note = client.post(
+            url,
+            data={"message": "internal", "isInternal": "true"},
+            files=[("files", ("note.txt", b"n" * 3000, "text/plain"))],
+            headers=agent.headers,
+        )
+        assert note.status_code == 201, note.text
+        after = client.post(url, content=b"", headers=probe)
+        fits = client.post(
+            url,
+            data={"message": "mine"},
+            files=[("files", ("mine.txt", b"m" * 3500, "text/plain"))],
+            headers=customer.headers,
+        )
+
+        assert before.json() == after.json()
+        assert fits.status_code == 201, fits.text
+
+
+class TestSlowClients:
+    def test_a_stalled_upload_is_dropped_with_408(
+        self, settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A client that stops sending mid-body loses the upload instead of holding a thread."""
+        monkeypatch.setattr(uploads, "IDLE_SECONDS", 1.0)
+        customer = make_customer(db)
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, db=db, background=False),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="off",
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            for _ in range(100):
+                if server.started:
+                    break
+                time.sleep(0.05)
+            head = (
+                "POST /api/v1/attachments HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: {customer.headers['Authorization']}\r\n"
+                "Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 1000000\r\n\r\n"
+                '--B\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhello'
+            )
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+                sock.sendall(head.encode())
+                started = time.monotonic()
+                reply = sock.recv(4096)
+            assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+            assert time.monotonic() - started < 10
+            assert files.attachment_count(db) == 0
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)

@@ -17,6 +17,7 @@ from ticketry.jobs.models import JobStatus
 from ticketry.jobs.schemas import JobView
 from ticketry.sitesettings import service as site_settings
 from ticketry.sitesettings.schemas import SiteSettingsUpdate, SiteSettingsView
+from ticketry.sitesettings.service import UNSET
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.schemas import CategoryCreate, CategoryUpdate, CategoryView
 from ticketry.users import service as user_service
@@ -215,6 +216,10 @@ def update_site_settings(
         ticket_prefix=body.ticket_prefix,
         allow_signup=body.allow_signup,
         attachment_retention_days=body.attachment_retention_days,
+        mail_deny_senders=body.mail_deny_senders,
+        mail_allow_senders=body.mail_allow_senders,
+        # Absent keeps the threshold; an explicit null turns it off.
+        mail_spam_score=body.mail_spam_score if "mail_spam_score" in body.model_fields_set else UNSET,
     )
     return SiteSettingsView.model_validate(saved)
 

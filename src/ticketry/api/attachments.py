@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,11 +11,12 @@ from ticketry.attachments import service as attachment_service
 from ticketry.attachments.errors import MalformedUpload
 from ticketry.attachments.intake import staged_batch
 from ticketry.attachments.schemas import AttachmentView
+from ticketry.auth.actor import Actor
 from ticketry.core.pagination import ListPage
 from ticketry.http.deps import CurrentActor, DbSession, PathId, StreamingActor, database
 from ticketry.http.downloads import file_response
 from ticketry.http.openapi import files_only
-from ticketry.http.uploads import file_store, receive_multipart
+from ticketry.http.uploads import file_store, in_upload_thread, receive_multipart
 from ticketry.messages import attachments as readable
 
 router = APIRouter(tags=["attachments"])
@@ -23,9 +25,13 @@ router = APIRouter(tags=["attachments"])
 @router.post(
     "/attachments", response_model=ListPage[AttachmentView], status_code=201, openapi_extra=files_only()
 )
-def upload(request: Request, actor: StreamingActor) -> ListPage[AttachmentView]:
+async def upload(request: Request, actor: StreamingActor) -> ListPage[AttachmentView]:
     """Upload files now, send them later: pass the ids as `attachmentIds` when creating a ticket
     or replying. Unsent uploads are visible only to you and removed after a day."""
+    return await in_upload_thread(partial(_upload, request, actor))
+
+
+def _upload(request: Request, actor: Actor) -> ListPage[AttachmentView]:
     files = file_store(request)
     db = database(request)
     with db.unit_of_work(write=False) as session:

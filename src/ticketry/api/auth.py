@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from ticketry.auth import mail as account_mail
 from ticketry.auth import service as auth_service
 from ticketry.core.pagination import ListPage
 from ticketry.core.schemas import Input, Schema
@@ -25,6 +26,19 @@ class LoginIn(Input):
 class LoginOut(Schema):
     token: str = Field(description="A personal API token; send it as 'Authorization: Bearer <token>'.")
     user: UserView
+
+
+class PasswordResetRequest(Input):
+    email: str = Field(min_length=1, max_length=254)
+
+
+class PasswordResetConfirm(Input):
+    token: str = Field(min_length=1, max_length=account_mail.MAX_TOKEN_LENGTH)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class EmailVerification(Input):
+    token: str = Field(min_length=1, max_length=account_mail.MAX_TOKEN_LENGTH)
 
 
 class TokenView(Schema):
@@ -57,6 +71,33 @@ def logout(request: Request, session: DbSession, actor: CurrentActor) -> Respons
     if secret is not None:
         auth_service.revoke_secret(session, secret)
     return Response(status_code=204)
+
+
+@router.post("/auth/password-reset", status_code=202)
+def request_password_reset(body: PasswordResetRequest, session: DbSession) -> Response:
+    """Mails a reset link if an active account has this address; the answer is the same either way."""
+    account_mail.request_password_reset(session, body.email)
+    return Response(status_code=202)
+
+
+@router.post("/auth/password-reset/confirm", status_code=204)
+def confirm_password_reset(body: PasswordResetConfirm, session: DbSession) -> Response:
+    """Sets the new password; every session and API token of the account is revoked."""
+    account_mail.reset_password(session, body.token, new_password=body.password)
+    return Response(status_code=204)
+
+
+@router.post("/auth/verify-email", status_code=204)
+def verify_email(body: EmailVerification, session: DbSession) -> Response:
+    account_mail.verify_email(session, body.token)
+    return Response(status_code=204)
+
+
+@router.post("/users/me/verify-email", status_code=202)
+def resend_verification(session: DbSession, actor: CurrentActor) -> Response:
+    """Mails a new verification link (nothing when the address is verified, or past 3 an hour)."""
+    account_mail.resend_verification(session, actor)
+    return Response(status_code=202)
 
 
 @router.get("/users/me", response_model=UserView)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request, Response
 
 from ticketry.api.views import MessageList, message_view, message_views
-from ticketry.attachments import service as attachment_service
 from ticketry.attachments.intake import staged_batch
+from ticketry.auth.actor import Actor
 from ticketry.http.deps import CurrentActor, DbSession, PathId, StreamingActor, database
 from ticketry.http.openapi import json_or_multipart
-from ticketry.http.uploads import new_files, receive_body
+from ticketry.http.uploads import in_upload_thread, new_files, receive_body
 from ticketry.messages import service as message_service
+from ticketry.messages.attachments import readable_bytes
 from ticketry.messages.schemas import MessageCustomerView, MessageStaffView, ReplyCreate
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.models import Source
@@ -32,13 +35,17 @@ def list_replies(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> 
     status_code=201,
     openapi_extra=json_or_multipart(ReplyCreate),
 )
-def post_reply(request: Request, ticket_id: PathId, actor: StreamingActor) -> MessageView:
+async def post_reply(request: Request, ticket_id: PathId, actor: StreamingActor) -> MessageView:
     """JSON, or multipart/form-data with the same fields and the files in parts of their own."""
+    return await in_upload_thread(partial(_post_reply, request, ticket_id, actor))
+
+
+def _post_reply(request: Request, ticket_id: int, actor: Actor) -> MessageView:
     db = database(request)
     # Who may not see the ticket learns nothing, and uploads nothing, before the 404.
     with db.unit_of_work(write=False) as session:
         access_ticket(session, actor, ticket_id, include_deleted=True)
-        used = attachment_service.used_bytes(session, ticket_id)
+        used = readable_bytes(session, actor, ticket_id)
     with staged_batch() as staged:
         body = receive_body(request, ReplyCreate, staged, repeated=_REPEATED_FIELDS, used=used)
         with db.unit_of_work() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -15,7 +16,7 @@ from ticketry.core.pagination import PageRequest
 from ticketry.core.schemas import MAX_ID
 from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId, StreamingActor, database
 from ticketry.http.openapi import json_or_multipart
-from ticketry.http.uploads import new_files, receive_body
+from ticketry.http.uploads import in_upload_thread, new_files, receive_body
 from ticketry.search import service as search
 from ticketry.search.service import Assigned, SortField, TicketFilters, TicketSort
 from ticketry.tickets import service as ticket_service
@@ -144,8 +145,12 @@ _REPEATED_FIELDS = frozenset({"tags", "attachment_ids", "attachmentIds"})
 
 
 @router.post("", response_model=TicketView, status_code=201, openapi_extra=json_or_multipart(TicketCreate))
-def create_ticket(request: Request, actor: StreamingActor) -> TicketView:
+async def create_ticket(request: Request, actor: StreamingActor) -> TicketView:
     """JSON, or multipart/form-data with the same fields and the files in parts of their own."""
+    return await in_upload_thread(partial(_create_ticket, request, actor))
+
+
+def _create_ticket(request: Request, actor: Actor) -> TicketView:
     with staged_batch() as staged:
         body = receive_body(request, TicketCreate, staged, repeated=_REPEATED_FIELDS)
         with database(request).unit_of_work() as session:

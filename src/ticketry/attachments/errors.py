@@ -25,6 +25,11 @@ class VirusFound(DomainError):
     status = 422
 
 
+class FileNotScannable(DomainError):
+    code = "file_not_scannable"
+    status = 422
+
+
 class ScannerUnavailable(DomainError):
     code = "scanner_unavailable"
     status = 503

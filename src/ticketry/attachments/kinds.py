@@ -50,7 +50,8 @@ KINDS: dict[str, Kind] = {
         Kind(
             "text",
             "text/plain; charset=utf-8",
-            ("txt", "text", "log", "md", "csv", "tsv", "json", "yaml", "yml", "ini", "conf", "cfg", "eml"),
+            # Not .eml: a mail client renders its HTML and opens its attachments.
+            ("txt", "text", "log", "md", "csv", "tsv", "json", "yaml", "yml", "ini", "conf", "cfg"),
             "text file",
         ),
         Kind("zip", "application/zip", ("zip",), "ZIP archive"),
@@ -168,7 +169,12 @@ def is_plain_text(head: bytes) -> bool:
         if error.start < len(head) - 3:
             return False
         text = head[: error.start].decode("utf-8")
-    return not text.lstrip("\ufeff \t\r\n\f").startswith("<")
+    return not _opens_like_markup(text)
+
+
+def _opens_like_markup(text: str) -> bool:
+    """Every kind of leading space (`str.lstrip`: \\v, NBSP, …) and a BOM skipped, then `<`."""
+    return text.lstrip().lstrip("\ufeff").lstrip().startswith("<")
 
 
 def describe(head: bytes) -> str:
@@ -176,9 +182,9 @@ def describe(head: bytes) -> str:
     family = _family(head)
     if family:
         return KINDS[family[0]].label
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n\f").lower()
-    if stripped.startswith(b"<"):
+    if _opens_like_markup(head.decode("utf-8", "replace")):
         return "markup (HTML, SVG or XML)"
+    stripped = head.lstrip().lower()
     if stripped.startswith(b"mz"):
         return "a program"
     return "a type we do not accept"

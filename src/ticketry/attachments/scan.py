@@ -15,14 +15,18 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from ticketry.attachments.errors import ScannerUnavailable, VirusFound
+from ticketry.attachments.errors import FileNotScannable, ScannerUnavailable, VirusFound
 
 log = structlog.get_logger(__name__)
 CHUNK = 256 * 1024
 
 
 class ScannerFailed(Exception):
-    """clamd could not be reached or did not give a verdict."""
+    """clamd could not be reached, or stopped answering."""
+
+
+class Unscannable(Exception):
+    """clamd answered, but with an error about this file (e.g. above its StreamMaxLength)."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +40,12 @@ class ClamdScanner:
         try:
             if parts.scheme == "unix":
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(self.timeout)
-                sock.connect(parts.path)
+                try:
+                    sock.settimeout(self.timeout)
+                    sock.connect(parts.path)
+                except OSError:
+                    sock.close()
+                    raise
                 return sock
             if parts.scheme == "tcp" and parts.hostname and parts.port:
                 return socket.create_connection((parts.hostname, parts.port), timeout=self.timeout)
@@ -54,14 +62,23 @@ class ClamdScanner:
                     while chunk := source.read(CHUNK):
                         sock.sendall(struct.pack(">I", len(chunk)) + chunk)
                 sock.sendall(struct.pack(">I", 0))
-                reply = _read_reply(sock)
             except OSError as error:
-                raise ScannerFailed(f"clamd at {self.url} failed during the scan: {error}") from error
+                # clamd hangs up mid-stream when the file is over its limit; its reply says so.
+                reply = _read_reply(sock, quietly=True)
+                if not reply:
+                    raise ScannerFailed(f"clamd at {self.url} failed during the scan: {error}") from error
+            else:
+                try:
+                    reply = _read_reply(sock)
+                except OSError as error:
+                    raise ScannerFailed(f"clamd at {self.url} did not answer: {error}") from error
         if reply.endswith(" FOUND"):
             return reply.removeprefix("stream: ").removesuffix(" FOUND").strip()
         if reply.endswith(" OK"):
             return None
-        raise ScannerFailed(f"clamd at {self.url} answered {reply!r}")
+        if not reply:
+            raise ScannerFailed(f"clamd at {self.url} closed the connection without a verdict")
+        raise Unscannable(reply)
 
     def ping(self) -> bool:
         try:
@@ -75,6 +92,15 @@ class ClamdScanner:
         """Refuse an infected file; refuse any file while the scanner is down, if required."""
         try:
             found = self.verdict(path)
+        except Unscannable as error:
+            # Never stored unscanned, whatever TICKETRY_CLAMAV_REQUIRED says: only an absent
+            # scanner may be waived, not one that looked at this file and could not judge it.
+            log.warning("attachments.unscannable", reply=str(error), filename=filename)
+            raise FileNotScannable(
+                f"The file {filename!r} could not be checked for viruses ({error}), so it was not accepted. "
+                "Files this large may be above the scanner's limit.",
+                details={"filename": filename},
+            ) from error
         except ScannerFailed as error:
             if self.required:
                 log.error("attachments.scanner_unavailable", error=str(error), filename=filename)
@@ -92,13 +118,15 @@ class ClamdScanner:
             )
 
 
-def _read_reply(sock: socket.socket) -> str:
+def _read_reply(sock: socket.socket, *, quietly: bool = False) -> str:
     data = b""
-    while not data.endswith(b"\0"):
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > 4096:
-            break
+    try:
+        while not data.endswith(b"\0") and len(data) <= 4096:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        if not quietly:
+            raise
     return data.rstrip(b"\0").decode(errors="replace").strip()

@@ -86,13 +86,24 @@ def record(session: Session, actor: Actor, staged: Sequence[StagedFile]) -> list
 
 
 def attach(
-    session: Session, actor: Actor, files: NewFiles, *, ticket_id: int, message_id: int | None = None
+    session: Session,
+    actor: Actor,
+    files: NewFiles,
+    *,
+    ticket_id: int,
+    message_id: int | None = None,
+    used: int = 0,
 ) -> list[Attachment]:
-    """Bind `files` to a new ticket (its description) or to a new message of it."""
+    """Bind `files` to a new ticket (its description) or to a new message of it. `used` is what
+    the ticket's files the actor can read already take (`messages.attachments.readable_bytes`):
+    a customer's room never depends on, and so never reveals, the size of staff-only files."""
     claimed = _claim(session, actor, files.ids)
     adding = sum(a.size for a in claimed) + sum(f.size for f in files.staged)
-    if adding:
-        _ensure_room(session, ticket_id, adding, files.max_ticket)
+    if used + adding > files.max_ticket:
+        raise TicketAttachmentsTooLarge(
+            f"These files do not fit: a ticket's files may add up to {human_size(files.max_ticket)}.",
+            details={"limit": files.max_ticket},
+        )
     for attachment in claimed:
         attachment.ticket_id = ticket_id
         attachment.message_id = message_id
@@ -150,19 +161,9 @@ def _claim(session: Session, actor: Actor, ids: Sequence[int]) -> list[Attachmen
     if unavailable:
         raise AttachmentUnavailable(
             "Some attachments are not your unsent uploads (already sent, removed, or never uploaded).",
-            details={"attachment_ids": unavailable},
+            details={"attachmentIds": unavailable},
         )
     return [found[i] for i in wanted]
-
-
-def used_bytes(session: Session, ticket_id: int) -> int:
-    """What a ticket's live files take towards its limit."""
-    total = session.scalar(
-        select(func.coalesce(func.sum(Attachment.size), 0)).where(
-            Attachment.ticket_id == ticket_id, Attachment.deleted_at.is_(None)
-        )
-    )
-    return int(total or 0)
 
 
 def pending_bytes(session: Session, actor: Actor) -> int:
@@ -173,14 +174,6 @@ def pending_bytes(session: Session, actor: Actor) -> int:
         )
     )
     return int(total or 0)
-
-
-def _ensure_room(session: Session, ticket_id: int, adding: int, limit: int) -> None:
-    if used_bytes(session, ticket_id) + adding > limit:
-        raise TicketAttachmentsTooLarge(
-            f"These files do not fit: a ticket's files may add up to {human_size(limit)}.",
-            details={"limit": limit},
-        )
 
 
 def discard_pending(session: Session, actor: Actor, attachment_id: int) -> None:

@@ -54,6 +54,10 @@ class ContentMissing(Exception):
     """A recorded content is not in this storage (deleted by hand, or a migration not finished)."""
 
 
+class StorageUnavailable(Exception):
+    """The storage did not answer (S3 endpoint down, a disk error)."""
+
+
 def _check(key: str) -> str:
     if not KEY_PATTERN.match(key):
         raise ValueError(f"not a storage key: {key!r}")
@@ -132,6 +136,8 @@ class LocalStorage:
             source = self.path(key).open("rb")
         except FileNotFoundError as error:
             raise ContentMissing(key) from error
+        except OSError as error:
+            raise StorageUnavailable(str(error)) from error
         with source:
             source.seek(start)
             remaining = None if end is None else end - start + 1
@@ -218,7 +224,7 @@ class S3Storage:
         return True
 
     def open(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         wanted = f"bytes={start}-{'' if end is None else end}"
         try:
@@ -226,7 +232,9 @@ class S3Storage:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise ContentMissing(key) from error
-            raise
+            raise StorageUnavailable(str(error)) from error
+        except BotoCoreError as error:  # the endpoint did not answer
+            raise StorageUnavailable(str(error)) from error
         body = response["Body"]
         try:
             yield from body.iter_chunks(CHUNK)

@@ -1,2 +1,3 @@
-"""Who may do what: permissions, role bundles, the Actor, passwords, API tokens, web sessions
-and login throttling. May import ticketry.users, ticketry.jobs and ticketry.core."""
+"""Who may do what: permissions, role bundles, the Actor, passwords, API tokens, web sessions,
+login throttling, and account mail (password reset, e-mail verification). May import
+ticketry.users, ticketry.mail.outbound, ticketry.jobs and ticketry.core."""

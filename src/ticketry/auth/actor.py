@@ -19,6 +19,8 @@ class Actor:
     organization_shared: bool
     department_ids: frozenset[int]
     permissions: frozenset[Permission]
+    # The user followed a verification link (the portal asks the others to).
+    email_verified: bool = True
 
     @property
     def is_staff(self) -> bool:
@@ -39,6 +41,7 @@ class Actor:
             organization_shared=organization_shared,
             department_ids=department_ids if user.role.is_staff else frozenset(),
             permissions=ROLE_PERMISSIONS[user.role],
+            email_verified=user.email_verified_at is not None,
         )
 
 

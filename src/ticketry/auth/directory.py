@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ticketry.auth import mail as account_mail
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.passwords import hash_password
 from ticketry.auth.permissions import Permission
@@ -89,6 +90,7 @@ def update_user(
         if users.find_user_by_email(session, email) is not None:
             raise EmailTaken("A user with this e-mail address already exists.")
         user.email = users.normalize_email(email)
+        account_mail.forget_address_proofs(session, user)
     if name is not None:
         user.name = name
     if role is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ticketry.core.errors import NotAuthenticated, NotFound, ValidationFailed
+from ticketry.core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
 
 
 class InvalidCredentials(NotAuthenticated):
@@ -16,3 +16,10 @@ class WrongPassword(ValidationFailed):
 
 class TokenNotFound(NotFound):
     code = "token_not_found"
+
+
+class InvalidOneTimeToken(DomainError):
+    """A reset or verification link that does not exist, is spent, expired, or for another use."""
+
+    code = "invalid_token"
+    status = 400

@@ -28,6 +28,7 @@ class Permission(enum.StrEnum):
     ADMIN_JOBS = "admin:jobs"
     ADMIN_SETTINGS = "admin:settings"
     ADMIN_DASHBOARD = "admin:dashboard"
+    ADMIN_MAIL = "admin:mail"
 
 
 _CUSTOMER = frozenset(

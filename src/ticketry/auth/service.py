@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
 from ticketry.auth.errors import InvalidCredentials, TokenNotFound, WrongPassword
-from ticketry.auth.models import ApiToken, LoginAttempt, WebSession
+from ticketry.auth.models import ApiToken, LoginAttempt, OneTimeToken, WebSession
 from ticketry.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from ticketry.core.buffer import Accumulator
 from ticketry.core.clock import now
@@ -237,7 +237,8 @@ def check_new_password(password: str) -> None:
 
 
 def purge_expired(session: Session) -> None:
-    """Housekeeping: old login attempts and dead sessions."""
+    """Housekeeping: old login attempts, dead sessions, expired mail links."""
     stamp = now()
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < stamp - timedelta(days=1)))
     session.execute(delete(WebSession).where(WebSession.expires_at < stamp))
+    session.execute(delete(OneTimeToken).where(OneTimeToken.expires_at < stamp))

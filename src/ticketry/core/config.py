@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import ByteSize, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,26 @@ class Settings(BaseSettings):
     # Files of deleted tickets and messages are purged this many days after the deletion
     # (admins can change it at run time in the settings).
     attachment_retention_days: int = Field(default=30, ge=0, le=36500)
+
+    # Outgoing mail (SPEC §4). Without a host no mail is sent; what would have been is logged.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The From of every mail, and the domain of our Message-IDs and reply addresses.
+    mail_from: str = "Ticketry Support <support@localhost>"
+    mail_max_attempts: int = Field(default=10, ge=1, le=100)
+    # Where links in mail point (the address users open Ticketry at).
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Incoming mail (SPEC §4). Mail larger than this is not fetched (IMAP) or refused (webhook).
+    mail_max_message_size: ByteSize = Field(default=ByteSize(40 * 1024 * 1024), gt=0)
+    # An extra CA bundle for IMAP servers with a private certificate authority.
+    mail_ca_file: str = ""
+    # More mails than this from one sender in an hour are held as a probable loop.
+    mail_max_per_sender_per_hour: int = Field(default=30, ge=1)
 
 
 @lru_cache(maxsize=1)

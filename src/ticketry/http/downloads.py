@@ -18,12 +18,12 @@ from fastapi.responses import Response, StreamingResponse
 from ticketry.attachments.errors import ContentUnavailable
 from ticketry.attachments.models import Attachment
 from ticketry.attachments.names import content_disposition
-from ticketry.attachments.storage import ContentMissing, Storage
+from ticketry.attachments.storage import ContentMissing, Storage, StorageUnavailable
 
 log = structlog.get_logger(__name__)
 
 SANDBOX_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'"
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -42,7 +42,7 @@ def _body(
     chunks = storage.open(attachment.blob_key, start, end)
     try:
         first = next(chunks, b"")
-    except ContentMissing as error:
+    except (ContentMissing, StorageUnavailable) as error:
         log.error("attachments.content_missing", attachment_id=attachment.id, key=attachment.blob_key)
         raise ContentUnavailable(
             "This file cannot be read from storage right now. The administrators have been told."
@@ -83,7 +83,8 @@ def file_response(request: Request, storage: Storage, attachment: Attachment, *,
         "Content-Security-Policy": SANDBOX_CSP,
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Resource-Policy": "same-origin",
-        "Cache-Control": "private, max-age=3600",
+        # Revalidated every time (a cheap 304 by ETag), so lost access is not served from a cache.
+        "Cache-Control": "private, no-cache",
         "Accept-Ranges": "bytes",
         "ETag": etag,
     }

@@ -8,8 +8,10 @@ with 413 and its staging file is removed.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,21 +19,52 @@ import anyio.from_thread
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from ticketry.attachments import service as attachment_service
 from ticketry.attachments.errors import FileTooLarge, MalformedUpload, TicketAttachmentsTooLarge
 from ticketry.attachments.intake import FileStore, Intake, Receiver, StagedFile, human_size
 from ticketry.attachments.service import MAX_PER_REQUEST, NewFiles
+from ticketry.core.errors import DomainError
 from ticketry.http.deps import database
 
 BATCH_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 1024 * 1024  # every non-file field together
 MAX_PARTS = 100
 MAX_JSON_BYTES = 2 * 1024 * 1024
+# A client that sends nothing for this long loses its upload (408), and its thread is freed.
+IDLE_SECONDS = 30.0
+# Uploads run in threads of their own: however many hang on slow clients, the threads that
+# serve every other request stay free.
+UPLOAD_THREADS = 8
+# One limiter per event loop: a limiter belongs to the loop it was made in.
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+class UploadStalled(DomainError):
+    code = "upload_stalled"
+    status = 408
+
+
+class UploadCancelled(DomainError):
+    code = "upload_cancelled"
+    status = 400
+
+
+async def in_upload_thread(work: Callable[[], T]) -> T:
+    """Run a route's body-reading work in the upload thread pool."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(UPLOAD_THREADS)
+    return await anyio.to_thread.run_sync(work, limiter=limiter)
 
 
 def body_chunks(request: Request) -> Iterator[bytes]:
@@ -43,7 +76,8 @@ def body_chunks(request: Request) -> Iterator[bytes]:
         size = 0
         while size < BATCH_BYTES:
             try:
-                chunk = await stream.__anext__()
+                with anyio.fail_after(IDLE_SECONDS):
+                    chunk = await stream.__anext__()
             except StopAsyncIteration:
                 break
             if chunk:
@@ -51,7 +85,17 @@ def body_chunks(request: Request) -> Iterator[bytes]:
                 size += len(chunk)
         return b"".join(parts)
 
-    while batch := anyio.from_thread.run(pull):
+    while True:
+        try:
+            batch = anyio.from_thread.run(pull)
+        except TimeoutError as error:
+            raise UploadStalled(
+                f"Nothing arrived for {IDLE_SECONDS:.0f} seconds; the upload was dropped."
+            ) from error
+        except ClientDisconnect as error:
+            raise UploadCancelled("The upload was cancelled.") from error
+        if not batch:
+            return
         yield batch
 
 
@@ -75,7 +119,7 @@ def read_json(request: Request, model: type[M]) -> M:
         raise HTTPException(400, "The body is not UTF-8 text.") from error
     try:
         document = json.loads(text) if text else None
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}]
         ) from error
@@ -206,12 +250,17 @@ def receive_multipart(
             details={"limit": intake.limits.max_ticket},
         )
     reader = _MultipartReader(intake, staged, used)
-    parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
+    ceiling = room + MAX_FIELD_BYTES + 1024 * 1024  # parts, headers and boundaries on top
+    received = 0
     try:
+        parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
         for chunk in body_chunks(request):
+            received += len(chunk)
+            if received > ceiling:  # skipped parts and trailing bytes count too
+                raise FileTooLarge("The upload is larger than the limit.", details={"limit": room})
             parser.write(chunk)
         parser.finalize()
-    except MultipartParseError as error:
+    except FormParserError as error:
         raise MalformedUpload(f"The multipart body is malformed: {error}") from error
     finally:
         if reader.part.receiver is not None:

@@ -3,7 +3,9 @@
 Claiming uses `FOR UPDATE SKIP LOCKED` on PostgreSQL so any number of workers share the queue;
 on SQLite the claim runs under `BEGIN IMMEDIATE`, one writer at a time. A job is marked done in
 the same transaction as its handler's writes, and only while this worker still holds the lease,
-so a committed job's effects happen once even when two workers race or one dies mid-run.
+so a committed job's effects happen once even when two workers race or one dies mid-run. A
+task (`jobs.registry.task`) runs first, outside any transaction; only its completion is recorded
+that way, so tasks make their own steps idempotent.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import socket
 import threading
 import traceback
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job, JobStatus
-from ticketry.jobs.registry import handler_for
+from ticketry.jobs.registry import handler_for, task_for
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +55,7 @@ class Worker:
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_seconds or get_settings().job_lease_seconds)
         self.retry_base_seconds = retry_base_seconds
+        self._claimed: dict[int, tuple[str, dict[str, Any]]] = {}
 
     def claim(self) -> list[int]:
         stamp = now()
@@ -70,6 +75,7 @@ class Worker:
                 query = query.with_for_update(skip_locked=True)
             jobs = list(session.scalars(query))
             for job in jobs:
+                self._claimed[job.id] = (job.name, dict(job.payload))
                 job.status = JobStatus.RUNNING
                 job.locked_by = self.name
                 job.locked_until = stamp + self.lease
@@ -79,22 +85,24 @@ class Worker:
     def run_job(self, job_id: int) -> bool:
         """Run one claimed job; True if it completed."""
         try:
-            with self.db.unit_of_work() as session:
-                job = session.get(Job, job_id)
-                if job is None:
+            found = self._claimed.pop(job_id, None)
+            if found is None:
+                with self.db.unit_of_work(write=False) as session:
+                    row = session.execute(select(Job.name, Job.payload).where(Job.id == job_id)).one_or_none()
+                if row is None:
                     return False
-                handler = handler_for(job.name)
-                if handler is None:
-                    log.debug("job.no_handler", job_id=job_id, name=job.name)
-                else:
-                    handler(session, dict(job.payload))
-                done = session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.locked_by == self.name)
-                    .values(status=JobStatus.DONE, finished_at=now(), locked_until=None, last_error=None)
-                )
-                if getattr(done, "rowcount", 0) != 1:
-                    raise LeaseLost(job_id)
+                found = (row[0], dict(row[1]))
+            name, payload = found
+            task = task_for(name)
+            if task is not None:
+                task(self.db, dict(payload))
+            with self.db.unit_of_work() as session:
+                handler = handler_for(name)
+                if handler is not None:
+                    handler(session, dict(payload))
+                elif task is None:
+                    log.debug("job.no_handler", job_id=job_id, name=name)
+                self._finish(session, job_id)
             return True
         except LeaseLost:
             log.warning("job.lease_lost", job_id=job_id, worker=self.name)
@@ -102,6 +110,15 @@ class Worker:
         except Exception as error:  # a handler may fail in any way; the job must not be lost
             self._record_failure(job_id, error)
             return False
+
+    def _finish(self, session: Session, job_id: int) -> None:
+        done = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.locked_by == self.name)
+            .values(status=JobStatus.DONE, finished_at=now(), locked_until=None, last_error=None)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            raise LeaseLost(job_id)
 
     def _record_failure(self, job_id: int, error: Exception) -> None:
         detail = "".join(traceback.format_exception(error))[-4000:]

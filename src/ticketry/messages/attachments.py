@@ -7,7 +7,7 @@ the ticket (`readable_tickets`); an unsent upload by its uploader only. Deleted 
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ticketry.attachments.errors import AttachmentNotFound
@@ -56,3 +56,10 @@ def ticket_attachments(session: Session, actor: Actor, ticket_id: int) -> list[A
     access_ticket(session, actor, ticket_id)
     query = readable_attachments(actor).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id)
     return list(session.scalars(query))
+
+
+def readable_bytes(session: Session, actor: Actor, ticket_id: int) -> int:
+    """What the ticket's files this actor can read take: the room left under the per-ticket
+    limit is computed from this, so it tells a customer nothing about internal notes' files."""
+    readable = readable_attachments(actor).where(Attachment.ticket_id == ticket_id).subquery()
+    return int(session.scalar(select(func.coalesce(func.sum(readable.c.size), 0))) or 0)

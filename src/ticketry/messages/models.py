@@ -28,6 +28,10 @@ class Message(Base):
     is_staff_reply: Mapped[bool] = mapped_column(Boolean, default=False)
     is_solution: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[Source] = mapped_column(str_enum(Source, "message_source"), default=Source.WEB)
+    # A message that came by mail: the whole mail as text, and its HTML sanitised (no remote
+    # images), for "show the whole e-mail"; `body` is the new text without quoted history.
+    mail_text: Mapped[str | None] = mapped_column(Text, default=None)
+    mail_html: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

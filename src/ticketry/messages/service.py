@@ -13,10 +13,11 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.errors import PermissionDenied
-from ticketry.core.text import render_markdown
+from ticketry.core.text import render_markdown, render_plain_text
 from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.jobs import service as jobs
+from ticketry.messages.attachments import readable_bytes
 from ticketry.messages.errors import EmptyMessage, MessageNotDeleted, MessageNotFound
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
@@ -78,31 +79,86 @@ def post_reply(
         source=source,
         created_at=stamp,
     )
+    used = readable_bytes(session, actor, ticket.id) if files else 0
+    _append(session, actor, ticket, message, changes, files=files, used=used)
+    if then_status is not None and then_status is not ticket.status:
+        ticket_service.change_status(session, actor, ticket.id, status=then_status)
+    return message
+
+
+def post_mail_reply(
+    session: Session,
+    author: Actor,
+    ticket_id: int,
+    *,
+    body: str,
+    is_internal: bool,
+    mail_text: str,
+    mail_html: str | None,
+    files: NewFiles | None = None,
+    used: int = 0,
+) -> Message:
+    """A reply that arrived by mail. The mail channel has already decided that its author may
+    write on this ticket (a signed reply clue, or a sender on the ticket: issue 5 part 4), so
+    there is no access check here; the status rules are the web's. `body` is the new text
+    (quoted history stripped); `mail_text` / `mail_html` keep the whole mail for display."""
+    ticket = session.get(Ticket, ticket_id, with_for_update=True)
+    if ticket is None or ticket.deleted_at is not None:
+        raise TicketDeleted("This ticket is deleted. Restore it first.")
+    stamp = now()
+    if author.is_staff:
+        changes = lifecycle.on_staff_reply(ticket, stamp, internal=is_internal)
+    else:
+        changes = lifecycle.on_customer_reply(ticket, stamp)
+    message = Message(
+        ticket_id=ticket.id,
+        author_id=author.user_id,
+        body=body,
+        body_html=render_plain_text(body),
+        is_internal=is_internal,
+        is_staff_reply=author.is_staff,
+        source=Source.EMAIL,
+        mail_text=mail_text,
+        mail_html=mail_html,
+        created_at=stamp,
+    )
+    _append(session, author, ticket, message, changes, files=files, used=used)
+    return message
+
+
+def _append(
+    session: Session,
+    actor: Actor,
+    ticket: Ticket,
+    message: Message,
+    changes: list[Change],
+    *,
+    files: NewFiles | None,
+    used: int,
+) -> None:
+    """Add the message with its files, its history and its event, in the caller's transaction."""
     session.add(message)
-    ticket.updated_at = stamp
-    realtime.ticket_changed(session, ticket.id)
+    ticket.updated_at = message.created_at
     ticket.updated_by_id = actor.user_id
+    realtime.ticket_changed(session, ticket.id)
     session.flush()
     if files:
-        attachments.attach(session, actor, files, ticket_id=ticket.id, message_id=message.id)
-    kind = "note" if is_internal else "reply"
+        attachments.attach(session, actor, files, ticket_id=ticket.id, message_id=message.id, used=used)
+    kind = "note" if message.is_internal else "reply"
     history.record(
         session,
         ticket.id,
         actor,
-        [Change(kind, None, f"#{message.id}", internal=is_internal), *changes],
+        [Change(kind, None, f"#{message.id}", internal=message.is_internal), *changes],
     )
-    if then_status is not None and then_status is not ticket.status:
-        ticket_service.change_status(session, actor, ticket.id, status=then_status)
     jobs.enqueue(
         session,
         "messages.created",
         ticket_id=ticket.id,
         message_id=message.id,
-        internal=is_internal,
+        internal=message.is_internal,
         staff=actor.is_staff,
     )
-    return message
 
 
 def _ensure_customer_may_reply(actor: Actor, ticket: Ticket, *, is_internal: bool, is_solution: bool) -> None:

@@ -7,6 +7,8 @@ from ticketry.auth import models as auth_models
 from ticketry.core.db import Base
 from ticketry.history import models as history_models
 from ticketry.jobs import models as job_models
+from ticketry.mail.inbound import models as mailbox_models
+from ticketry.mail.outbound import models as mail_models
 from ticketry.messages import models as message_models
 from ticketry.realtime import models as realtime_models
 from ticketry.sitesettings import models as site_settings_models
@@ -18,6 +20,8 @@ MODEL_MODULES = (
     auth_models,
     history_models,
     job_models,
+    mail_models,
+    mailbox_models,
     message_models,
     realtime_models,
     site_settings_models,

@@ -15,3 +15,7 @@ class SignupClosed(PermissionDenied):
 
 class InvalidRetention(ValidationFailed):
     code = "invalid_retention"
+
+
+class InvalidMailSetting(ValidationFailed):
+    code = "invalid_mail_setting"

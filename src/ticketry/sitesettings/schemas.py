@@ -20,6 +20,15 @@ class SiteSettingsView(Schema):
     default_attachment_retention_days: int = Field(
         description="The environment's value (TICKETRY_ATTACHMENT_RETENTION_DAYS)."
     )
+    mail_deny_senders: str = Field(
+        description="Incoming mail from these is refused: one address or domain per line."
+    )
+    mail_allow_senders: str = Field(
+        description="Mail from these is never held as spam: one address or domain per line."
+    )
+    mail_spam_score: float | None = Field(
+        description="Mail whose X-Spam-Score (or score in X-Spam-Status) reaches this is held; null: off."
+    )
     updated_at: datetime | None
 
 
@@ -32,3 +41,12 @@ class SiteSettingsUpdate(Input):
     )
     allow_signup: bool | None = None
     attachment_retention_days: int | None = Field(default=None, ge=0, le=36500)
+    mail_deny_senders: str | None = Field(
+        default=None, max_length=200_000, description="One address or domain (example.com) per line."
+    )
+    mail_allow_senders: str | None = Field(
+        default=None, max_length=200_000, description="One address or domain (example.com) per line."
+    )
+    mail_spam_score: float | None = Field(
+        default=None, ge=-1000, le=1000, allow_inf_nan=False, description="An explicit null turns it off."
+    )

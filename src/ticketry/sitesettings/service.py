@@ -18,7 +18,12 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
-from ticketry.sitesettings.errors import InvalidRetention, InvalidTicketPrefix, SignupClosed
+from ticketry.sitesettings.errors import (
+    InvalidMailSetting,
+    InvalidRetention,
+    InvalidTicketPrefix,
+    SignupClosed,
+)
 from ticketry.sitesettings.models import SINGLE_ROW_ID, SiteSettings
 
 MAX_RETENTION_DAYS = 36500
@@ -37,6 +42,10 @@ class EffectiveSettings:
     default_allow_signup: bool
     default_attachment_retention_days: int
     updated_at: datetime | None
+    # incoming mail: sender lists (one address or @domain per line) and the spam score threshold
+    mail_deny_senders: str = ""
+    mail_allow_senders: str = ""
+    mail_spam_score: float | None = None
 
 
 def current(session: Session) -> EffectiveSettings:
@@ -55,6 +64,9 @@ def current(session: Session) -> EffectiveSettings:
         default_allow_signup=defaults.allow_signup,
         default_attachment_retention_days=defaults.attachment_retention_days,
         updated_at=row.updated_at if row is not None else None,
+        mail_deny_senders=(row.mail_deny_senders or "") if row is not None else "",
+        mail_allow_senders=(row.mail_allow_senders or "") if row is not None else "",
+        mail_spam_score=row.mail_spam_score if row is not None else None,
     )
 
 
@@ -80,6 +92,13 @@ def normalize_prefix(value: str) -> str:
     return prefix
 
 
+class Unset:
+    """No value given (where None itself is a value: "no spam threshold")."""
+
+
+UNSET = Unset()
+
+
 def update(
     session: Session,
     actor: Actor,
@@ -87,6 +106,9 @@ def update(
     ticket_prefix: str | None = None,
     allow_signup: bool | None = None,
     attachment_retention_days: int | None = None,
+    mail_deny_senders: str | None = None,
+    mail_allow_senders: str | None = None,
+    mail_spam_score: float | Unset | None = UNSET,
 ) -> EffectiveSettings:
     """Change what is given; `None` keeps the current value. Numbers already issued keep theirs:
     the per-year sequence is shared by every prefix, so no number is ever issued twice."""
@@ -104,10 +126,39 @@ def update(
                 details={"attachmentRetentionDays": attachment_retention_days},
             )
         row.attachment_retention_days = attachment_retention_days
+    if mail_deny_senders is not None:
+        row.mail_deny_senders = _sender_list(mail_deny_senders, "mailDenySenders")
+    if mail_allow_senders is not None:
+        row.mail_allow_senders = _sender_list(mail_allow_senders, "mailAllowSenders")
+    if not isinstance(mail_spam_score, Unset):
+        if mail_spam_score is not None and not -1000 <= mail_spam_score <= 1000:
+            raise InvalidMailSetting(
+                "The spam score must be between -1000 and 1000.", details={"mailSpamScore": mail_spam_score}
+            )
+        row.mail_spam_score = mail_spam_score
     row.updated_at = now()
     row.updated_by_id = actor.user_id
     session.flush()
     return current(session)
+
+
+_SENDER_ENTRY = re.compile(r"^(@?[a-z0-9.-]+\.[a-z]{2,63}|[^@\s]+@[a-z0-9.-]+\.[a-z]{2,63})$")
+MAX_SENDER_ENTRIES = 1000
+
+
+def _sender_list(text: str, field: str) -> str:
+    """One address or domain per line, normalised; anything else is refused, naming the entry."""
+    entries = [entry for entry in re.split(r"[\s,;]+", text.lower()) if entry]
+    bad = [entry for entry in entries if not _SENDER_ENTRY.match(entry)]
+    if bad:
+        raise InvalidMailSetting(
+            f"Not an address or domain: {bad[0][:100]}. Write one address (a@example.com) or domain "
+            "(example.com or @example.com) per line.",
+            details={field: bad[0][:100]},
+        )
+    if len(entries) > MAX_SENDER_ENTRIES:
+        raise InvalidMailSetting(f"At most {MAX_SENDER_ENTRIES} entries.", details={field: len(entries)})
+    return "\n".join(dict.fromkeys(entries))
 
 
 def _row_for_update(session: Session) -> SiteSettings:

@@ -25,6 +25,18 @@ class TicketStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+# How people read a status: pages, mails and charts alike.
+STATUS_LABELS = {
+    TicketStatus.OPEN: "Open",
+    TicketStatus.ANSWERED: "Answered",
+    TicketStatus.WAITING_FOR_RESPONSE: "Waiting for response",
+    TicketStatus.ON_HOLD: "On hold",
+    TicketStatus.IN_PROGRESS: "In progress",
+    TicketStatus.RESOLVED: "Resolved",
+    TicketStatus.CLOSED: "Closed",
+}
+
+
 class Priority(enum.StrEnum):
     LOW = "low"
     MEDIUM = "medium"
@@ -122,6 +134,9 @@ class Ticket(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     source: Mapped[Source] = mapped_column(str_enum(Source, "ticket_source"), default=Source.WEB)
+    # A ticket opened by mail: the whole mail as text and sanitised HTML (see Message.mail_text).
+    mail_text: Mapped[str | None] = mapped_column(Text, default=None)
+    mail_html: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -20,7 +20,7 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.errors import DomainError, PermissionDenied
-from ticketry.core.text import render_markdown
+from ticketry.core.text import render_markdown, render_plain_text
 from ticketry.history import service as history
 from ticketry.history.models import Change, TicketEvent
 from ticketry.jobs import service as jobs
@@ -186,9 +186,10 @@ def create_ticket(
     source: Source = Source.WEB,
     tags: Sequence[str] = (),
     files: NewFiles | None = None,
+    mail: MailBody | None = None,
 ) -> Ticket:
     """Open a ticket. A customer always files for themself; staff may file for a customer.
-    `files` go with the description."""
+    `files` go with the description; `mail` is set when the ticket came by mail."""
     require(actor, Permission.TICKETS_CREATE)
     if actor.can(Permission.TICKETS_CREATE_FOR_OTHERS) and customer_id is not None:
         customer = users.get_user(session, customer_id)
@@ -199,7 +200,9 @@ def create_ticket(
         number=numbering.next_number(session, prefix=site_settings.current(session).ticket_prefix, at=stamp),
         title=title,
         description=description,
-        description_html=render_markdown(description),
+        description_html=render_plain_text(description) if mail else render_markdown(description),
+        mail_text=mail.text if mail else None,
+        mail_html=mail.html if mail else None,
         status=TicketStatus.OPEN,
         priority=priority,
         department=_department(session, department),
@@ -220,6 +223,14 @@ def create_ticket(
     jobs.enqueue(session, "tickets.created", ticket_id=ticket.id)
     realtime.publish(session, "tickets", "created")
     return ticket
+
+
+@dataclass(frozen=True)
+class MailBody:
+    """The whole mail a ticket came from, kept beside its description (quoted history stripped)."""
+
+    text: str
+    html: str | None
 
 
 # --- editing ------------------------------------------------------------------------------------
@@ -254,7 +265,13 @@ def update_ticket(
         _touch(session, ticket, actor)
         _flush_versioned(session, ticket, actor)
         history.record(session, ticket.id, actor, changes)
-        jobs.enqueue(session, "tickets.updated", ticket_id=ticket.id, fields=[c.field for c in changes])
+        jobs.enqueue(
+            session,
+            "tickets.updated",
+            ticket_id=ticket.id,
+            fields=[c.field for c in changes],
+            actor_id=actor.user_id,
+        )
     return ticket
 
 
@@ -333,7 +350,9 @@ def change_status(
     _touch(session, ticket, actor)
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, changes, reason=reason)
-    jobs.enqueue(session, "tickets.status_changed", ticket_id=ticket.id, status=status.value)
+    jobs.enqueue(
+        session, "tickets.status_changed", ticket_id=ticket.id, status=status.value, actor_id=actor.user_id
+    )
     return ticket
 
 
@@ -416,7 +435,12 @@ def _set_assignee(
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, changes, reason=reason)
     jobs.enqueue(
-        session, event, ticket_id=ticket.id, assignee_id=ticket.assignee_id, previous_assignee_id=previous
+        session,
+        event,
+        ticket_id=ticket.id,
+        assignee_id=ticket.assignee_id,
+        previous_assignee_id=previous,
+        actor_id=actor.user_id,
     )
     return ticket
 

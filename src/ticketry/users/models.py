@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketry.core.clock import now
@@ -66,6 +67,15 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set when the user followed the link of a verification mail (or an admin vouched).
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # Set when mail to the address bounced for good (a delivery report); notification mail skips it
+    # until the address changes.
+    email_undeliverable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    email_undeliverable_reason: Mapped[str] = mapped_column(Text, default="")
+    # Which notification mails the user turned off, by key (`notifications.preferences`); a key
+    # that is absent means the default (on).
+    notification_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     organization: Mapped[Organization | None] = relationship(lazy="raise")
     departments: Mapped[list[Department]] = relationship(secondary=department_members, lazy="raise")

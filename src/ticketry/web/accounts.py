@@ -1,18 +1,21 @@
-"""Signing in and out, signing up, changing the password."""
+"""Signing in and out, signing up, changing the password, and the pages behind account mail:
+forgotten passwords and e-mail verification."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from ticketry.auth import mail as account_mail
 from ticketry.auth import service as auth_service
+from ticketry.auth.errors import InvalidOneTimeToken
 from ticketry.auth.passwords import hash_password
 from ticketry.core.config import get_settings
 from ticketry.core.errors import PermissionDenied, ValidationFailed
-from ticketry.http.deps import CSRF_FIELD, SESSION_COOKIE, DbSession, client_ip
+from ticketry.http.deps import CSRF_FIELD, SESSION_COOKIE, DbSession, browser_session, client_ip, database
 from ticketry.sitesettings import service as site_settings
 from ticketry.users import service as user_service
 from ticketry.users.models import Role
@@ -139,8 +142,9 @@ def signup(
     user = user_service.create_user(
         session, email=email, name=name.strip(), role=Role.CUSTOMER, password_hash=hash_password(password)
     )
+    account_mail.send_verification(session, user)
     response = _signed_in_redirect(session, request, user.id, "/")
-    set_flash(response, "Welcome! Your account is ready.")
+    set_flash(response, "Welcome! Your account is ready. We sent you a link to confirm your e-mail address.")
     return response
 
 
@@ -163,4 +167,85 @@ def change_password(
     auth_service.change_password(session, who.actor, current=current, new=new, keep_secret=who.secret)
     response = RedirectResponse(home_for(who.actor.is_staff), status_code=303)
     set_flash(response, "Your password is changed. Other devices were signed out.")
+    return response
+
+
+# --- account mail: forgotten password, e-mail verification ------------------------------------
+
+FORGOT_ANSWER = "If an account exists for that address, we have sent a link to reset the password."
+Token = Annotated[str, Query(max_length=account_mail.MAX_TOKEN_LENGTH)]
+
+
+@router.get("/password/forgot")
+def forgot_page(request: Request) -> Response:
+    return _anonymous_form(request, "auth/forgot.html", {})
+
+
+@router.post("/password/forgot")
+def forgot(
+    request: Request,
+    session: DbSession,
+    email: Annotated[str, Form(max_length=254)],
+    pre_csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    """The same answer whether or not the address has an account (no enumeration)."""
+    _check_pre_csrf(request, pre_csrf)
+    account_mail.request_password_reset(session, email)
+    response = RedirectResponse("/login", status_code=303)
+    set_flash(response, FORGOT_ANSWER, kind="info")
+    return response
+
+
+@router.get("/password/reset")
+def reset_page(request: Request, session: DbSession, token: Token = "") -> Response:
+    """The form, or the news that the link is dead; nothing is spent by looking."""
+    if account_mail.reset_token_is_valid(session, token):
+        response = _anonymous_form(request, "auth/reset.html", {"token": token})
+    else:
+        response = render(request, "auth/reset.html", {"token": ""}, who=None, status=400)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/password/reset")
+def reset(
+    request: Request,
+    session: DbSession,
+    token: Annotated[str, Form(max_length=account_mail.MAX_TOKEN_LENGTH)],
+    password: Annotated[str, Form(max_length=1000)],
+    confirm: Annotated[str, Form(max_length=1000)],
+    pre_csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    _check_pre_csrf(request, pre_csrf)
+    if password != confirm:
+        raise ValidationFailed("The new passwords do not match.")
+    account_mail.reset_password(session, token, new_password=password)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    set_flash(response, "Your password is changed. Sign in with the new one; other devices were signed out.")
+    return response
+
+
+@router.get("/verify-email")
+def verify_email(request: Request, token: Token = "") -> Response:
+    """A GET that writes: following the link twice is harmless, and mail clients open links with
+    GET. Its own write unit of work, then a fresh read for the page (the banner is gone)."""
+    try:
+        with database(request).unit_of_work() as session:
+            account_mail.verify_email(session, token)
+        verified = True
+    except InvalidOneTimeToken:
+        verified = False
+    with database(request).unit_of_work(write=False) as session:
+        who = browser_session(request, session, "")
+        return render(
+            request, "auth/verified.html", {"verified": verified}, who=who, status=200 if verified else 400
+        )
+
+
+@router.post("/account/verify-email")
+def resend_verification(session: DbSession, who: SignedIn) -> Response:
+    account_mail.resend_verification(session, who.actor)
+    response = RedirectResponse(home_for(who.actor.is_staff), status_code=303)
+    set_flash(response, f"We sent a new link to {who.actor.email}. It works for 24 hours.", kind="info")
     return response

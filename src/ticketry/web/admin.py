@@ -16,6 +16,7 @@ from ticketry.core.schemas import MAX_ID
 from ticketry.http.deps import DbSession, PathId
 from ticketry.reports import dashboard as dashboard_service
 from ticketry.sitesettings import service as site_settings
+from ticketry.sitesettings.service import UNSET
 from ticketry.tickets import service as ticket_service
 from ticketry.users.models import Role
 from ticketry.web.dashboard_charts import dashboard_charts
@@ -329,6 +330,16 @@ def delete_category(session: DbSession, who: SignedIn, category_id: PathId) -> R
 # --- settings -----------------------------------------------------------------------------------
 
 
+def _spam_score(value: str | None) -> float | None:
+    """An empty field turns the threshold off."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value.strip())
+    except ValueError as error:
+        raise ValidationFailed("The spam score must be a number, e.g. 5 or 7.5.") from error
+
+
 @router.get("/settings")
 def settings_page(request: Request, session: DbSession, who: SignedIn) -> Response:
     context = {"settings": site_settings.read(session, who.actor), "section": "settings"}
@@ -342,6 +353,12 @@ def save_settings(
     ticket_prefix: Annotated[str, Form(min_length=1, max_length=10)],
     allow_signup: Annotated[bool, Form()] = False,
     attachment_retention_days: Annotated[int | None, Form(ge=0, le=36500)] = None,
+    # The form's incoming-mail fields are there (FastAPI reads an empty field as a missing one,
+    # and here empty means "clear the list" or "no spam threshold").
+    incoming_mail: Annotated[bool, Form()] = False,
+    mail_deny_senders: Annotated[str | None, Form(max_length=200_000)] = None,
+    mail_allow_senders: Annotated[str | None, Form(max_length=200_000)] = None,
+    mail_spam_score: Annotated[str | None, Form(max_length=30)] = None,
 ) -> Response:
     saved = site_settings.update(
         session,
@@ -349,6 +366,9 @@ def save_settings(
         ticket_prefix=ticket_prefix,
         allow_signup=allow_signup,
         attachment_retention_days=attachment_retention_days,
+        mail_deny_senders=(mail_deny_senders or "") if incoming_mail else None,
+        mail_allow_senders=(mail_allow_senders or "") if incoming_mail else None,
+        mail_spam_score=_spam_score(mail_spam_score) if incoming_mail else UNSET,
     )
     signup = "open" if saved.allow_signup else "closed"
     return _done("/admin/settings", f"Settings saved: prefix {saved.ticket_prefix}, sign-up {signup}.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ticketry.reports import charts
 from ticketry.reports.dashboard import Dashboard
-from ticketry.web.templating import STATUS_LABELS
+from ticketry.tickets.models import STATUS_LABELS
 
 # Chart widths in SVG units, close to their width on a desktop screen so text stays ~12px.
 WIDE, NARROW = 940, 450

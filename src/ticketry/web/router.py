@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ticketry.core.config import get_settings
-from ticketry.web import accounts, admin, desk, live, portal
+from ticketry.web import accounts, admin, admin_mail, desk, live, notifications, portal
 from ticketry.web.templating import HERE
 
 VENDOR_FILES = {
@@ -20,7 +20,7 @@ VENDOR_FILES = {
 }
 
 web_router = APIRouter(include_in_schema=False)
-for module in (accounts, portal, desk, live, admin):
+for module in (accounts, notifications, portal, desk, live, admin, admin_mail):
     web_router.include_router(module.router)
 
 

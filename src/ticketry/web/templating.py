@@ -19,22 +19,12 @@ from ticketry.core.config import get_settings
 from ticketry.http.deps import BrowserSession
 from ticketry.search.service import VIEW_COUNT_CAP
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
-from ticketry.tickets.models import Priority, TicketStatus
+from ticketry.tickets.models import STATUS_LABELS, Priority, TicketStatus
 
 HERE = Path(__file__).parent
 FLASH_COOKIE = "ticketry_flash"
 
 templates = Jinja2Blocks(directory=HERE / "templates")
-
-STATUS_LABELS = {
-    TicketStatus.OPEN: "Open",
-    TicketStatus.ANSWERED: "Answered",
-    TicketStatus.WAITING_FOR_RESPONSE: "Waiting for response",
-    TicketStatus.ON_HOLD: "On hold",
-    TicketStatus.IN_PROGRESS: "In progress",
-    TicketStatus.RESOLVED: "Resolved",
-    TicketStatus.CLOSED: "Closed",
-}
 
 
 def _label(value: Any) -> str:

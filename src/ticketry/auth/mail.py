@@ -1,0 +1,272 @@
+"""Account mail: password reset and e-mail verification by one-time links (SPEC §4).
+
+A link carries 256 random bits; only their SHA-256 is stored, bound to one user and one purpose,
+short-lived and single-use (spent with a conditional UPDATE, so two clicks racing spend it once).
+Asking for a reset queues a job and nothing else, for known and unknown addresses alike, so neither
+the answer nor its timing tells anybody whether an account exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import secrets
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ticketry.auth.actor import Actor
+from ticketry.auth.errors import InvalidOneTimeToken
+from ticketry.auth.models import ApiToken, OneTimeToken, WebSession
+from ticketry.auth.passwords import hash_password
+from ticketry.auth.service import check_new_password
+from ticketry.core.clock import now
+from ticketry.core.config import get_settings
+from ticketry.jobs import service as jobs
+from ticketry.jobs.registry import job
+from ticketry.mail.outbound import compose, ids
+from ticketry.mail.outbound import service as mail_out
+from ticketry.users import service as users
+from ticketry.users.models import User
+
+log = structlog.get_logger(__name__)
+
+PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
+EMAIL_VERIFICATION = "email_verification"
+LIFETIMES = {PASSWORD_RESET: timedelta(hours=1), EMAIL_VERIFICATION: timedelta(hours=24)}
+# At most this many links of one purpose per user per hour; further requests send nothing.
+MAX_PER_HOUR = 3
+MAX_TOKEN_LENGTH = 200
+RESET_REQUESTED_JOB = "auth.password_reset_requested"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _recent_count(session: Session, user_id: int, purpose: str) -> int:
+    since = now() - timedelta(hours=1)
+    query = select(func.count()).where(
+        OneTimeToken.user_id == user_id, OneTimeToken.purpose == purpose, OneTimeToken.created_at >= since
+    )
+    return session.scalar(query) or 0
+
+
+def _issue(session: Session, user: User, purpose: str, token_hash: str) -> None:
+    stamp = now()
+    session.add(
+        OneTimeToken(
+            user_id=user.id,
+            purpose=purpose,
+            token_hash=token_hash,
+            created_at=stamp,
+            expires_at=stamp + LIFETIMES[purpose],
+        )
+    )
+    session.flush()
+
+
+def _link(path: str, secret: str) -> str:
+    return f"{get_settings().public_url.rstrip('/')}{path}?token={secret}"
+
+
+def _queue_mail(
+    session: Session, user: User, *, purpose: str, subject: str, lines: list[str], link: str, action: str
+) -> None:
+    """Text and HTML alternatives of a short account mail with one link."""
+    settings = get_settings()
+    try:
+        recipient = compose.address(user.email, user.name)
+    except compose.InvalidAddress:
+        log.warning("account_mail.bad_address", user_id=user.id, purpose=purpose)
+        return
+    greeting = f"Hello {user.name},"
+    text = "\n\n".join([greeting, *lines, f"{action}:\n{link}", "— Ticketry"]) + "\n"
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    body = (
+        f"<p>{html.escape(greeting)}</p>{paragraphs}"
+        f'<p><a href="{html.escape(link)}">{html.escape(action)}</a></p>'
+        f"<p>If the button does not work, copy this address into your browser:<br>{html.escape(link)}</p>"
+        "<p>— Ticketry</p>"
+    )
+    message: EmailMessage = compose.compose(
+        sender=compose.parse_from(settings.mail_from),
+        to=[recipient],
+        subject=subject,
+        text=text,
+        html=f"<!doctype html><html><body>{body}</body></html>",
+        message_id=ids.plain_message_id(ids.domain_of(settings.mail_from)),
+    )
+    mail_out.queue(session, message, purpose=purpose, user_id=user.id)
+
+
+# --- password reset ------------------------------------------------------------------------------
+
+
+def request_password_reset(session: Session, email: str) -> None:
+    """Ask for a reset link (SPEC §4). The request only queues a job with the address, so a known
+    and an unknown address cost it exactly the same and nothing in the answer or its timing tells
+    whether an account exists; the job (`send_password_reset`) decides."""
+    jobs.enqueue(session, RESET_REQUESTED_JOB, email=email.strip()[:254])
+
+
+@job(RESET_REQUESTED_JOB)
+def _reset_requested(session: Session, payload: dict[str, Any]) -> None:
+    send_password_reset(session, str(payload["email"]))
+
+
+def send_password_reset(session: Session, email: str) -> None:
+    """Mail a reset link to the active user with this address, if any; earlier unused links stop
+    working. At most MAX_PER_HOUR an hour; further requests send nothing."""
+    user = users.find_user_by_email(session, email)
+    if user is None or not user.is_active:
+        return
+    if _recent_count(session, user.id, PASSWORD_RESET) >= MAX_PER_HOUR:
+        log.info("password_reset.capped", user_id=user.id)
+        return
+    session.execute(
+        update(OneTimeToken)
+        .where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.purpose == PASSWORD_RESET,
+            OneTimeToken.used_at.is_(None),
+        )
+        .values(used_at=now())
+    )
+    secret = secrets.token_urlsafe(32)
+    _issue(session, user, PASSWORD_RESET, _digest(secret))
+    _queue_mail(
+        session,
+        user,
+        purpose=PASSWORD_RESET,
+        subject="Reset your Ticketry password",
+        lines=[
+            "Someone (we hope you) asked to reset the password of your Ticketry account.",
+            "The link works once, for one hour. If you did not ask, ignore this mail: "
+            "your password stays as it is.",
+        ],
+        link=_link("/password/reset", secret),
+        action="Choose a new password",
+    )
+
+
+def _usable(session: Session, secret: str, purpose: str) -> tuple[OneTimeToken, User] | None:
+    if not secret or len(secret) > MAX_TOKEN_LENGTH:
+        return None
+    found = session.execute(
+        select(OneTimeToken, User)
+        .join(User, User.id == OneTimeToken.user_id)
+        .where(OneTimeToken.token_hash == _digest(secret))
+    ).one_or_none()
+    if found is None:
+        return None
+    token, user = found
+    if token.purpose != purpose or token.used_at is not None or token.expires_at <= now():
+        return None
+    if not user.is_active:
+        return None
+    return token, user
+
+
+def _spend(session: Session, secret: str, purpose: str) -> User:
+    """The token's user; the token is used up. Refused the same way whatever is wrong with it."""
+    found = _usable(session, secret, purpose)
+    if found is None:
+        raise InvalidOneTimeToken("This link is invalid or has expired. Ask for a new one.")
+    token, user = found
+    spent = session.execute(
+        update(OneTimeToken)
+        .where(OneTimeToken.id == token.id, OneTimeToken.used_at.is_(None))
+        .values(used_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(spent, "rowcount", 0) != 1:  # a concurrent click spent it first
+        raise InvalidOneTimeToken("This link is invalid or has expired. Ask for a new one.")
+    return user
+
+
+def reset_token_is_valid(session: Session, secret: str) -> bool:
+    """For the reset page: show the form, or say the link is dead (nothing is spent)."""
+    return _usable(session, secret, PASSWORD_RESET) is not None
+
+
+def reset_password(session: Session, secret: str, *, new_password: str) -> User:
+    """Set a new password from a reset link. Every browser session and API token of the user
+    ends: whoever knew the old password, or stole a session, is out. Following the link also
+    proves the address."""
+    if not reset_token_is_valid(session, secret):
+        raise InvalidOneTimeToken("This link is invalid or has expired. Ask for a new one.")
+    check_new_password(new_password)
+    user = _spend(session, secret, PASSWORD_RESET)
+    stamp = now()
+    user.password_hash = hash_password(new_password)
+    if user.email_verified_at is None:
+        user.email_verified_at = stamp
+    session.execute(
+        update(WebSession)
+        .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=stamp)
+    )
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=stamp)
+    )
+    session.flush()
+    return user
+
+
+# --- e-mail verification -------------------------------------------------------------------------
+
+
+def send_verification(session: Session, user: User) -> None:
+    """Mail a link that proves the address (after sign-up, and on "send it again"). Nothing is
+    sent for an address already verified, or past the hourly cap."""
+    if user.email_verified_at is not None or not user.is_active:
+        return
+    if _recent_count(session, user.id, EMAIL_VERIFICATION) >= MAX_PER_HOUR:
+        log.info("email_verification.capped", user_id=user.id)
+        return
+    secret = secrets.token_urlsafe(32)
+    _issue(session, user, EMAIL_VERIFICATION, _digest(secret))
+    _queue_mail(
+        session,
+        user,
+        purpose=EMAIL_VERIFICATION,
+        subject="Confirm your e-mail address for Ticketry",
+        lines=[
+            f"Please confirm that {user.email} is your address, so that we can reach you about your tickets.",
+            "The link works for 24 hours.",
+        ],
+        link=_link("/verify-email", secret),
+        action="Confirm my address",
+    )
+
+
+def resend_verification(session: Session, actor: Actor) -> None:
+    send_verification(session, users.get_user(session, actor.user_id))
+
+
+def verify_email(session: Session, secret: str) -> User:
+    user = _spend(session, secret, EMAIL_VERIFICATION)
+    if user.email_verified_at is None:
+        user.email_verified_at = now()
+    session.flush()
+    return user
+
+
+def forget_address_proofs(session: Session, user: User) -> None:
+    """The address changed: it is unverified again, no link sent to the old one works, and the
+    old address's bounces no longer count against the new one."""
+    user.email_verified_at = None
+    user.email_undeliverable_at = None
+    user.email_undeliverable_reason = ""
+    session.execute(
+        update(OneTimeToken)
+        .where(OneTimeToken.user_id == user.id, OneTimeToken.used_at.is_(None))
+        .values(used_at=now())
+    )

@@ -1,0 +1,1 @@
+"""E-mail: mail out (`outbound`), and later mail in."""

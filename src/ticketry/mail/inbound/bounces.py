@@ -1,0 +1,104 @@
+"""Delivery reports: what a bounce says failed, and which of our mails it was (SPEC §4: bounces
+never create tickets; the ingest marks the address undeliverable). Pure; used by `parse`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ticketry.mail.inbound.decode import (
+    HeaderSection,
+    message_ids,
+    parse_addresses,
+    read_header_section,
+    single_line,
+)
+
+MAX_RECIPIENTS = 500  # per-recipient blocks read from one delivery-status part
+MAX_REFERENCES = 50
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A bounce: RFC 3464 `multipart/report; report-type=delivery-status`, or the plain-text
+    failure notice of a mailer daemon that writes none."""
+
+    failed_recipients: tuple[str, ...]  # lower-case addr-specs whose Action is failed
+    diagnostic: str  # Diagnostic-Code (else Status), one short line
+    original_message_id: str | None  # of the mail that bounced
+    original_references: tuple[str, ...]
+
+
+_BLOCK_SEPARATOR = re.compile(rb"\r?\n(?:[ \t]*\r?\n)+")
+
+
+def recipient_blocks(status: bytes) -> list[HeaderSection]:
+    """The per-recipient field blocks of a `message/delivery-status` body (RFC 3464 §2.3)."""
+    blocks = []
+    for block in _BLOCK_SEPARATOR.split(status, maxsplit=MAX_RECIPIENTS)[:MAX_RECIPIENTS]:
+        fields = read_header_section(block + b"\n")
+        if fields.get("final-recipient") or fields.get("original-recipient"):
+            blocks.append(fields)
+    return blocks
+
+
+def delivery_report(recipients: list[HeaderSection], original: HeaderSection | None) -> DeliveryReport:
+    """The report of the recipient blocks: those whose Action is failed (or, without an Action,
+    whose Status is 5.x.x), by Original-Recipient and Final-Recipient; the first failure's
+    Diagnostic-Code without its type ("smtp;"), else its Status."""
+    failed: list[str] = []
+    diagnostic = ""
+    for fields in recipients:
+        action = (fields.get("action") or "").strip().lower()
+        status = (fields.get("status") or "").strip()
+        if not (action.startswith("failed") or (not action and status.startswith("5"))):
+            continue
+        for name in ("original-recipient", "final-recipient"):
+            found = parse_addresses((fields.get(name) or "").rpartition(";")[2])
+            if found and found[0][1] not in failed:
+                failed.append(found[0][1])
+        if not diagnostic:
+            code = fields.get("diagnostic-code") or ""
+            kind, semicolon, rest = code.partition(";")
+            diagnostic = single_line(rest if semicolon and len(kind) < 12 else code, 300) or status
+    return _report(tuple(failed), diagnostic, original)
+
+
+_DAEMON = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailer_daemon)@", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (?:status notification \(failure\)|failure|has failed)|mail delivery failed"
+    r"|returned mail|failure notice|could not be delivered|non-?delivery|unzustellbar|non remis",
+    re.IGNORECASE,
+)
+_BOUNCED_ADDRESS = re.compile(r"^\s*<?([^\s<>@:]+@[^\s<>@:]+?)>?:?\s*$", re.MULTILINE)
+_SMTP_ERROR = re.compile(r"^.*\b5\d\d[ -]\d?.*$|^.*\b5\.\d{1,3}\.\d{1,3}\b.*$", re.MULTILINE)
+_QUOTED_MESSAGE_ID = re.compile(r"^\s*Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+_SCANNED = 65536  # characters of a failure notice searched for addresses and the error
+
+
+def failure_notice(
+    sender: str, subject: str, text: str, original: HeaderSection | None
+) -> DeliveryReport | None:
+    """The failure notice of a mailer daemon that writes no RFC 3464 report (qmail, some Exim
+    set-ups): recognised only when both the sender and the subject say so. Failed addresses are
+    those standing alone on a line; the bounced mail is the attached one, else the Message-ID
+    line of its copy in the text."""
+    if not (_DAEMON.match(sender) and _BOUNCE_SUBJECT.search(subject)):
+        return None
+    head = text[:_SCANNED]
+    failed = tuple(dict.fromkeys(a.lower() for a in _BOUNCED_ADDRESS.findall(head) if a.lower() != sender))
+    error = _SMTP_ERROR.search(head)
+    report = _report(failed, single_line(error[0], 300) if error else "", original)
+    if report.original_message_id is None:
+        quoted = _QUOTED_MESSAGE_ID.search(text)
+        if quoted:
+            return DeliveryReport(failed, report.diagnostic, quoted[1], ())
+    return report
+
+
+def _report(failed: tuple[str, ...], diagnostic: str, original: HeaderSection | None) -> DeliveryReport:
+    if original is None:
+        return DeliveryReport(failed, diagnostic, None, ())
+    message_id = next(iter(message_ids(original.get("message-id") or "")), None)
+    references = dict.fromkeys(i for value in original.get_all("references") for i in message_ids(value))
+    return DeliveryReport(failed, diagnostic, message_id, tuple(references)[-MAX_REFERENCES:])

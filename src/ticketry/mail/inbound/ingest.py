@@ -1,0 +1,379 @@
+"""From a stored raw mail to a ticket or a message (DESIGN.md §4 "Mail in").
+
+`receive.receive()` has stored the raw mail and queued `mail.ingest`. The task parses,
+classifies and threads it, stages its files (outside any transaction: scanning and storing take
+time), and in one transaction creates the ticket or the message and records the outcome.
+Running it twice is harmless: only a mail still `received` is ingested, and a mail whose
+Message-ID already made a ticket or message (two mailboxes, a re-poll) is logged as a
+duplicate; the unique `dedupe_key` settles a race between two workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.utils import parseaddr
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ticketry.attachments import service as attachments
+from ticketry.attachments.errors import (
+    FileNotScannable,
+    FileTooLarge,
+    TicketAttachmentsTooLarge,
+    UnsupportedFileType,
+    VirusFound,
+)
+from ticketry.attachments.intake import FileStore, StagedFile
+from ticketry.attachments.models import Attachment
+from ticketry.attachments.service import NewFiles
+from ticketry.auth import service as auth_service
+from ticketry.auth.actor import Actor
+from ticketry.core.clock import now
+from ticketry.core.config import Settings, get_settings
+from ticketry.core.db import Database
+from ticketry.core.text import sanitize_mail_html
+from ticketry.history import service as history
+from ticketry.history.models import Change
+from ticketry.jobs.registry import task
+from ticketry.mail.inbound import matching, undeliverable
+from ticketry.mail.inbound.classify import Classification, SenderRules, Verdict, classify
+from ticketry.mail.inbound.models import Mailbox
+from ticketry.mail.inbound.parse import ParsedMail, parse
+from ticketry.mail.inbound.receive import INGEST_TASK
+from ticketry.mail.outbound import ids
+from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.messages import service as message_service
+from ticketry.messages.attachments import readable_bytes
+from ticketry.sitesettings import service as site_settings
+from ticketry.tickets import service as ticket_service
+from ticketry.tickets.models import Source, Ticket, TicketStatus
+from ticketry.tickets.repository import readable_tickets
+from ticketry.users import service as users
+from ticketry.users.models import Role
+
+log = structlog.get_logger(__name__)
+
+SENDER_WINDOW = timedelta(hours=1)
+VERDICT_STATUS = {
+    Verdict.LOOP: MailStatus.LOOP,
+    Verdict.AUTO_REPLY: MailStatus.AUTO_REPLY,
+    Verdict.SPAM: MailStatus.SPAM_HELD,
+    Verdict.DENIED: MailStatus.REJECTED,
+}
+
+
+# --- ingesting ----------------------------------------------------------------------------------
+
+
+_file_stores: dict[int, tuple[Settings, FileStore]] = {}
+
+
+def file_store() -> FileStore:
+    """The process's attachment store, built once per settings object (tests change settings)."""
+    settings = get_settings()
+    cached = _file_stores.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        _file_stores.clear()
+        cached = _file_stores[id(settings)] = (settings, FileStore.from_settings(settings))
+    return cached[1]
+
+
+@dataclass
+class _Plan:
+    """What reading the mail decided, before the transaction that carries it out."""
+
+    mail: ParsedMail
+    classification: Classification
+    ticket_id: int | None = None
+    used: int = 0
+    staged: list[StagedFile] = field(default_factory=list)
+    refused_files: list[str] = field(default_factory=list)
+    inline: dict[str, str] = field(default_factory=dict)  # content id -> the staged file's sha256
+
+
+@task(INGEST_TASK)
+def ingest(db: Database, payload: dict[str, Any]) -> None:
+    """Ingest one stored mail. A failure (the scanner is down, a bug) leaves it `received`, with
+    the error as its reason, for the job's retries and, after the last, an admin's re-process."""
+    log_id = int(payload["mail_log_id"])
+    try:
+        _ingest(db, log_id, release=bool(payload.get("release", False)))
+    except Exception as error:
+        with db.unit_of_work() as session:
+            entry = session.get(MailLog, log_id, with_for_update=True)
+            if entry is not None and entry.status is MailStatus.RECEIVED:
+                entry.reason = f"Not ingested yet: {type(error).__name__}: {error}"[:2000]
+                entry.updated_at = now()
+        raise
+
+
+def _ingest(db: Database, log_id: int, *, release: bool) -> None:
+    settings = get_settings()
+    with db.unit_of_work(write=False) as session:
+        entry = session.get(MailLog, log_id)
+        if entry is None or entry.status is not MailStatus.RECEIVED or entry.raw is None:
+            return
+        raw = entry.raw
+        mail = parse(raw)
+        verdict = Classification(Verdict.ACCEPT, "") if release else classify(mail, _rules(session, settings))
+        if verdict.verdict is Verdict.ACCEPT and not release:
+            verdict = _sender_flood(session, mail, log_id, settings) or verdict
+        plan = _Plan(mail, verdict)
+        if verdict.verdict is Verdict.ACCEPT:
+            sender = users.find_user_by_email(session, mail.from_address)
+            match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
+            if match is not None and match.ticket.status is not TicketStatus.CLOSED:
+                plan.ticket_id = match.ticket.id
+                plan.used = _ticket_bytes(session, match.ticket.id)
+    store = file_store()
+    with contextlib.ExitStack() as cleanup:
+        if plan.classification.verdict is Verdict.ACCEPT:
+            cleanup.callback(_discard, plan)
+            _stage_files(store, plan)
+            attachments.store(db, store.storage, plan.staged)
+        try:
+            with db.unit_of_work() as session:
+                _carry_out(session, log_id, plan, settings, store)
+        except IntegrityError:
+            # Another worker ingested the same mail (same Message-ID) at the same moment.
+            with db.unit_of_work() as session:
+                _mark_duplicate(session, log_id, plan.mail, raw)
+
+
+def _rules(session: Session, settings: Settings) -> SenderRules:
+    current = site_settings.current(session)
+    own = {parseaddr(settings.mail_from)[1].lower()}
+    own.update(address.lower() for address in session.scalars(select(Mailbox.address)))
+    return SenderRules(
+        own_addresses=frozenset(a for a in own if a),
+        own_domain=ids.domain_of(settings.mail_from),
+        deny=SenderRules.parse_list(current.mail_deny_senders),
+        allow=SenderRules.parse_list(current.mail_allow_senders),
+        spam_score=current.mail_spam_score,
+    )
+
+
+def _sender_flood(
+    session: Session, mail: ParsedMail, log_id: int, settings: Settings
+) -> Classification | None:
+    """Two systems answering each other (or forwarding in a circle) look like one sender writing
+    far more than a person does; past the hourly limit their mail is held, so a loop stays small."""
+    if not mail.from_address:
+        return None
+    recent = session.scalar(
+        select(func.count())
+        .select_from(MailLog)
+        .where(
+            MailLog.direction == Direction.INBOUND,
+            MailLog.sender == mail.from_address,
+            MailLog.created_at >= now() - SENDER_WINDOW,
+            MailLog.id < log_id,
+            MailLog.status.in_((MailStatus.CREATED_TICKET, MailStatus.APPENDED, MailStatus.LOOP)),
+        )
+    )
+    limit = settings.mail_max_per_sender_per_hour
+    if recent is not None and recent >= limit:
+        return Classification(
+            Verdict.LOOP, f"More than {limit} mails from {mail.from_address} within an hour (a mail loop?)."
+        )
+    return None
+
+
+def _ticket_bytes(session: Session, ticket_id: int) -> int:
+    """The room a mail reply's files have: counted as the requester sees the ticket, like theirs."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        return 0
+    requester = auth_service.actor_for(session, users.get_user(session, ticket.customer_id))
+    return readable_bytes(session, requester, ticket_id)
+
+
+def _stage_files(store: FileStore, plan: _Plan) -> None:
+    """Each file through the same checks as an upload; one that fails is left out and named in the
+    message, the rest of the mail still arrives."""
+    used = plan.used
+    for file in plan.mail.files:
+        try:
+            staged = store.intake.receive_all(file.filename, [file.content], used=used)
+        except (
+            FileTooLarge,
+            TicketAttachmentsTooLarge,
+            UnsupportedFileType,
+            VirusFound,
+            FileNotScannable,
+        ) as error:
+            plan.refused_files.append(f"{file.filename}: {error.message}")
+            continue
+        plan.staged.append(staged)
+        used += staged.size
+        if file.content_id:
+            plan.inline[file.content_id] = staged.sha256
+
+
+def _discard(plan: _Plan) -> None:
+    for staged in plan.staged:
+        with contextlib.suppress(FileNotFoundError):
+            staged.path.unlink()
+
+
+def _carry_out(session: Session, log_id: int, plan: _Plan, settings: Settings, store: FileStore) -> None:
+    entry = session.get(MailLog, log_id, with_for_update=True)
+    if entry is None or entry.status is not MailStatus.RECEIVED:
+        return  # another worker finished it
+    mail, verdict = plan.mail, plan.classification
+    entry.updated_at = now()
+    # What the parser read is what counts: the log names who really wrote, and threading and
+    # loop checks compare the parsed Message-ID.
+    entry.sender = mail.from_address[:320]
+    entry.message_id_header = (mail.message_id or "")[:255]
+    entry.imap_pending = entry.imap_uid is not None
+    if verdict.verdict is Verdict.BOUNCE:
+        undeliverable.record_bounce(session, entry, mail)
+        return
+    if verdict.verdict is not Verdict.ACCEPT:
+        entry.status, entry.reason = VERDICT_STATUS[verdict.verdict], verdict.reason
+        log.info("mail.held", mail_log_id=log_id, status=entry.status.value, reason=verdict.reason)
+        return
+    key = dedupe_key(mail, entry.raw or b"")
+    earlier = session.scalars(select(MailLog).where(MailLog.dedupe_key == key)).one_or_none()
+    if earlier is not None:
+        entry.status, entry.ticket_id = MailStatus.DUPLICATE, earlier.ticket_id
+        entry.reason = (
+            f"The same mail (Message-ID {mail.message_id or 'none'}) was already ingested as #{earlier.id}."
+        )
+        return
+    sender = users.find_user_by_email(session, mail.from_address)
+    if sender is not None and not sender.is_active:
+        entry.status, entry.reason = MailStatus.REJECTED, f"The account of {mail.from_address} is disabled."
+        return
+    if sender is None:
+        sender = users.create_user(
+            session, email=mail.from_address, name=_display_name(mail), role=Role.CUSTOMER
+        )
+    author = auth_service.actor_for(session, sender)
+    files = NewFiles(max_ticket=store.intake.limits.max_ticket, staged=plan.staged) if plan.staged else None
+    match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
+    ticket = match.ticket if match is not None else None
+    follow_up_of: Ticket | None = None
+    if ticket is not None and ticket.status is TicketStatus.CLOSED:
+        follow_up_of, ticket = ticket, None
+    if ticket is not None and author.is_staff and not _staff_sees(session, author, ticket):
+        ticket = None
+    if ticket is not None and match is not None:
+        _append(session, entry, plan, author, ticket, files)
+        entry.reason = f"Threaded by {match.how}."
+    else:
+        ticket = _open(session, entry, plan, author, files)
+        if follow_up_of is not None:
+            entry.reason = f"A reply to the closed ticket {follow_up_of.number}: opened as a follow-up."
+            history.record(session, ticket.id, None, [Change("follow_up_of", None, follow_up_of.number)])
+            history.record(session, follow_up_of.id, None, [Change("follow_up", None, ticket.number)])
+    plan.staged.clear()  # stored and recorded: the cleanup must not touch them
+    entry.ticket_id = ticket.id
+    entry.user_id = sender.id
+    entry.dedupe_key = key
+    session.flush()  # a concurrent twin fails here, on the unique dedupe_key
+    log.info("mail.ingested", mail_log_id=log_id, status=entry.status.value, ticket_id=ticket.id)
+
+
+def _append(
+    session: Session, entry: MailLog, plan: _Plan, author: Actor, ticket: Ticket, files: NewFiles | None
+) -> None:
+    mail = plan.mail
+    message = message_service.post_mail_reply(
+        session,
+        author,
+        ticket.id,
+        body=_with_refusals(mail.reply_text or mail.text or "(no text)", plan.refused_files),
+        is_internal=author.is_staff,  # staff answer customers from the desk, never by accident
+        mail_text=mail.text,
+        mail_html=None,
+        files=files,
+        used=plan.used if plan.ticket_id == ticket.id else _ticket_bytes(session, ticket.id),
+    )
+    message.mail_html = _mail_html(session, plan, ticket.id, message.id)
+    entry.status, entry.message_id = MailStatus.APPENDED, message.id
+
+
+def _open(session: Session, entry: MailLog, plan: _Plan, author: Actor, files: NewFiles | None) -> Ticket:
+    mail = plan.mail
+    mailbox = session.get(Mailbox, entry.mailbox_id) if entry.mailbox_id is not None else None
+    ticket = ticket_service.create_ticket(
+        session,
+        author,
+        title=(mail.subject or "(no subject)")[:200],
+        description=_with_refusals(mail.reply_text or mail.text or "(no text)", plan.refused_files),
+        department=mailbox.department_id if mailbox is not None else None,
+        source=Source.EMAIL,
+        files=files,
+        mail=ticket_service.MailBody(mail.text, None),
+    )
+    ticket.mail_html = _mail_html(session, plan, ticket.id, None)
+    entry.status, entry.reason = MailStatus.CREATED_TICKET, "New ticket."
+    return ticket
+
+
+def _mail_html(session: Session, plan: _Plan, ticket_id: int, message_id: int | None) -> str | None:
+    """The mail's HTML, sanitised once more here, its inline images pointing at their attachments."""
+    if plan.mail.html is None:
+        return None
+    images: dict[str, str] = {}
+    if plan.inline:
+        rows = session.scalars(
+            select(Attachment).where(
+                Attachment.ticket_id == ticket_id,
+                Attachment.message_id.is_(None)
+                if message_id is None
+                else Attachment.message_id == message_id,
+            )
+        )
+        by_hash = {row.blob_key: row for row in rows}
+        for content_id, sha256 in plan.inline.items():
+            row = by_hash.get(sha256)
+            if row is not None and row.previewable:
+                images[content_id] = f"{row.url}?inline=1"
+    return sanitize_mail_html(plan.mail.html, images)
+
+
+def _staff_sees(session: Session, actor: Actor, ticket: Ticket) -> bool:
+    found = session.scalar(readable_tickets(actor).with_only_columns(Ticket.id).where(Ticket.id == ticket.id))
+    return found is not None
+
+
+def _display_name(mail: ParsedMail) -> str:
+    name = " ".join(mail.from_name.split())[:200]
+    return name or mail.from_address.partition("@")[0][:200] or mail.from_address
+
+
+def _with_refusals(text: str, refused: list[str]) -> str:
+    if not refused:
+        return text
+    lines = "\n".join(f"- {line}" for line in refused)
+    return f"{text}\n\n[Attachments not accepted:\n{lines}]"
+
+
+def dedupe_key(mail: ParsedMail, raw: bytes) -> str:
+    """The same Message-ID is the same mail; without one, the same bytes are."""
+    basis = mail.message_id.encode() if mail.message_id else raw
+    return hashlib.sha256(basis).hexdigest()
+
+
+def _mark_duplicate(session: Session, log_id: int, mail: ParsedMail, raw: bytes) -> None:
+    entry = session.get(MailLog, log_id, with_for_update=True)
+    if entry is None or entry.status is not MailStatus.RECEIVED:
+        return
+    earlier = session.scalars(
+        select(MailLog).where(MailLog.dedupe_key == dedupe_key(mail, raw))
+    ).one_or_none()
+    entry.status = MailStatus.DUPLICATE
+    entry.ticket_id = earlier.ticket_id if earlier is not None else None
+    entry.reason = "The same mail was ingested at the same moment by another worker."
+    entry.imap_pending = entry.imap_uid is not None
+    entry.updated_at = now()

@@ -1,0 +1,88 @@
+"""Which ticket a mail belongs to (issue 5 part 4), in the order of how much each clue proves:
+
+1. one of our own signed Message-IDs in In-Reply-To / References (an HMAC names the ticket);
+2. any Message-ID the ticket's mail already had (the mail log of both directions);
+3. a signed per-ticket reply address (`support+t42.<hmac>@…`) in To, Cc or the delivery headers;
+4. a ticket number in the subject, believed only from the requester, someone who already wrote
+   on the ticket, or staff: anyone can type a number, so a stranger's mail with a number in its
+   subject opens a ticket of its own.
+
+A clue that names a deleted ticket is passed over. Headers are read only through `ParsedMail`;
+nothing we might have set ourselves (`X-Ticketry-*`) is ever trusted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ticketry.mail.inbound.parse import ParsedMail
+from ticketry.mail.outbound import ids
+from ticketry.mail.outbound.models import MailLog
+from ticketry.messages.models import Message
+from ticketry.tickets.models import Ticket
+from ticketry.users.models import User
+
+TICKET_NUMBER = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{4}-\d{4,10})\b")
+MAX_REFERENCES = 50
+
+
+@dataclass(frozen=True)
+class Match:
+    ticket: Ticket
+    how: str  # for the mail log: "signed Message-ID", "stored Message-ID", …
+
+
+def find_ticket(session: Session, mail: ParsedMail, *, secret: str, sender: User | None) -> Match | None:
+    referenced = [*mail.in_reply_to, *reversed(mail.references)][:MAX_REFERENCES]
+    for value in referenced:
+        named = ids.ticket_in_message_id(secret, value)
+        ticket = _live(session, named[0]) if named else None
+        if ticket is not None:
+            return Match(ticket, "our signed Message-ID in the reply headers")
+    if referenced:
+        ticket_id = session.scalar(
+            select(MailLog.ticket_id)
+            .where(MailLog.message_id_header.in_(referenced), MailLog.ticket_id.is_not(None))
+            .order_by(MailLog.id.desc())
+            .limit(1)
+        )
+        ticket = _live(session, ticket_id)
+        if ticket is not None:
+            return Match(ticket, "a Message-ID the ticket's mail already had")
+    for address in (*mail.to, *mail.cc, *mail.delivered_to):
+        ticket = _live(session, ids.ticket_in_reply_address(secret, address))
+        if ticket is not None:
+            return Match(ticket, "the ticket's signed reply address")
+    for number in TICKET_NUMBER.findall(mail.subject.upper()):
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one_or_none()
+        if (
+            ticket is not None
+            and ticket.deleted_at is None
+            and sender is not None
+            and _involved(session, ticket, sender)
+        ):
+            return Match(ticket, f"the ticket number {number} in the subject, from someone on the ticket")
+    return None
+
+
+def _live(session: Session, ticket_id: int | None) -> Ticket | None:
+    if ticket_id is None:
+        return None
+    ticket = session.get(Ticket, ticket_id)
+    return ticket if ticket is not None and ticket.deleted_at is None else None
+
+
+def _involved(session: Session, ticket: Ticket, user: User) -> bool:
+    """The requester, staff, or someone who already has a message on the ticket."""
+    if not user.is_active:
+        return False
+    if ticket.customer_id == user.id or user.role.is_staff:
+        return True
+    wrote = session.scalar(
+        select(Message.id).where(Message.ticket_id == ticket.id, Message.author_id == user.id).limit(1)
+    )
+    return wrote is not None

@@ -1,0 +1,474 @@
+"""Reading one raw inbound mail into what the helpdesk needs (SPEC §4, mail in): addresses and
+threading ids, a text for the ticket (full, and with quoted history stripped for display),
+sanitised HTML, the attachments and inline images, and the delivery report of a bounce. Pure:
+no database, no I/O, no web framework.
+
+`parse` never raises and stays bounded in time and memory whatever it is given, because a mail
+is written by anyone. The MIME tree is split here, linearly and without recursion past
+MAX_DEPTH, rather than by the stdlib feedparser: on CPython 3.11 that raises RecursionError
+from about 1,000 nested parts, slows with every level (each line is checked against every open
+boundary) and takes 2.5 s for 10,000 flat parts; `decode` says why header sections and values
+are not read by the stdlib either. Past a limit the rest is left out and said so in `problems`.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from urllib.parse import unquote
+
+from ticketry.mail.inbound import bounces, quotes
+from ticketry.mail.inbound.bounces import DeliveryReport
+from ticketry.mail.inbound.decode import (
+    HeaderSection,
+    addresses,
+    decode_header_value,
+    decode_loose,
+    decode_text,
+    decode_transfer,
+    message_ids,
+    parse_addresses,
+    parse_date,
+    read_header_section,
+    scrub,
+    single_line,
+    split_params,
+    unflow,
+)
+from ticketry.mail.inbound.htmlbody import html_to_text, sanitise_html
+
+__all__ = ["DeliveryReport", "MailFile", "ParsedMail", "decode_header_value", "parse"]
+
+MAX_RAW_BYTES = 50 * 1024 * 1024  # the caller refuses more; a guard, not a policy
+MAX_PARTS = 500  # MIME parts walked, containers included
+MAX_DEPTH = 20  # nesting of multiparts
+MAX_BODY = 1024 * 1024  # bytes read of text parts and of HTML parts; characters of `text`
+MAX_REFERENCES = 50
+MAX_SUBJECT = 500
+MAX_PROBLEMS = 20
+_MEGABYTE = "1 MB"
+
+
+@dataclass(frozen=True)
+class MailFile:
+    """An attachment or inline image, for the attachments service (which sanitises the name)."""
+
+    filename: str  # decoded (RFC 2231/2047); "image-1.png", "attachment-2.bin" when the mail names none
+    content_type: str  # as declared, lower-case; informational only
+    content: bytes = field(repr=False)
+    content_id: str | None  # without <>
+    inline: bool  # the HTML shows it through a `cid:` link; otherwise list it as an attachment
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """One inbound mail as read by `parse`. Every field has a default so that tests of the
+    classifier and of threading can build one directly."""
+
+    message_id: str | None = None  # "<local@domain>"; None if missing or garbage
+    in_reply_to: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()  # at most the last MAX_REFERENCES
+    from_address: str = ""  # lower-case addr-spec; "" if none or garbage
+    from_name: str = ""
+    reply_to: tuple[str, ...] = ()
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    delivered_to: tuple[str, ...] = ()  # Delivered-To, X-Original-To, Envelope-To
+    subject: str = ""  # decoded, one line, at most MAX_SUBJECT characters
+    date: datetime | None = None  # aware UTC
+    text: str = ""  # the whole body text (text/plain preferred, else from the HTML), ≤ MAX_BODY
+    html: str | None = None  # sanitised; `cid:` image sources kept for the caller to rewrite
+    reply_text: str = ""  # `text` without quoted history and signature; never empty if `text` is not
+    files: tuple[MailFile, ...] = ()
+    report: DeliveryReport | None = None
+    problems: tuple[str, ...] = ()  # for people: what was cut, ignored or guessed
+    header_fields: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (lower name, raw value)
+    remote_images_blocked: int = 0  # remote images removed from `html`
+
+    @cached_property
+    def _header_index(self) -> dict[str, list[str]]:
+        index: dict[str, list[str]] = {}
+        for name, value in self.header_fields:
+            index.setdefault(name, []).append(value)
+        return index
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (any case of name), decoded; None if absent."""
+        values = self._header_index.get(name.lower())
+        return decode_header_value(values[0]).strip() if values else None
+
+    def headers(self, name: str) -> tuple[str, ...]:
+        """Every value of a header, decoded, in order."""
+        return tuple(decode_header_value(v).strip() for v in self._header_index.get(name.lower(), ()))
+
+
+def parse(raw: bytes, *, remote_images: bool = False) -> ParsedMail:
+    """Read a raw RFC 5322 mail. Never raises: anything unexpected gives a best-effort result
+    whose `problems` say so. `remote_images=True` keeps remote image sources in `html` (for an
+    agent who chose to load them; the stored raw mail is parsed again)."""
+    try:
+        return _Reader(bytes(raw), remote_images=remote_images).read()
+    except Exception as error:  # the contract: a mail never breaks the worker that reads it
+        return _fallback(raw, error)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+_MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+_DELIVERY_STATUS = frozenset({"message/delivery-status", "message/global-delivery-status"})
+_HEADERS_ONLY = frozenset({"text/rfc822-headers", "message/global-headers"})
+_MESSAGE = frozenset({"message/rfc822", "message/global"})
+_LEADING_BLANK = re.compile(rb"(?:[ \t]*\r?\n)*")
+_CID_SOURCE = re.compile(r'src="cid:([^"]*)"', re.IGNORECASE)
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+_BROKEN = "The MIME structure was broken; read as plain text"
+
+
+@dataclass
+class _Body:
+    plain: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class _Part:
+    section: HeaderSection
+    end: int
+    default_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class _Draft:
+    filename: str
+    content_type: str
+    content: bytes
+    content_id: str | None
+
+
+class _Reader:
+    def __init__(self, raw: bytes, *, remote_images: bool) -> None:
+        if len(raw) > MAX_RAW_BYTES:
+            raw = raw[:MAX_RAW_BYTES]
+        head = raw[:65536]
+        if b"\n" not in head and b"\r" in head:  # old Mac line ends
+            raw = raw.replace(b"\r", b"\n")
+        self.buf = raw
+        self.remote_images = remote_images
+        self.problems: list[str] = []
+        self.parts = 0
+        self.ignored = 0
+        self.too_deep = 0
+        self.text_left = MAX_BODY
+        self.html_left = MAX_BODY
+        self.drafts: list[_Draft] = []
+        self.recipients: list[HeaderSection] | None = None  # of delivery-status parts, if any
+        self.original: HeaderSection | None = None  # headers of an attached or bounced mail
+
+    def note(self, problem: str | None) -> None:
+        if problem and problem not in self.problems and len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def read(self) -> ParsedMail:
+        start = _LEADING_BLANK.match(self.buf)
+        top = self.section(start.end() if start else 0, len(self.buf))
+        bodies = self.walk(_Part(top, len(self.buf)), 0)
+        if self.ignored:
+            self.note(_parts(self.ignored, f"beyond the {MAX_PARTS}-part limit"))
+        if self.too_deep:
+            self.note(_parts(self.too_deep, f"nested deeper than {MAX_DEPTH} levels"))
+        text, html, blocked = self.assemble(bodies)
+        names = parse_addresses(top.get("from") or "")
+        from_name, from_address = names[0] if names else ("", "")
+        subject = single_line(decode_header_value(top.get("subject") or ""), MAX_SUBJECT)
+        sources = {unquote(s).strip().strip("<>").lower() for s in _CID_SOURCE.findall(html or "")}
+        return ParsedMail(
+            message_id=next(iter(message_ids(top.get("message-id") or "")), None),
+            in_reply_to=_ids(top.get_all("in-reply-to"))[:MAX_REFERENCES],
+            references=_ids(top.get_all("references"))[-MAX_REFERENCES:],
+            from_address=from_address,
+            from_name=from_name,
+            reply_to=addresses(top.get_all("reply-to")),
+            to=addresses(top.get_all("to")),
+            cc=addresses(top.get_all("cc")),
+            delivered_to=addresses(
+                [*top.get_all("delivered-to"), *top.get_all("x-original-to"), *top.get_all("envelope-to")]
+            ),
+            subject=subject,
+            date=parse_date(top.get("date") or ""),
+            text=text,
+            html=html,
+            reply_text=quotes.reply_text(text) if text.strip() else "",
+            files=tuple(
+                MailFile(
+                    d.filename,
+                    d.content_type,
+                    d.content,
+                    d.content_id,
+                    d.content_id is not None and d.content_id.lower() in sources,
+                )
+                for d in self.drafts
+            ),
+            report=(
+                bounces.failure_notice(from_address, subject, text, self.original)
+                if self.recipients is None
+                else bounces.delivery_report(self.recipients, self.original)
+            ),
+            problems=tuple(self.problems),
+            header_fields=top.fields,
+            remote_images_blocked=blocked,
+        )
+
+    def section(self, start: int, end: int, buf: bytes | None = None) -> HeaderSection:
+        section = read_header_section(self.buf if buf is None else buf, start, end)
+        if section.truncated:
+            self.note(f"A header section larger than {_MEGABYTE} was cut")
+        if section.long_value:
+            self.note("A header longer than 64 KB was cut")
+        return section
+
+    def walk(self, part: _Part, depth: int) -> list[_Body]:
+        self.parts += 1
+        value = part.section.get("content-type")
+        ctype, params = split_params(value) if value is not None else (part.default_type, {})
+        if not _MIME_TYPE.fullmatch(ctype):
+            ctype = "text/plain"  # RFC 2045 §5.2
+        if ctype.startswith("multipart/"):
+            return self.multipart(part, ctype, params, depth)
+        return self.leaf(part, ctype, params)
+
+    def multipart(self, part: _Part, ctype: str, params: dict[str, str], depth: int) -> list[_Body]:
+        if depth >= MAX_DEPTH:
+            self.too_deep += 1
+            return []
+        start = part.section.body_start
+        spans, total = _split(self.buf, start, part.end, params.get("boundary", ""))
+        if not spans:
+            self.note(_BROKEN)
+            return self.leaf(part, "text/plain", {"charset": params.get("charset", "")})
+        self.ignored += total - len(spans)
+        subtype = ctype.partition("/")[2]
+        default = "message/rfc822" if subtype == "digest" else "text/plain"
+        children: list[list[_Body]] = []
+        for index, (child_start, child_end) in enumerate(spans):
+            if subtype == "signed" and index:
+                break  # the detached signature: meaningless without the raw bytes, which are kept
+            if self.parts >= MAX_PARTS:
+                self.ignored += len(spans) - index
+                break
+            section = self.section(child_start, child_end)
+            children.append(self.walk(_Part(section, child_end, default), depth + 1))
+        if subtype == "alternative":
+            merged = [_merge(bodies) for bodies in children]
+            plain = next((b.plain for b in merged if b.plain is not None), None)
+            html = next((b.html for b in reversed(merged) if b.html is not None), None)
+            return [_Body(plain, html)] if plain is not None or html is not None else []
+        return [body for bodies in children for body in bodies]
+
+    def content(self, part: _Part) -> bytes:
+        encoding = part.section.get("content-transfer-encoding")
+        return decode_transfer(self.buf[part.section.body_start : part.end], encoding)
+
+    def leaf(self, part: _Part, ctype: str, params: dict[str, str]) -> list[_Body]:
+        disposition, dparams = split_params(part.section.get("content-disposition") or "")
+        filename = dparams.get("filename") or params.get("name") or ""
+        if ctype in _DELIVERY_STATUS:
+            self.recipients = [*(self.recipients or []), *bounces.recipient_blocks(self.content(part))]
+        elif ctype in _HEADERS_ONLY:
+            data = self.content(part)
+            self.original = self.original or self.section(0, len(data), data)
+        elif ctype in _MESSAGE:
+            data = self.content(part)
+            headers = self.section(0, len(data), data)
+            self.original = self.original or headers
+            subject = single_line(decode_header_value(headers.get("subject") or ""), 150)
+            name = filename or f"{_PATH_SEPARATORS.sub('-', subject) or 'message'}.eml"
+            self.add_file(part, name, ctype, data)
+        elif ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
+            return self.text(part, ctype, params)
+        else:
+            self.add_file(part, filename, ctype, self.content(part))
+        return []
+
+    def text(self, part: _Part, ctype: str, params: dict[str, str]) -> list[_Body]:
+        plain = ctype == "text/plain"
+        left = self.text_left if plain else self.html_left
+        if left <= 0:
+            self.note(f"Text beyond {_MEGABYTE} was ignored")
+            return []
+        data = self.content(part)
+        if len(data) > left:
+            self.note(f"A text part was cut at {_MEGABYTE}")
+            data = data[:left]
+        if plain:
+            self.text_left -= len(data)
+        else:
+            self.html_left -= len(data)
+        text, problem = decode_text(data, params.get("charset"))
+        self.note(problem)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not plain:
+            return [_Body(html=text)]
+        if params.get("format", "").lower() == "flowed":
+            text = unflow(text, delsp=params.get("delsp", "").lower() == "yes")
+        return [_Body(plain=text)]
+
+    def add_file(self, part: _Part, filename: str, ctype: str, content: bytes) -> None:
+        name = single_line(filename, 255) or _default_name(ctype, len(self.drafts) + 1)
+        self.drafts.append(_Draft(name, ctype, content, _content_id(part.section.get("content-id"))))
+
+    def assemble(self, bodies: list[_Body]) -> tuple[str, str | None, int]:
+        """(text, sanitised html or None, remote images removed) of the body parts in order."""
+        texts: list[str] = []
+        htmls: list[str] = []
+        blocked = 0
+        for body in bodies:
+            clean = None
+            if body.html is not None:
+                clean, removed = sanitise_html(body.html, remote_images=self.remote_images)
+                blocked += removed
+                htmls.append(clean)
+            elif body.plain is not None:
+                htmls.append(f"<pre>{html_lib.escape(body.plain)}</pre>")
+            if body.plain is not None:
+                texts.append(body.plain)
+            elif clean is not None:
+                texts.append(html_to_text(clean[:MAX_BODY]))
+        text = scrub("\n\n".join(t.strip("\n") for t in texts if t.strip()))
+        if len(text) > MAX_BODY:
+            self.note(f"The text was cut at {_MEGABYTE}")
+            text = text[:MAX_BODY]
+        has_html = any(body.html is not None for body in bodies)
+        return text, scrub("\n".join(htmls).strip()) if has_html else None, blocked
+
+
+def _split(buf: bytes, start: int, end: int, boundary: str) -> tuple[list[tuple[int, int]], int]:
+    """The body spans between the delimiter lines of `boundary` (at most MAX_PARTS of them) and
+    how many there were. An unclosed last part runs to the end, as in the stdlib."""
+    if not boundary:
+        return [], 0
+    marker = re.escape(b"--" + boundary.encode("utf-8", "surrogateescape"))
+    delimiter = re.compile(marker + rb"(--)?[ \t]*\r?$", re.MULTILINE)
+    spans: list[tuple[int, int]] = []
+    total = 0
+    opened: int | None = None
+    for match in delimiter.finditer(buf, start, end):
+        at = match.start()
+        if at != start and buf[at - 1] != 0x0A:
+            continue  # not at the start of a line
+        if opened is not None:
+            total += 1
+            if len(spans) < MAX_PARTS:
+                close = at
+                if close > opened and buf[close - 1] == 0x0A:
+                    close -= 1
+                if close > opened and buf[close - 1] == 0x0D:
+                    close -= 1
+                spans.append((opened, close))
+        if match[1]:
+            return spans, total
+        opened = match.end() + 1 if buf[match.end() : match.end() + 1] == b"\n" else match.end()
+    if opened is not None:
+        total += 1
+        if len(spans) < MAX_PARTS:
+            spans.append((opened, end))
+    return spans, total
+
+
+def _parts(count: int, where: str) -> str:
+    return f"1 part {where} was ignored" if count == 1 else f"{count:,} parts {where} were ignored"
+
+
+def _merge(bodies: list[_Body]) -> _Body:
+    """Several body parts (an alternative that is itself mixed) as one."""
+    if len(bodies) == 1:
+        return bodies[0]
+    plain = None
+    if bodies and all(body.plain is not None for body in bodies):
+        plain = "\n\n".join(body.plain or "" for body in bodies)
+    html = None
+    if any(body.html is not None for body in bodies):
+        html = "\n".join(
+            body.html if body.html is not None else f"<pre>{html_lib.escape(body.plain or '')}</pre>"
+            for body in bodies
+        )
+    return _Body(plain, html)
+
+
+def _ids(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(mid for value in values for mid in message_ids(value)))
+
+
+_CONTENT_ID = re.compile(r"<([^<>]*)>")
+
+
+def _content_id(value: str | None) -> str | None:
+    if not value:
+        return None
+    bracketed = _CONTENT_ID.search(value)
+    content_id = single_line(bracketed[1] if bracketed else value, 250).strip()
+    return content_id or None
+
+
+_EXTENSIONS = {
+    "application/json": ".json",
+    "application/msword": ".doc",
+    "application/pdf": ".pdf",
+    "application/pgp-encrypted": ".pgp",
+    "application/pgp-signature": ".asc",
+    "application/pkcs7-mime": ".p7m",
+    "application/pkcs7-signature": ".p7s",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/xml": ".xml",
+    "application/zip": ".zip",
+    "image/bmp": ".bmp",
+    "image/gif": ".gif",
+    "image/heic": ".heic",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/svg+xml": ".svg",
+    "image/tiff": ".tif",
+    "image/webp": ".webp",
+    "message/rfc822": ".eml",
+    "text/calendar": ".ics",
+    "text/csv": ".csv",
+    "text/html": ".html",
+    "text/plain": ".txt",
+    "text/vcard": ".vcf",
+    "text/x-vcard": ".vcf",
+}
+
+
+def _default_name(ctype: str, number: int) -> str:
+    """A name for a part the mail names none for; winmail.dat keeps the name Outlook gives it
+    (the TNEF inside is not decoded: it is rare and the raw file is what support forwards)."""
+    if ctype in ("application/ms-tnef", "application/vnd.ms-tnef"):
+        return "winmail.dat"
+    stem = "image" if ctype.startswith("image/") else "attachment"
+    return f"{stem}-{number}{_EXTENSIONS.get(ctype, '.bin')}"
+
+
+def _fallback(raw: bytes, error: Exception) -> ParsedMail:
+    """What can still be read when reading failed: the headers and the rest as text."""
+    problem = f"The mail could not be read ({type(error).__name__}); its text is shown as received"
+    try:
+        data = bytes(raw[:MAX_RAW_BYTES])
+        top = read_header_section(data)
+        text = scrub(decode_loose(data[top.body_start : top.body_start + MAX_BODY]).replace("\r\n", "\n"))
+        names = parse_addresses(top.get("from") or "")
+        return ParsedMail(
+            message_id=next(iter(message_ids(top.get("message-id") or "")), None),
+            from_address=names[0][1] if names else "",
+            from_name=names[0][0] if names else "",
+            subject=single_line(decode_header_value(top.get("subject") or ""), MAX_SUBJECT),
+            text=text,
+            reply_text=text.strip(),
+            problems=(problem,),
+            header_fields=top.fields,
+        )
+    except Exception:  # even the fallback may meet what broke the reader
+        return ParsedMail(problems=(problem,))

@@ -1,0 +1,134 @@
+"""Taking mail in: a raw mail is stored in the mail log together with its `mail.ingest` job, in the
+caller's transaction (the poller's or the webhook's). From that commit on the mail cannot be
+lost, whatever happens to the process, the IMAP server or the webhook's caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from ticketry.core.clock import now
+from ticketry.jobs import service as jobs
+from ticketry.mail.inbound.decode import (
+    addresses,
+    decode_header_value,
+    message_ids,
+    parse_addresses,
+    read_header_section,
+)
+from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+
+INGEST_TASK = "mail.ingest"
+
+
+# --- storing -----------------------------------------------------------------------------------
+
+
+def receive(
+    session: Session,
+    raw: bytes,
+    *,
+    mailbox_id: int | None,
+    via: str,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+) -> MailLog:
+    """Store one raw mail and queue its ingestion, in the caller's transaction."""
+    entry = _logged(
+        session, raw, MailStatus.RECEIVED, via=via, mailbox_id=mailbox_id, imap=(uidvalidity, uid)
+    )
+    entry.raw = raw
+    session.flush()
+    jobs.enqueue(session, INGEST_TASK, mail_log_id=entry.id)
+    return entry
+
+
+def refuse(
+    session: Session,
+    raw_headers: bytes,
+    *,
+    mailbox_id: int | None,
+    via: str,
+    reason: str,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+) -> MailLog:
+    """Log a mail we will not take (too large), from its headers alone; the poller then marks
+    or moves it like any processed mail."""
+    entry = _logged(
+        session, raw_headers, MailStatus.REJECTED, via=via, mailbox_id=mailbox_id, imap=(uidvalidity, uid)
+    )
+    entry.reason = reason
+    entry.imap_pending = uid is not None
+    session.flush()
+    return entry
+
+
+def _logged(
+    session: Session,
+    raw: bytes,
+    status: MailStatus,
+    *,
+    via: str,
+    mailbox_id: int | None,
+    imap: tuple[int | None, int | None],
+) -> MailLog:
+    summary = _summary(raw)
+    entry = MailLog(
+        direction=Direction.INBOUND,
+        status=status,
+        purpose=via,
+        message_id_header=summary.message_id,
+        sender=summary.sender,
+        recipients=summary.recipients,
+        subject=summary.subject,
+        mailbox_id=mailbox_id,
+        imap_uidvalidity=imap[0],
+        imap_uid=imap[1],
+    )
+    session.add(entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class _Summary:
+    message_id: str
+    sender: str
+    recipients: str
+    subject: str
+
+
+def _summary(raw: bytes) -> _Summary:
+    """The log's columns from the headers, read in linear time (`decode.read_header_section`:
+    the stdlib's header parser is quadratic on hostile values) and never trusted to be well
+    formed. The address is read from the raw From, so an encoded display name
+    (`=?utf-8?q?victim=40x?= <mallory@y>`) cannot pass for the sender."""
+    try:
+        headers = read_header_section(raw)
+        message_id = next(iter(message_ids(headers.get("message-id") or "")), "")
+        sender = next((address for _, address in parse_addresses(headers.get("from") or "")), "")
+        recipients = addresses(headers.get_all("to"))
+        subject = decode_header_value(headers.get("subject") or "")
+    except Exception:  # a log line must never stop a mail from being stored
+        message_id, sender, recipients, subject = "", "", (), ""
+    return _Summary(
+        message_id="".join(message_id.split())[:255],
+        sender=sender.lower()[:320],
+        recipients=", ".join(recipients)[:10000],
+        subject=" ".join(subject.split())[:500],
+    )
+
+
+# --- the admins' re-process ---------------------------------------------------------------------
+
+
+def requeue(session: Session, entry: MailLog, *, release: bool) -> None:
+    """Send a held, refused or failed mail through ingestion again; `release` skips the checks
+    that held it (an admin vouched for it)."""
+    entry.status = MailStatus.RECEIVED
+    entry.reason = "Queued again by an admin."
+    entry.updated_at = now()
+    session.flush()
+    jobs.enqueue(session, INGEST_TASK, mail_log_id=entry.id, release=release)

@@ -1,0 +1,206 @@
+"""Building and queueing the notifications of one ticket event, one mail per recipient.
+
+Each recipient is checked at job time: active, with an address, wanting this kind, not the
+person who caused the event, and (for agents) still able to see the ticket. Customer mail is
+rendered from rows `readable_messages(customer)` returns, with is_internal excluded again, so a
+note cannot reach a customer even if an event named one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+from markupsafe import Markup
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from ticketry.auth import service as auth_service
+from ticketry.auth.actor import Actor
+from ticketry.core.config import Settings, get_settings
+from ticketry.mail.outbound import compose, ids
+from ticketry.mail.outbound import service as outbound
+from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.messages.models import Message
+from ticketry.messages.repository import readable_messages
+from ticketry.notifications import render
+from ticketry.notifications.preferences import Kind, wants
+from ticketry.tickets.models import STATUS_LABELS, Ticket, ticket_watchers
+from ticketry.tickets.repository import readable_tickets
+from ticketry.users.models import User, department_members
+
+log = structlog.get_logger(__name__)
+
+
+def load_ticket(session: Session, ticket_id: int) -> Ticket | None:
+    """The ticket with what the mails show; None when it is gone or deleted (no mail then)."""
+    ticket = session.scalars(
+        select(Ticket)
+        .where(Ticket.id == ticket_id)
+        .options(joinedload(Ticket.customer), joinedload(Ticket.assignee), joinedload(Ticket.department))
+    ).one_or_none()
+    if ticket is None or ticket.deleted_at is not None:
+        return None
+    return ticket
+
+
+def department_staff(session: Session, department_id: int) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .join(department_members, department_members.c.user_id == User.id)
+            .where(department_members.c.department_id == department_id)
+            .order_by(User.id)
+        )
+    )
+
+
+def watchers(session: Session, ticket_id: int) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .join(ticket_watchers, ticket_watchers.c.user_id == User.id)
+            .where(ticket_watchers.c.ticket_id == ticket_id)
+            .order_by(User.id)
+        )
+    )
+
+
+def thread_root(session: Session, ticket_id: int) -> str | None:
+    """The Message-ID of the ticket's first mail (the customer's own, when the ticket came by
+    mail): every later one answers it, so a mail client keeps the whole ticket in one thread."""
+    return session.scalar(
+        select(MailLog.message_id_header)
+        .where(
+            MailLog.ticket_id == ticket_id,
+            MailLog.message_id_header != "",
+            or_(
+                MailLog.direction == Direction.OUTBOUND,
+                MailLog.status.in_((MailStatus.CREATED_TICKET, MailStatus.APPENDED)),
+            ),
+        )
+        .order_by(MailLog.id)
+        .limit(1)
+    )
+
+
+@dataclass
+class Notifier:
+    """The mails of one event about one ticket; each person gets at most one."""
+
+    session: Session
+    ticket: Ticket
+    actor_id: int | None
+    settings: Settings = field(default_factory=get_settings)
+    notified: set[int] = field(default_factory=set)
+
+    def _eligible(self, user: User, kind: Kind, *, own_action_ok: bool = False) -> bool:
+        if user.id in self.notified or not user.is_active or not user.email:
+            return False
+        if user.email_undeliverable_at is not None:
+            return False  # mail to the address bounced for good (a delivery report)
+        if user.id == self.actor_id and not own_action_ok:
+            return False
+        return wants(user.notification_settings or {}, kind)
+
+    # --- customers ---------------------------------------------------------------------------
+
+    def to_customer(self, kind: Kind, *, message_id: int | None = None) -> None:
+        """The requester. `ticket_received` is a confirmation of their own action, so it goes to
+        them even when they caused it."""
+        customer = self.ticket.customer
+        if not self._eligible(customer, kind, own_action_ok=kind is Kind.TICKET_RECEIVED):
+            return
+        actor = auth_service.actor_for(self.session, customer)
+        visible = self.session.scalar(
+            readable_tickets(actor).with_only_columns(Ticket.id).where(Ticket.id == self.ticket.id)
+        )
+        if visible is None:
+            return
+        message: render.CustomerMessage | None = None
+        if message_id is not None:
+            row = self.session.scalars(
+                readable_messages(actor)
+                .where(Message.id == message_id, Message.is_internal.is_(False))
+                .options(joinedload(Message.author))
+            ).one_or_none()
+            if row is None:
+                return  # a note, a deleted reply, or one this customer may not read
+            message = render.CustomerMessage(row.author.name, row.body, Markup(row.body_html))  # noqa: S704 (sanitized)
+        ticket = render.CustomerTicket(
+            number=self.ticket.number,
+            title=self.ticket.title,
+            status=STATUS_LABELS[self.ticket.status],
+            url=f"{self.settings.public_url.rstrip('/')}/tickets/{self.ticket.id}",
+        )
+        mail = render.render_customer(kind, name=customer.name, ticket=ticket, message=message)
+        self._send(customer, kind, mail, message_id=message_id)
+
+    # --- agents ------------------------------------------------------------------------------
+
+    def to_agent(
+        self, user: User | None, kind: Kind, *, message_id: int | None = None, change: str | None = None
+    ) -> None:
+        if user is None or not self._eligible(user, kind):
+            return
+        actor = auth_service.actor_for(self.session, user)
+        if not actor.is_staff or not self._sees_ticket(actor):
+            return
+        message: render.AgentMessage | None = None
+        if message_id is not None:
+            row = self.session.scalars(
+                readable_messages(actor).where(Message.id == message_id).options(joinedload(Message.author))
+            ).one_or_none()
+            if row is None:
+                return
+            message = render.AgentMessage(row.author.name, row.is_internal, row.body, Markup(row.body_html))  # noqa: S704 (sanitized)
+        ticket = render.AgentTicket(
+            number=self.ticket.number,
+            title=self.ticket.title,
+            status=STATUS_LABELS[self.ticket.status],
+            priority=self.ticket.priority.value.title(),
+            department=self.ticket.department.name,
+            customer=f"{self.ticket.customer.name} <{self.ticket.customer.email}>",
+            assignee=self.ticket.assignee.name if self.ticket.assignee else None,
+            url=f"{self.settings.public_url.rstrip('/')}/desk/tickets/{self.ticket.id}",
+        )
+        mail = render.render_agent(kind, name=user.name, ticket=ticket, message=message, change=change)
+        self._send(user, kind, mail, message_id=message_id)
+
+    def _sees_ticket(self, actor: Actor) -> bool:
+        query = readable_tickets(actor).with_only_columns(Ticket.id).where(Ticket.id == self.ticket.id)
+        return self.session.scalar(query) is not None
+
+    # --- the mail ----------------------------------------------------------------------------
+
+    def _send(self, user: User, kind: Kind, mail: render.Rendered, *, message_id: int | None) -> None:
+        settings = self.settings
+        try:
+            sender = compose.parse_from(settings.mail_from)
+            recipient = compose.address(user.email, user.name)
+        except compose.InvalidAddress as error:
+            log.warning("notification.bad_address", user_id=user.id, kind=kind.value, error=str(error))
+            return
+        reply_to = compose.address(
+            ids.reply_address(settings.secret_key, settings.mail_from, ticket_id=self.ticket.id),
+            sender.display_name,
+        )
+        root = thread_root(self.session, self.ticket.id)
+        message = compose.compose(
+            sender=sender,
+            to=[recipient],
+            subject=mail.subject,
+            text=mail.text,
+            html=mail.html,
+            message_id=ids.message_id(
+                settings.secret_key,
+                ids.domain_of(settings.mail_from),
+                ticket_id=self.ticket.id,
+                message_id=message_id or 0,
+            ),
+            in_reply_to=root,
+            references=[root] if root else (),
+            reply_to=reply_to,
+        )
+        outbound.queue(self.session, message, purpose=kind.value, ticket_id=self.ticket.id, user_id=user.id)
+        self.notified.add(user.id)

@@ -1,0 +1,102 @@
+"""Turning a notification into text and HTML, one template pair per audience.
+
+The customer templates are rendered from `CustomerTicket` / `CustomerMessage` only: values
+that have no field for staff data (assignee, tags, notes), so a customer mail cannot show what
+its context does not hold. Autoescaped HTML; a message's body goes in as the sanitized HTML the
+conversation already shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from ticketry.notifications.preferences import Kind
+
+_env = Environment(
+    loader=PackageLoader("ticketry.notifications", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class CustomerTicket:
+    number: str
+    title: str
+    status: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CustomerMessage:
+    """A public reply: built only from a row `readable_messages(customer)` returned."""
+
+    author: str
+    text: str
+    html: Markup
+
+
+@dataclass(frozen=True)
+class AgentTicket:
+    number: str
+    title: str
+    status: str
+    priority: str
+    department: str
+    customer: str
+    assignee: str | None
+    url: str
+
+
+@dataclass(frozen=True)
+class AgentMessage:
+    author: str
+    internal: bool
+    text: str
+    html: Markup
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def subject_for(number: str, title: str) -> str:
+    """`[TICK-2026-0001] Printer on fire`: the same for every mail of a ticket, so clients that
+    thread by subject agree with those that thread by References."""
+    return f"[{number}] {title}"
+
+
+def render_customer(
+    kind: Kind, *, name: str, ticket: CustomerTicket, message: CustomerMessage | None = None
+) -> Rendered:
+    context = {"kind": kind.value, "name": name, "ticket": ticket, "message": message}
+    return Rendered(
+        subject_for(ticket.number, ticket.title),
+        _env.get_template("customer.txt").render(context),
+        _env.get_template("customer.html").render(context),
+    )
+
+
+def render_agent(
+    kind: Kind,
+    *,
+    name: str,
+    ticket: AgentTicket,
+    message: AgentMessage | None = None,
+    change: str | None = None,
+) -> Rendered:
+    context = {"kind": kind.value, "name": name, "ticket": ticket, "message": message, "change": change}
+    return Rendered(
+        subject_for(ticket.number, ticket.title),
+        _env.get_template("agent.txt").render(context),
+        _env.get_template("agent.html").render(context),
+    )

@@ -1,0 +1,115 @@
+"""The ticket and message events, as job handlers: who hears about each (SPEC §4, issue 5 part 5).
+
+Customers: ticket received, each public staff reply (always), resolved and closed. Agents: a
+new unassigned ticket in their departments, a ticket assigned to them, a customer reply on
+their ticket, any change on a ticket they watch. Never the person who caused the event (except
+the customer's own "received" confirmation). The more specific rule comes first, so an assignee
+who also watches gets one mail.
+
+These handlers own the event names: the job registry takes one handler per name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ticketry.jobs.registry import job
+from ticketry.messages.models import Message
+from ticketry.notifications.notifier import Notifier, department_staff, load_ticket, watchers
+from ticketry.notifications.preferences import Kind
+from ticketry.tickets.models import STATUS_LABELS, TicketStatus
+
+# The status changes a customer hears of.
+CUSTOMER_STATUSES = {TicketStatus.RESOLVED: Kind.TICKET_RESOLVED, TicketStatus.CLOSED: Kind.TICKET_CLOSED}
+
+
+def _actor(payload: dict[str, Any]) -> int | None:
+    value = payload.get("actor_id")
+    return int(value) if value is not None else None
+
+
+@job("tickets.created")
+def ticket_created(session: Session, payload: dict[str, Any]) -> None:
+    ticket = load_ticket(session, int(payload["ticket_id"]))
+    if ticket is None:
+        return
+    notifier = Notifier(session, ticket, actor_id=ticket.created_by_id)
+    notifier.to_customer(Kind.TICKET_RECEIVED)
+    if ticket.assignee_id is None:
+        for agent in department_staff(session, ticket.department_id):
+            notifier.to_agent(agent, Kind.NEW_TICKET)
+
+
+@job("messages.created")
+def message_created(session: Session, payload: dict[str, Any]) -> None:
+    ticket = load_ticket(session, int(payload["ticket_id"]))
+    message_id = int(payload["message_id"])
+    row = session.execute(
+        select(Message.author_id, Message.is_internal, Message.is_staff_reply).where(Message.id == message_id)
+    ).one_or_none()
+    if ticket is None or row is None:
+        return
+    author_id, internal, staff = row
+    notifier = Notifier(session, ticket, actor_id=author_id)
+    if staff and not internal:
+        notifier.to_customer(Kind.STAFF_REPLY, message_id=message_id)
+    if not staff:
+        notifier.to_agent(ticket.assignee, Kind.CUSTOMER_REPLY, message_id=message_id)
+    change = "a new internal note" if internal else "a new reply"
+    for watcher in watchers(session, ticket.id):
+        notifier.to_agent(watcher, Kind.WATCHED_TICKET, message_id=message_id, change=change)
+
+
+@job("tickets.status_changed")
+def status_changed(session: Session, payload: dict[str, Any]) -> None:
+    ticket = load_ticket(session, int(payload["ticket_id"]))
+    if ticket is None:
+        return
+    status = TicketStatus(payload["status"])
+    notifier = Notifier(session, ticket, actor_id=_actor(payload))
+    # Only if the ticket is still in that state: a resolve undone before the job ran says nothing.
+    if status is ticket.status and status in CUSTOMER_STATUSES:
+        notifier.to_customer(CUSTOMER_STATUSES[status])
+    for watcher in watchers(session, ticket.id):
+        notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=f"status set to {STATUS_LABELS[status]}")
+
+
+def _assignment(session: Session, payload: dict[str, Any], change: str) -> None:
+    ticket = load_ticket(session, int(payload["ticket_id"]))
+    if ticket is None:
+        return
+    notifier = Notifier(session, ticket, actor_id=_actor(payload))
+    assignee_id = payload.get("assignee_id")
+    if assignee_id is not None and ticket.assignee is not None and ticket.assignee.id == assignee_id:
+        notifier.to_agent(ticket.assignee, Kind.ASSIGNED_TO_ME)
+    for watcher in watchers(session, ticket.id):
+        notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=change)
+
+
+@job("tickets.assigned")
+def ticket_assigned(session: Session, payload: dict[str, Any]) -> None:
+    _assignment(session, payload, "assigned")
+
+
+@job("tickets.transferred")
+def ticket_transferred(session: Session, payload: dict[str, Any]) -> None:
+    _assignment(session, payload, "transferred")
+
+
+@job("tickets.unassigned")
+def ticket_unassigned(session: Session, payload: dict[str, Any]) -> None:
+    _assignment(session, payload, "unassigned")
+
+
+@job("tickets.updated")
+def ticket_updated(session: Session, payload: dict[str, Any]) -> None:
+    ticket = load_ticket(session, int(payload["ticket_id"]))
+    if ticket is None:
+        return
+    fields = ", ".join(str(name) for name in payload.get("fields", [])) or "details"
+    notifier = Notifier(session, ticket, actor_id=_actor(payload))
+    for watcher in watchers(session, ticket.id):
+        notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=f"{fields} changed")

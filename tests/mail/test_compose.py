@@ -1,0 +1,135 @@
+"""Building mail (compose) and our signed ids (ids): pure functions, no database."""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+
+import pytest
+
+from ticketry.mail.outbound import compose, ids
+
+SECRET = "test-secret-key"
+SENDER = compose.parse_from("Ticketry Support <support@help.example.com>")
+
+
+def _mail(**overrides: object) -> EmailMessage:
+    fields: dict[str, object] = {
+        "sender": SENDER,
+        "to": [compose.address("ann@example.com", "Ann")],
+        "subject": "Hello",
+        "text": "Plain body",
+        "html": "<p>HTML body</p>",
+        "message_id": ids.plain_message_id("help.example.com"),
+    }
+    fields.update(overrides)
+    return compose.compose(**fields)  # type: ignore[arg-type]
+
+
+def _reparsed(mail: EmailMessage) -> EmailMessage:
+    parsed = message_from_bytes(mail.as_bytes(), policy=default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+class TestHeaderInjection:
+    @pytest.mark.parametrize(
+        "evil", ["Hi\r\nBcc: victim@example.org", "Hi\nBcc: victim@example.org", "Hi\rBcc: x@y"]
+    )
+    def test_a_subject_cannot_add_a_header(self, evil: str) -> None:
+        parsed = _reparsed(_mail(subject=evil))
+
+        assert parsed["Bcc"] is None
+        assert "\n" not in str(parsed["Subject"]) and "\r" not in str(parsed["Subject"])
+        assert str(parsed["Subject"]).startswith("Hi Bcc:")
+
+    def test_a_display_name_cannot_add_a_header(self) -> None:
+        to = compose.address("ann@example.com", "Ann\r\nBcc: victim@example.org")
+
+        parsed = _reparsed(_mail(to=[to]))
+
+        assert parsed["Bcc"] is None
+        assert [a.addr_spec for a in parsed["To"].addresses] == ["ann@example.com"]
+
+    @pytest.mark.parametrize(
+        "address",
+        [
+            "ann@example.com\r\nBcc: victim@example.org",
+            "ann@example.com>, victim@example.org",
+            "ann@example.com, victim@example.org",
+            "no-at-sign",
+            "@example.com",
+            "ann@",
+        ],
+    )
+    def test_an_address_that_smuggles_more_is_refused(self, address: str) -> None:
+        with pytest.raises(compose.InvalidAddress):
+            compose.address(address, "Ann")
+
+
+class TestCompose:
+    def test_automatic_mail_says_so(self) -> None:
+        parsed = _reparsed(_mail())
+
+        assert parsed["Auto-Submitted"] == "auto-replied"
+        assert parsed["X-Auto-Response-Suppress"] == "All"
+
+    def test_a_personal_mail_is_not_marked_automatic(self) -> None:
+        assert _reparsed(_mail(automatic=False))["Auto-Submitted"] is None
+
+    def test_threading_headers(self) -> None:
+        first = ids.message_id(SECRET, "help.example.com", ticket_id=4, message_id=1)
+        second = ids.message_id(SECRET, "help.example.com", ticket_id=4, message_id=2)
+
+        parsed = _reparsed(_mail(in_reply_to=second, references=[first, second]))
+
+        assert parsed["In-Reply-To"] == second
+        assert str(parsed["References"]).split() == [first, second]
+
+    def test_text_and_html_alternatives(self) -> None:
+        parsed = _reparsed(_mail())
+
+        assert parsed.get_content_type() == "multipart/alternative"
+        plain = parsed.get_body(preferencelist=("plain",))
+        rich = parsed.get_body(preferencelist=("html",))
+        assert plain is not None and rich is not None
+        assert plain.get_content().strip() == "Plain body"
+        assert rich.get_content().strip() == "<p>HTML body</p>"
+
+
+class TestIds:
+    def test_message_id_round_trip(self) -> None:
+        value = ids.message_id(SECRET, "help.example.com", ticket_id=42, message_id=7)
+
+        assert ids.ticket_in_message_id(SECRET, value) == (42, 7)
+
+    def test_message_ids_are_unique(self) -> None:
+        made = {ids.message_id(SECRET, "h.example", ticket_id=1) for _ in range(50)}
+
+        assert len(made) == 50
+
+    def test_a_tampered_message_id_is_rejected(self) -> None:
+        value = ids.message_id(SECRET, "help.example.com", ticket_id=42, message_id=7)
+
+        assert ids.ticket_in_message_id(SECRET, value.replace(".t42.", ".t43.")) is None
+        assert ids.ticket_in_message_id("another-secret", value) is None
+
+    def test_reply_address_round_trip(self) -> None:
+        address = ids.reply_address(SECRET, "Support <support@help.example.com>", ticket_id=42)
+
+        assert address.startswith("support+t42.") and address.endswith("@help.example.com")
+        assert ids.ticket_in_reply_address(SECRET, f"Ann <{address}>") == 42
+
+    def test_a_tampered_reply_address_is_rejected(self) -> None:
+        address = ids.reply_address(SECRET, "support@help.example.com", ticket_id=42)
+        local, _, domain = address.partition("@")
+        signature = local.rpartition(".")[2]
+
+        assert ids.ticket_in_reply_address(SECRET, f"support+t43.{signature}@{domain}") is None
+        assert ids.ticket_in_reply_address("another-secret", address) is None
+        assert ids.ticket_in_reply_address(SECRET, "support@help.example.com") is None
+
+    def test_domain_of_the_from_address(self) -> None:
+        assert ids.domain_of("Support <Help@Example.COM>") == "example.com"
+        assert ids.plain_message_id("example.com").endswith("@example.com>")
