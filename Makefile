@@ -48,10 +48,11 @@ fmt: install ## Format and auto-fix
 	$(VENV)/bin/ruff format src tests bench
 	$(VENV)/bin/ruff check --fix src tests bench
 
-BENCHES ?= load files
-bench: install ## Benchmarks: load, files (BENCHES=files for one; BENCH_ARGS, BENCH_FILES_ARGS="--help")
+BENCHES ?= load files mail
+bench: install ## Benchmarks: load, files, mail (BENCHES=mail for one; BENCH_ARGS, BENCH_FILES_ARGS, BENCH_MAIL_ARGS="--help")
 	$(if $(filter load,$(BENCHES)),$(PY) -m bench $(BENCH_ARGS))
 	$(if $(filter files,$(BENCHES)),$(PY) -m bench.files $(BENCH_FILES_ARGS))
+	$(if $(filter mail,$(BENCHES)),$(PY) -m bench.mail $(BENCH_MAIL_ARGS))
 
 clean: ## Remove the virtualenv, front-end packages and local databases
 	rm -rf $(VENV) node_modules ticketry.db ticketry.db-wal ticketry.db-shm

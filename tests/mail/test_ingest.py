@@ -3,6 +3,7 @@ a stored raw mail becomes a ticket or a message, is held, or is refused, and say
 
 from __future__ import annotations
 
+import threading
 from email import message_from_bytes
 from email.policy import SMTP
 from pathlib import Path
@@ -445,3 +446,36 @@ def test_every_outcome_keeps_the_raw_mail(db: Database, mail_settings: MailServe
         entry = inbox.receive(raw)
         with db.unit_of_work(write=False) as session:
             assert session.get(MailLog, entry.id).raw == raw  # type: ignore[union-attr]
+
+
+class TestConcurrentWorkers:
+    def test_a_customer_created_meanwhile_by_another_worker_loses_no_mail(
+        self, db: Database, mail_settings: MailServer
+    ) -> None:
+        """Another worker inserts the same new customer while this one ingests: the unique
+        e-mail refuses one insert. That is no duplicate mail: the job fails, retries, and the
+        mail becomes a ticket of that customer."""
+        inbox = make_mailbox(db)
+        entry = inbox.receive(mail(sender="Nova New <nova@customer.example>"), run=False)
+        errors: list[BaseException] = []
+
+        def other_worker() -> None:
+            try:
+                ingest.ingest(db, {"mail_log_id": entry.id})
+            except BaseException as error:
+                errors.append(error)
+
+        with db.unit_of_work() as session:
+            users.create_user(session, email="nova@customer.example", name="Nova", role=Role.CUSTOMER)
+            session.flush()
+            thread = threading.Thread(target=other_worker)
+            thread.start()
+            thread.join(timeout=1.0)  # it waits on our uncommitted customer (PostgreSQL, SQLite alike)
+        thread.join(timeout=30)
+        assert log_entry(db, entry.id).status in (MailStatus.RECEIVED, MailStatus.CREATED_TICKET)
+        assert all(not isinstance(error, AssertionError) for error in errors)
+        run_jobs(db)
+        done = log_entry(db, entry.id)
+        assert done.status is MailStatus.CREATED_TICKET
+        [ticket] = tickets(db)
+        assert ticket.customer_id == user_by_email(db, "nova@customer.example").id  # type: ignore[union-attr]

@@ -142,9 +142,12 @@ def _ingest(db: Database, log_id: int, *, release: bool) -> None:
             with db.unit_of_work() as session:
                 _carry_out(session, log_id, plan, settings, store)
         except IntegrityError:
-            # Another worker ingested the same mail (same Message-ID) at the same moment.
+            # Another worker ingested the same mail (same Message-ID) at the same moment, or
+            # created the same new customer: only the first is a duplicate; the second raises,
+            # and the job's retry finds the customer there.
             with db.unit_of_work() as session:
-                _mark_duplicate(session, log_id, plan.mail, raw)
+                if not _mark_duplicate(session, log_id, plan.mail, raw):
+                    raise
 
 
 def _rules(session: Session, settings: Settings) -> SenderRules:
@@ -365,15 +368,20 @@ def dedupe_key(mail: ParsedMail, raw: bytes) -> str:
     return hashlib.sha256(basis).hexdigest()
 
 
-def _mark_duplicate(session: Session, log_id: int, mail: ParsedMail, raw: bytes) -> None:
+def _mark_duplicate(session: Session, log_id: int, mail: ParsedMail, raw: bytes) -> bool:
+    """Log the mail as a duplicate if another worker has just ingested the same one; False if
+    the conflict was something else (nothing is marked then)."""
     entry = session.get(MailLog, log_id, with_for_update=True)
     if entry is None or entry.status is not MailStatus.RECEIVED:
-        return
+        return True
     earlier = session.scalars(
         select(MailLog).where(MailLog.dedupe_key == dedupe_key(mail, raw))
     ).one_or_none()
+    if earlier is None:
+        return False
     entry.status = MailStatus.DUPLICATE
-    entry.ticket_id = earlier.ticket_id if earlier is not None else None
-    entry.reason = "The same mail was ingested at the same moment by another worker."
+    entry.ticket_id = earlier.ticket_id
+    entry.reason = f"The same mail was ingested at the same moment by another worker (#{earlier.id})."
     entry.imap_pending = entry.imap_uid is not None
     entry.updated_at = now()
+    return True

@@ -7,6 +7,7 @@ import smtplib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ticketry.core.config import Settings
 
@@ -36,7 +37,7 @@ class SmtpServer:
     def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> dict[str, tuple[int, bytes]]:
         """Deliver, and return the recipients the server refused while accepting others; raise
         (`smtplib.SMTPException`, `OSError`) when nothing was accepted, to be retried later."""
-        context = ssl.create_default_context()
+        context = _tls_context() if self.security != "none" else None
         client: smtplib.SMTP
         if self.security == "tls":
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
@@ -50,3 +51,10 @@ class SmtpServer:
             if self.username:
                 client.login(self.username, self.password)
             return client.sendmail(sender, list(recipients), raw)
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """One per process: building it (loading the system's CA certificates) costs more than the
+    rest of a delivery."""
+    return ssl.create_default_context()
