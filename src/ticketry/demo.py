@@ -14,11 +14,13 @@ from ticketry.attachments.service import NewFiles
 from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor
 from ticketry.auth.passwords import hash_password
+from ticketry.canned import service as canned_service
 from ticketry.core.clock import now, travel_to
 from ticketry.core.db import Database
 from ticketry.mail.inbound.models import Mailbox
 from ticketry.messages import service as message_service
 from ticketry.tickets import service as ticket_service
+from ticketry.tickets import tags as tag_service
 from ticketry.tickets.models import Priority, Source, TicketStatus
 from ticketry.users import service as users
 from ticketry.users.models import Role
@@ -120,6 +122,44 @@ NOTES = (
 )
 
 
+# Shared canned replies, with variables (see canned.render.VARIABLES).
+DEMO_TAGS = (
+    ("vip", "#b91c1c"),
+    ("bug", "#c2410c"),
+    ("billing-question", "#047857"),
+    ("feature-request", "#7c3aed"),
+    ("follow-up", "#2563eb"),
+)
+CANNED_REPLIES = (
+    (
+        "Thanks, we are on it",
+        "General",
+        'Hi {{customer.first_name}},\n\nthank you for contacting us about "{{ticket.title}}" '
+        "({{ticket.number}}). We are looking into it and will get back to you shortly.\n\n"
+        "Best regards,\n{{agent.name}}",
+    ),
+    (
+        "Password reset steps",
+        "Login",
+        "Hi {{customer.first_name}},\n\nplease open the login page, choose *Forgot password* and "
+        "follow the link we send to {{customer.email}}. The link is valid for one hour.\n\n"
+        "{{agent.name}}",
+    ),
+    (
+        "Refund issued",
+        "Billing",
+        "Hi {{customer.name}},\n\nwe have issued the refund for {{ticket.number}}. It shows on your "
+        "statement within 5 business days.\n\n{{agent.name}}, {{ticket.department}} team",
+    ),
+    (
+        "Closing: solved",
+        "General",
+        "Hi {{customer.first_name}},\n\nwe believe {{ticket.number}} is solved, so we are closing it. "
+        "Just reply to this message if anything is still wrong.\n\n{{agent.name}}",
+    ),
+)
+
+
 def _actor(db: Database, user_id: int) -> Actor:
     with db.unit_of_work(write=False) as session:
         return auth_service.actor_for(session, users.get_user(session, user_id))
@@ -193,6 +233,14 @@ def load_demo(
     for name in ("Login", "Invoices", "Integrations", "Feature request"):
         with db.unit_of_work() as session:
             ticket_service.create_category(session, admin_actor, name=name)
+    with db.unit_of_work() as session:
+        for name, color in DEMO_TAGS:
+            tag_service.create_tag(session, admin_actor, name=name, color=color)
+    with db.unit_of_work() as session:
+        for title, category, body in CANNED_REPLIES:
+            canned_service.create_reply(
+                session, admin_actor, title=title, body=body, category=category, shared=True
+            )
     agents = {agent_id: _actor(db, agent_id) for agent_id in agent_ids}
     customers = [_actor(db, customer_id) for customer_id in customer_ids]
     start = now() - timedelta(days=60)
@@ -286,6 +334,10 @@ def _one_ticket(
                 files=NewFiles(files.intake.limits.max_ticket, staged=staged) if files else None,
             )
             ticket_id = ticket.id
+    if rng.random() < 0.6:
+        with db.unit_of_work() as session, travel_to(clock):  # type: ignore[arg-type]
+            for name, _ in rng.sample(DEMO_TAGS, rng.randint(1, 2)):
+                ticket_service.add_tag(session, admin, ticket_id, name)
     if target is TicketStatus.OPEN:
         return
 

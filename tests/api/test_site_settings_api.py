@@ -25,6 +25,7 @@ class TestReadSettings:
             "mailDenySenders": "",
             "mailAllowSenders": "",
             "mailSpamScore": None,
+            "agentsCreateTags": True,
             "updatedAt": None,
         }
 

@@ -215,6 +215,7 @@ def update_site_settings(
         actor,
         ticket_prefix=body.ticket_prefix,
         allow_signup=body.allow_signup,
+        agents_create_tags=body.agents_create_tags,
         attachment_retention_days=body.attachment_retention_days,
         mail_deny_senders=body.mail_deny_senders,
         mail_allow_senders=body.mail_allow_senders,

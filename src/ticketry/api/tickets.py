@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from ticketry.api.views import EventList, TicketPage, event_views, ticket_page, ticket_view
 from ticketry.attachments.intake import staged_batch
@@ -18,7 +19,7 @@ from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId, Streamin
 from ticketry.http.openapi import json_or_multipart
 from ticketry.http.uploads import in_upload_thread, new_files, receive_body
 from ticketry.search import service as search
-from ticketry.search.service import Assigned, SortField, TicketFilters, TicketSort
+from ticketry.search.service import Assigned, SortField, TagMode, TicketFilters, TicketSort
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Priority, Source, TicketStatus
 from ticketry.tickets.schemas import (
@@ -67,11 +68,13 @@ def _enum_list(kind: type[E], values: list[str] | None, field: str) -> list[E]:
         raise ValidationFailed(f"Unknown {field}.", details={"field": field, "allowed": allowed}) from error
 
 
-@router.get("", response_model=TicketPage)
-def list_tickets(
-    session: DbSession,
-    actor: CurrentActor,
-    paging: Paging,
+@dataclass(frozen=True)
+class ListQuery:
+    filters: TicketFilters
+    sort: TicketSort
+
+
+def list_query(
     status: Annotated[list[str] | None, Query(description="One or more statuses.")] = None,
     priority: Annotated[list[str] | None, Query()] = None,
     department: Annotated[list[str] | None, Query(description="Department ids or slugs.")] = None,
@@ -80,7 +83,11 @@ def list_tickets(
     customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     organization_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     source: Source | None = None,
-    tag: Annotated[list[str] | None, Query()] = None,
+    tag: Annotated[list[str] | None, Query(description="One or more tag names.")] = None,
+    tag_mode: Annotated[TagMode, Query(description="Several tags: tickets with all of them, or any.")] = (
+        TagMode.ALL
+    ),
+    watched: Annotated[bool, Query(description="Staff: only tickets you watch.")] = False,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
     updated_from: datetime | None = None,
@@ -91,7 +98,8 @@ def list_tickets(
     deleted: Annotated[bool, Query(description="Admins: list deleted tickets instead.")] = False,
     sort: SortField = SortField.CREATED_AT,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-) -> TicketPage:
+) -> ListQuery:
+    """The list's filters and order from the query string: `GET /tickets` and its exports."""
     filters = TicketFilters(
         statuses=_enum_list(TicketStatus, status, "status"),
         priorities=_enum_list(Priority, priority, "priority"),
@@ -102,6 +110,8 @@ def list_tickets(
         organization_id=organization_id,
         source=source,
         tags=_split(tag),
+        tag_mode=tag_mode,
+        watched_by_me=watched,
         created_from=created_from,
         created_to=created_to,
         updated_from=updated_from,
@@ -111,7 +121,15 @@ def list_tickets(
         q=q,
         deleted=deleted,
     )
-    return _page(session, actor, filters, paging, TicketSort(field=sort, descending=order == "desc"))
+    return ListQuery(filters, TicketSort(field=sort, descending=order == "desc"))
+
+
+ListParams = Annotated[ListQuery, Depends(list_query)]
+
+
+@router.get("", response_model=TicketPage)
+def list_tickets(session: DbSession, actor: CurrentActor, paging: Paging, listed: ListParams) -> TicketPage:
+    return _page(session, actor, listed.filters, paging, listed.sort)
 
 
 def _page(

@@ -22,6 +22,16 @@ class Permission(enum.StrEnum):
     TICKETS_CLOSE = "tickets:close"
     TICKETS_DELETE = "tickets:delete"
     TICKETS_BULK = "tickets:bulk"
+    # Merge, unmerge and split tickets; link them to each other.
+    TICKETS_MERGE = "tickets:merge"
+    TICKETS_LINK = "tickets:link"
+    TICKETS_EXPORT = "tickets:export"
+    # Watch tickets oneself; adding someone else as a watcher is `tickets:watchers`.
+    TICKETS_WATCH = "tickets:watch"
+    TICKETS_WATCHERS = "tickets:watchers"
+    # Edit any message (authors always edit their own).
+    MESSAGES_EDIT_ANY = "messages:edit_any"
+    CANNED_USE = "canned:use"
     STATS_VIEW = "stats:view"
     ADMIN_USERS = "admin:users"
     ADMIN_DIRECTORY = "admin:directory"
@@ -29,6 +39,10 @@ class Permission(enum.StrEnum):
     ADMIN_SETTINGS = "admin:settings"
     ADMIN_DASHBOARD = "admin:dashboard"
     ADMIN_MAIL = "admin:mail"
+    # Tags: rename, merge, recolour, delete; shared canned replies; shared saved views.
+    ADMIN_TAGS = "admin:tags"
+    ADMIN_CANNED = "admin:canned"
+    ADMIN_VIEWS = "admin:views"
 
 
 _CUSTOMER = frozenset(
@@ -46,6 +60,11 @@ _AGENT = _CUSTOMER | {
     Permission.TICKETS_NOTE,
     Permission.TICKETS_STATUS,
     Permission.TICKETS_TRANSFER,
+    Permission.TICKETS_MERGE,
+    Permission.TICKETS_LINK,
+    Permission.TICKETS_EXPORT,
+    Permission.TICKETS_WATCH,
+    Permission.CANNED_USE,
     Permission.STATS_VIEW,
 }
 

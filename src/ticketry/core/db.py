@@ -10,14 +10,16 @@ failing half-way with SQLITE_BUSY. Read-only units begin deferred and see one sn
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -98,12 +100,15 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     # No JIT: it compiles any plan above jit_above_cost, which our large counts and searches
     # cross, and the compile (hundreds of ms) costs more than it saves on short queries.
+    # Custom plans always: psycopg prepares a statement on its fifth run, and PostgreSQL may then
+    # switch to a generic plan that ignores the values; for a sidebar count filtering on a status
+    # or a search word that turned 30 ms into 300 ms, and 3 s into 12 s (bench/views.py).
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
         pool_pre_ping=True,
-        connect_args={"options": "-c jit=off"},
+        connect_args={"options": "-c jit=off -c plan_cache_mode=force_custom_plan"},
     )
 
 
@@ -153,3 +158,47 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE for a statement stopped by statement_timeout
+# SQLite calls the progress handler every this many virtual-machine steps (well under a millisecond).
+SQLITE_PROGRESS_STEPS = 10_000
+
+
+class TookTooLong(Exception):
+    """A time-boxed statement was stopped (see `time_boxed`)."""
+
+
+@contextmanager
+def time_boxed(session: Session, milliseconds: int) -> Iterator[None]:
+    """Stop the reads in the block once they have run `milliseconds`, raising `TookTooLong`; the
+    session stays usable. For answers that are nice to have (a sidebar badge) and must never hold
+    a page up: PostgreSQL's `statement_timeout` inside a savepoint, SQLite's progress handler
+    (an interrupted SELECT leaves its transaction as it was)."""
+    if session.get_bind().dialect.name == "postgresql":
+        prior = session.execute(text("SELECT current_setting('statement_timeout')")).scalar_one()
+        try:
+            with session.begin_nested():
+                session.execute(
+                    text("SELECT set_config('statement_timeout', :ms, true)"),
+                    {"ms": str(max(milliseconds, 1))},
+                )
+                yield
+                session.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": prior})
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) == QUERY_CANCELED:
+                raise TookTooLong from error
+            raise
+        return
+    raw = session.connection().connection.driver_connection
+    assert raw is not None  # a checked-out connection always has its driver connection
+    deadline = time.monotonic() + milliseconds / 1000
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), SQLITE_PROGRESS_STEPS)
+    try:
+        yield
+    except OperationalError as error:
+        if "interrupted" in str(error.orig):
+            raise TookTooLong from error
+        raise
+    finally:
+        raw.set_progress_handler(None, SQLITE_PROGRESS_STEPS)

@@ -19,6 +19,7 @@ from ticketry.attachments.errors import ContentUnavailable
 from ticketry.attachments.models import Attachment
 from ticketry.attachments.names import content_disposition
 from ticketry.attachments.storage import ContentMissing, Storage, StorageUnavailable
+from ticketry.core.clock import now
 
 log = structlog.get_logger(__name__)
 
@@ -106,3 +107,9 @@ def file_response(request: Request, storage: Storage, attachment: Attachment, *,
         return Response(status_code=200, media_type=attachment.content_type, headers=headers)
     body = _body(storage, attachment) if size else iter(())
     return StreamingResponse(body, media_type=attachment.content_type, headers=headers)
+
+
+def export_headers(stem: str, suffix: str) -> dict[str, str]:
+    """A generated file (an export) as a download named `stem-YYYYMMDD-HHMM.suffix`, not cached."""
+    name = f"{stem}-{now().strftime('%Y%m%d-%H%M')}.{suffix}"
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"}

@@ -15,3 +15,11 @@ class MessageNotFound(NotFound):
 
 class MessageNotDeleted(Conflict):
     code = "message_not_deleted"
+
+
+class MessageDeleted(Conflict):
+    code = "message_deleted"
+
+
+class StaleMessage(Conflict):
+    code = "stale_message"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketry.attachments.models import Attachment
@@ -37,6 +37,9 @@ class Message(Base):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    # Set while the message sits on another ticket by a merge or split: where it came from.
+    # (No foreign key, like Ticket.merged_into_id: see migration 0009.)
+    moved_from_ticket_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="raise")
     attachments: Mapped[list[Attachment]] = relationship(
@@ -45,3 +48,20 @@ class Message(Base):
         viewonly=True,
         lazy="raise",
     )
+
+
+class MessageRevision(Base):
+    """A text a message had before an edit (SPEC §2): every revision is kept."""
+
+    __tablename__ = "message_revisions"
+    __table_args__ = (Index("ix_message_revisions_message_id_id", "message_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    # Who wrote this text and when; who replaced it by the next one and when.
+    written_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

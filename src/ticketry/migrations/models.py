@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ticketry.attachments import models as attachment_models
 from ticketry.auth import models as auth_models
+from ticketry.canned import models as canned_models
 from ticketry.core.db import Base
 from ticketry.history import models as history_models
 from ticketry.jobs import models as job_models
@@ -11,6 +12,7 @@ from ticketry.mail.inbound import models as mailbox_models
 from ticketry.mail.outbound import models as mail_models
 from ticketry.messages import models as message_models
 from ticketry.realtime import models as realtime_models
+from ticketry.search import models as search_models
 from ticketry.sitesettings import models as site_settings_models
 from ticketry.tickets import models as ticket_models
 from ticketry.users import models as user_models
@@ -18,12 +20,14 @@ from ticketry.users import models as user_models
 MODEL_MODULES = (
     attachment_models,
     auth_models,
+    canned_models,
     history_models,
     job_models,
     mail_models,
     mailbox_models,
     message_models,
     realtime_models,
+    search_models,
     site_settings_models,
     ticket_models,
     user_models,

@@ -136,6 +136,37 @@ class Notifier:
         mail = render.render_customer(kind, name=customer.name, ticket=ticket, message=message)
         self._send(customer, kind, mail, message_id=message_id)
 
+    def to_customer_merged(self, primary: Ticket) -> None:
+        """This (secondary) ticket's customer hears that it was merged into `primary`. They are
+        shown the primary only if they may read it; otherwise only that theirs was closed as a
+        duplicate: the other customer's ticket is never named to them."""
+        customer = self.ticket.customer
+        if not self._eligible(customer, Kind.TICKET_MERGED):
+            return
+        actor = auth_service.actor_for(self.session, customer)
+        readable = readable_tickets(actor).with_only_columns(Ticket.id)
+        if self.session.scalar(readable.where(Ticket.id == self.ticket.id)) is None:
+            return
+        base = self.settings.public_url.rstrip("/")
+        merged_into: render.CustomerTicket | None = None
+        if self.session.scalar(readable.where(Ticket.id == primary.id)) is not None:
+            merged_into = render.CustomerTicket(
+                number=primary.number,
+                title=primary.title,
+                status=STATUS_LABELS[primary.status],
+                url=f"{base}/tickets/{primary.id}",
+            )
+        ticket = render.CustomerTicket(
+            number=self.ticket.number,
+            title=self.ticket.title,
+            status=STATUS_LABELS[self.ticket.status],
+            url=f"{base}/tickets/{self.ticket.id}",
+        )
+        mail = render.render_customer(
+            Kind.TICKET_MERGED, name=customer.name, ticket=ticket, merged_into=merged_into
+        )
+        self._send(customer, Kind.TICKET_MERGED, mail, message_id=None)
+
     # --- agents ------------------------------------------------------------------------------
 
     def to_agent(

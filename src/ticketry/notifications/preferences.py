@@ -24,6 +24,8 @@ class Kind(enum.StrEnum):
     STAFF_REPLY = "staff_reply"
     TICKET_RESOLVED = "ticket_resolved"
     TICKET_CLOSED = "ticket_closed"
+    # Not an option: a customer is always told where their request went (issue 6 part 6).
+    TICKET_MERGED = "ticket_merged"
     NEW_TICKET = "new_ticket"
     ASSIGNED_TO_ME = "assigned_to_me"
     CUSTOMER_REPLY = "customer_reply"

@@ -76,9 +76,21 @@ def subject_for(number: str, title: str) -> str:
 
 
 def render_customer(
-    kind: Kind, *, name: str, ticket: CustomerTicket, message: CustomerMessage | None = None
+    kind: Kind,
+    *,
+    name: str,
+    ticket: CustomerTicket,
+    message: CustomerMessage | None = None,
+    merged_into: CustomerTicket | None = None,
 ) -> Rendered:
-    context = {"kind": kind.value, "name": name, "ticket": ticket, "message": message}
+    """`merged_into` (for `ticket_merged`) is set only when the customer may read that ticket."""
+    context = {
+        "kind": kind.value,
+        "name": name,
+        "ticket": ticket,
+        "message": message,
+        "merged_into": merged_into,
+    }
     return Rendered(
         subject_for(ticket.number, ticket.title),
         _env.get_template("customer.txt").render(context),

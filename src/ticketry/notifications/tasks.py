@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ticketry.jobs.registry import job
 from ticketry.messages.models import Message
+from ticketry.notifications import live
 from ticketry.notifications.notifier import Notifier, department_staff, load_ticket, watchers
 from ticketry.notifications.preferences import Kind
 from ticketry.tickets.models import STATUS_LABELS, TicketStatus
@@ -61,6 +62,7 @@ def message_created(session: Session, payload: dict[str, Any]) -> None:
     change = "a new internal note" if internal else "a new reply"
     for watcher in watchers(session, ticket.id):
         notifier.to_agent(watcher, Kind.WATCHED_TICKET, message_id=message_id, change=change)
+    live.tell_watchers(session, ticket, actor_id=author_id, change=change)
 
 
 @job("tickets.status_changed")
@@ -75,6 +77,9 @@ def status_changed(session: Session, payload: dict[str, Any]) -> None:
         notifier.to_customer(CUSTOMER_STATUSES[status])
     for watcher in watchers(session, ticket.id):
         notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=f"status set to {STATUS_LABELS[status]}")
+    live.tell_watchers(
+        session, ticket, actor_id=_actor(payload), change=f"status set to {STATUS_LABELS[status]}"
+    )
 
 
 def _assignment(session: Session, payload: dict[str, Any], change: str) -> None:
@@ -87,6 +92,7 @@ def _assignment(session: Session, payload: dict[str, Any], change: str) -> None:
         notifier.to_agent(ticket.assignee, Kind.ASSIGNED_TO_ME)
     for watcher in watchers(session, ticket.id):
         notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=change)
+    live.tell_watchers(session, ticket, actor_id=_actor(payload), change=change)
 
 
 @job("tickets.assigned")
@@ -113,3 +119,19 @@ def ticket_updated(session: Session, payload: dict[str, Any]) -> None:
     notifier = Notifier(session, ticket, actor_id=_actor(payload))
     for watcher in watchers(session, ticket.id):
         notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=f"{fields} changed")
+    live.tell_watchers(session, ticket, actor_id=_actor(payload), change=f"{fields} changed")
+
+
+@job("tickets.merged")
+def ticket_merged(session: Session, payload: dict[str, Any]) -> None:
+    """The secondary's customer is told when they are not the primary's (SPEC §3); watchers of
+    both tickets hear of it as a change."""
+    primary = load_ticket(session, int(payload["ticket_id"]))
+    secondary = load_ticket(session, int(payload["secondary_id"]))
+    if primary is None or secondary is None or secondary.merged_into_id != primary.id:
+        return  # deleted or unmerged before the job ran
+    notifier = Notifier(session, secondary, actor_id=_actor(payload))
+    if secondary.customer_id != primary.customer_id:
+        notifier.to_customer_merged(primary)
+    for watcher in watchers(session, secondary.id):
+        notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=f"merged into {primary.number}")

@@ -22,20 +22,24 @@ _PENDING = "ticketry_realtime_pending"
 
 @dataclass(frozen=True)
 class Event:
-    """`channel` is "tickets" (some ticket changed: lists and counts refetch) or "ticket:<id>"."""
+    """`channel` is "tickets" (some ticket changed: lists and counts refetch), "ticket:<id>", or
+    "user:<id>" (a note for one person, e.g. a watched ticket changed). `detail` is the SSE data
+    when set (else the channel): only what its one recipient may see, never ticket content."""
 
     channel: str
     kind: str
+    detail: str = ""
 
     def encode(self) -> str:
-        return json.dumps({"channel": self.channel, "kind": self.kind})
+        return json.dumps({"channel": self.channel, "kind": self.kind, "detail": self.detail})
 
     @classmethod
     def decode(cls, raw: str) -> Event | None:
         try:
             data = json.loads(raw)
-            return cls(channel=str(data["channel"]), kind=str(data["kind"]))
-        except (ValueError, KeyError, TypeError):
+            detail = str(data.get("detail", ""))
+            return cls(channel=str(data["channel"]), kind=str(data["kind"]), detail=detail)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
 
@@ -87,13 +91,13 @@ class Hub:
 hub = Hub()
 
 
-def publish(session: Session, channel: str, kind: str) -> None:
+def publish(session: Session, channel: str, kind: str, detail: str = "") -> None:
     """Announce a change, delivered if and only if the session's transaction commits.
 
     On PostgreSQL this is `pg_notify` in the same transaction (PostgreSQL itself holds it until
     commit and reaches every process); elsewhere the event waits in the session for its commit.
     """
-    item = Event(channel=channel, kind=kind)
+    item = Event(channel=channel, kind=kind, detail=detail)
     # A session that rolls back is discarded by its unit of work, taking its pending events along.
     if session.get_bind().dialect.name == "postgresql":
         session.execute(

@@ -25,6 +25,8 @@ class SiteSettings(Base):
     mail_deny_senders: Mapped[str | None] = mapped_column(Text, default=None)
     mail_allow_senders: Mapped[str | None] = mapped_column(Text, default=None)
     mail_spam_score: Mapped[float | None] = mapped_column(Float, default=None)
+    # Whether agents may create new tags by typing them (admins always may).
+    agents_create_tags: Mapped[bool | None] = mapped_column(Boolean, default=None)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     updated_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None

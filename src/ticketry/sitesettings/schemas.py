@@ -29,6 +29,9 @@ class SiteSettingsView(Schema):
     mail_spam_score: float | None = Field(
         description="Mail whose X-Spam-Score (or score in X-Spam-Status) reaches this is held; null: off."
     )
+    agents_create_tags: bool = Field(
+        description="Agents may create tags by typing a new name; when off, only admins create tags."
+    )
     updated_at: datetime | None
 
 
@@ -40,6 +43,7 @@ class SiteSettingsUpdate(Input):
         description="1-10 capital letters or digits, starting with a letter (lower case is raised).",
     )
     allow_signup: bool | None = None
+    agents_create_tags: bool | None = None
     attachment_retention_days: int | None = Field(default=None, ge=0, le=36500)
     mail_deny_senders: str | None = Field(
         default=None, max_length=200_000, description="One address or domain (example.com) per line."

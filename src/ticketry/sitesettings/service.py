@@ -46,6 +46,8 @@ class EffectiveSettings:
     mail_deny_senders: str = ""
     mail_allow_senders: str = ""
     mail_spam_score: float | None = None
+    # Agents may create tags by typing new ones (admins always may).
+    agents_create_tags: bool = True
 
 
 def current(session: Session) -> EffectiveSettings:
@@ -67,6 +69,7 @@ def current(session: Session) -> EffectiveSettings:
         mail_deny_senders=(row.mail_deny_senders or "") if row is not None else "",
         mail_allow_senders=(row.mail_allow_senders or "") if row is not None else "",
         mail_spam_score=row.mail_spam_score if row is not None else None,
+        agents_create_tags=row.agents_create_tags is not False if row is not None else True,
     )
 
 
@@ -109,6 +112,7 @@ def update(
     mail_deny_senders: str | None = None,
     mail_allow_senders: str | None = None,
     mail_spam_score: float | Unset | None = UNSET,
+    agents_create_tags: bool | None = None,
 ) -> EffectiveSettings:
     """Change what is given; `None` keeps the current value. Numbers already issued keep theirs:
     the per-year sequence is shared by every prefix, so no number is ever issued twice."""
@@ -119,6 +123,8 @@ def update(
         row.ticket_prefix = prefix
     if allow_signup is not None:
         row.allow_signup = allow_signup
+    if agents_create_tags is not None:
+        row.agents_create_tags = agents_create_tags
     if attachment_retention_days is not None:
         if not 0 <= attachment_retention_days <= MAX_RETENTION_DAYS:
             raise InvalidRetention(

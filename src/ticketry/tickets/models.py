@@ -4,8 +4,22 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketry.attachments.models import Attachment
@@ -75,6 +89,10 @@ class Tag(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50), unique=True)
     color: Mapped[str] = mapped_column(String(7), default="#6b7280")
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=now)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
 
 
 ticket_tags = Table(
@@ -147,6 +165,10 @@ class Ticket(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     view_count: Mapped[int] = mapped_column(Integer, default=0)
+    # A merged duplicate points at the ticket it was merged into (SPEC §3); mail to it lands there.
+    # No foreign key: adding one on SQLite rebuilds the table and drops its search triggers
+    # (migration 0009); tickets are only ever soft-deleted, so the id always exists.
+    merged_into_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     department: Mapped[Department] = relationship(lazy="raise")
@@ -165,3 +187,49 @@ class Ticket(Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class LinkKind(enum.StrEnum):
+    RELATED = "related"
+    DUPLICATE = "duplicate"
+    # `source` is the parent of `target`.
+    PARENT = "parent"
+
+
+class TicketLink(Base):
+    """Two tickets shown on each other's page: related, duplicate, or parent and child."""
+
+    __tablename__ = "ticket_links"
+    __table_args__ = (
+        UniqueConstraint("source_id", "target_id", name="uq_ticket_links_pair"),
+        CheckConstraint("source_id <> target_id", name="not_self"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[LinkKind] = mapped_column(str_enum(LinkKind, "ticket_link_kind"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+
+class TicketMerge(Base):
+    """One merge of `secondary` into `primary`, with what unmerge needs to put both back."""
+
+    __tablename__ = "ticket_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    primary_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    secondary_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    # The secondary's fields before the merge, the ids of what moved, and anything created.
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    merged_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    unmerged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    unmerged_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )

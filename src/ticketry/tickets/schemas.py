@@ -102,8 +102,10 @@ class TicketStaffView(TicketListItem):
     updated_by_id: int | None
     deleted_at: datetime | None
     deleted_by_id: int | None
+    merged_into_id: int | None = Field(default=None, description="Set when merged into that ticket.")
     attachments: list[AttachmentView] = Field(default_factory=list, description="Files of the description.")
     allowed_statuses: list[TicketStatus] = Field(default_factory=list)
+    watchers: list[UserBrief] = Field(default_factory=list, description="Staff who watch the ticket.")
 
     @classmethod
     def of(cls, ticket: Ticket) -> TicketStaffView:

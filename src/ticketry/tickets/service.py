@@ -6,7 +6,7 @@ its side effects, all in the caller's transaction; it only ever flushes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from ticketry.jobs import service as jobs
 from ticketry.realtime import broker as realtime
 from ticketry.sitesettings import service as site_settings
 from ticketry.tickets import lifecycle, numbering
+from ticketry.tickets import tags as tag_service
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import (
     CategoryNameTaken,
@@ -35,9 +36,10 @@ from ticketry.tickets.errors import (
     InvalidTicketField,
     NotDeleted,
     StaleTicket,
+    TicketClosed,
     TicketDeleted,
 )
-from ticketry.tickets.models import Category, Priority, Source, Tag, Ticket, TicketStatus
+from ticketry.tickets.models import Category, Priority, Source, Ticket, TicketStatus
 from ticketry.users import service as users
 from ticketry.users.models import Department, User
 
@@ -51,7 +53,8 @@ TICKET_LOAD = (
     selectinload(Ticket.tags),
 )
 # One ticket on its own page or in an API answer also shows the description's files.
-TICKET_DETAIL_LOAD = (*TICKET_LOAD, selectinload(Ticket.attachments))
+# ... and, to staff, who watches it.
+TICKET_DETAIL_LOAD = (*TICKET_LOAD, selectinload(Ticket.attachments), selectinload(Ticket.watchers))
 STAFF_FIELDS = frozenset({"priority", "department", "category_id", "tags", "customer_id"})
 CUSTOMER_EDITABLE = frozenset({"title", "description"})
 
@@ -156,16 +159,6 @@ def _category(session: Session, category_id: int | None) -> Category | None:
     return category
 
 
-def _tags(session: Session, names: Iterable[str]) -> list[Tag]:
-    wanted = sorted({name.strip().lower() for name in names if name.strip()})
-    if any(len(name) > 50 for name in wanted):
-        raise InvalidTicketField("Tag names are at most 50 characters.", details={"field": "tags"})
-    existing = {t.name: t for t in session.scalars(select(Tag).where(Tag.name.in_(wanted)))} if wanted else {}
-    tags = [existing.get(name) or Tag(name=name) for name in wanted]
-    session.add_all(tags)
-    return tags
-
-
 def _name(user: User | None) -> str | None:
     return user.name if user is not None else None
 
@@ -213,7 +206,7 @@ def create_ticket(
         updated_at=stamp,
         created_by_id=actor.user_id,
         updated_by_id=actor.user_id,
-        tags=_tags(session, tags) if actor.is_staff else [],
+        tags=tag_service.resolve(session, actor, list(tags)) if actor.is_staff else [],
     )
     session.add(ticket)
     session.flush()
@@ -260,7 +253,7 @@ def update_ticket(
         _ensure_customer_may_edit(actor, ticket, edit.provided)
     # One edit is one new version: the lookups below must not autoflush the fields set before them.
     with session.no_autoflush:
-        changes = _apply_edit(session, ticket, edit)
+        changes = _apply_edit(session, actor, ticket, edit)
     if changes:
         _touch(session, ticket, actor)
         _flush_versioned(session, ticket, actor)
@@ -275,7 +268,7 @@ def update_ticket(
     return ticket
 
 
-def _apply_edit(session: Session, ticket: Ticket, edit: TicketEdit) -> list[Change]:
+def _apply_edit(session: Session, actor: Actor, ticket: Ticket, edit: TicketEdit) -> list[Change]:
     changes: list[Change] = []
     if "title" in edit.provided and edit.title is not None and edit.title != ticket.title:
         changes.append(Change("title", ticket.title, edit.title))
@@ -303,13 +296,29 @@ def _apply_edit(session: Session, ticket: Ticket, edit: TicketEdit) -> list[Chan
             changes.append(Change("category", old, category.name if category else None))
             ticket.category = category
     if "tags" in edit.provided:
-        tags = _tags(session, edit.tags)
+        tags = tag_service.resolve(session, actor, edit.tags)
         old_names = ", ".join(t.name for t in ticket.tags) or None
         new_names = ", ".join(t.name for t in tags) or None
         if old_names != new_names:
             changes.append(Change("tags", old_names, new_names, internal=True))
             ticket.tags = tags
     return changes
+
+
+def add_tag(session: Session, actor: Actor, ticket_id: int, name: str) -> Ticket:
+    """Put one tag on a ticket, creating it if the actor may create tags (SPEC §3)."""
+    ticket = _access_live(session, actor, ticket_id)
+    require(actor, Permission.TICKETS_UPDATE)
+    names = [*(t.name for t in ticket.tags), name]
+    return update_ticket(session, actor, ticket_id, edit=TicketEdit(provided=frozenset({"tags"}), tags=names))
+
+
+def remove_tag(session: Session, actor: Actor, ticket_id: int, name: str) -> Ticket:
+    ticket = _access_live(session, actor, ticket_id)
+    require(actor, Permission.TICKETS_UPDATE)
+    gone = tag_service.clean_name(name)
+    names = [t.name for t in ticket.tags if t.name != gone]
+    return update_ticket(session, actor, ticket_id, edit=TicketEdit(provided=frozenset({"tags"}), tags=names))
 
 
 def _ensure_customer_may_edit(actor: Actor, ticket: Ticket, provided: frozenset[str]) -> None:
@@ -345,6 +354,11 @@ def change_status(
         require(actor, Permission.TICKETS_STATUS)
     else:
         _ensure_customer_may_set(actor, ticket, status)
+    if ticket.merged_into_id is not None and status is not ticket.status:
+        raise TicketClosed(
+            "This ticket was merged into another one and stays closed; unmerge it to reopen it.",
+            details={"status": ticket.status.value},
+        )
     changes = lifecycle.change_status(ticket, status, now())
     ticket.status_reason = reason
     _touch(session, ticket, actor)
@@ -528,7 +542,8 @@ def _apply_bulk(session: Session, actor: Actor, ticket_id: int, change: BulkChan
     if change.add_tags or change.remove_tags:
         ticket = access_ticket(session, actor, ticket_id, options=TICKET_LOAD)
         current = {t.name for t in ticket.tags}
-        wanted = (current | {t.lower() for t in change.add_tags}) - {t.lower() for t in change.remove_tags}
+        added = {tag_service.clean_name(t) for t in change.add_tags}
+        wanted = (current | added) - {tag_service.clean_name(t) for t in change.remove_tags}
         update_ticket(
             session,
             actor,

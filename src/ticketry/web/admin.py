@@ -352,6 +352,7 @@ def save_settings(
     who: SignedIn,
     ticket_prefix: Annotated[str, Form(min_length=1, max_length=10)],
     allow_signup: Annotated[bool, Form()] = False,
+    agents_create_tags: Annotated[bool, Form()] = False,
     attachment_retention_days: Annotated[int | None, Form(ge=0, le=36500)] = None,
     # The form's incoming-mail fields are there (FastAPI reads an empty field as a missing one,
     # and here empty means "clear the list" or "no spam threshold").
@@ -365,6 +366,7 @@ def save_settings(
         who.actor,
         ticket_prefix=ticket_prefix,
         allow_signup=allow_signup,
+        agents_create_tags=agents_create_tags,
         attachment_retention_days=attachment_retention_days,
         mail_deny_senders=(mail_deny_senders or "") if incoming_mail else None,
         mail_allow_senders=(mail_allow_senders or "") if incoming_mail else None,

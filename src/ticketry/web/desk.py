@@ -3,26 +3,32 @@ ticket workspace (thread, composer, controls, history, customer)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from ticketry.core.clock import as_utc
+from ticketry.auth.permissions import Permission
 from ticketry.core.errors import DomainError, ValidationFailed
 from ticketry.core.pagination import PageRequest
+from ticketry.exports import pdf, tables
 from ticketry.http.deps import BrowserSession, DbSession, PathId
 from ticketry.http.uploads import new_files
+from ticketry.messages import revisions
 from ticketry.messages import service as message_service
 from ticketry.reports import service as reports
 from ticketry.search import service as search
-from ticketry.search.service import Assigned, DeskView, SortField, TicketFilters, TicketSort
+from ticketry.search import views as saved_views
+from ticketry.search.query import canonical, parse_list_query
+from ticketry.search.service import DeskView, TicketFilters, TicketSort
 from ticketry.tickets import lifecycle
+from ticketry.tickets import links as link_service
 from ticketry.tickets import service as ticket_service
+from ticketry.tickets import tags as tag_service
 from ticketry.tickets.models import Priority, Source, TicketStatus
 from ticketry.tickets.views import record_view
 from ticketry.users import service as user_service
+from ticketry.web import desk_threads
 from ticketry.web.forms import AttachmentIds
 from ticketry.web.session import SignedIn
 from ticketry.web.templating import is_htmx, render, set_flash
@@ -32,6 +38,7 @@ router = APIRouter(prefix="/desk", include_in_schema=False)
 VIEW_LABELS = {
     DeskView.QUEUE: "My queue",
     DeskView.MINE: "Assigned to me",
+    DeskView.WATCHED: "Watched by me",
     DeskView.OPEN: "All open",
     DeskView.RECENT: "Recently updated",
     DeskView.ALL: "All tickets",
@@ -43,94 +50,52 @@ def _staff_only(who: BrowserSession) -> Response | None:
     return None if who.actor.is_staff else RedirectResponse("/", status_code=303)
 
 
-def _day(value: str, *, end: bool) -> datetime | None:
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError as error:
-        raise ValidationFailed(f"'{value}' is not a date (YYYY-MM-DD).") from error
-    return as_utc(datetime.combine(day, time.max if end else time.min))
-
-
-def _assignee(value: str) -> int | Assigned | None:
-    if value in ("me", "none"):
-        return Assigned(value)
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
-
-
 @router.get("")
 def ticket_list(
     request: Request,
     session: DbSession,
     who: SignedIn,
-    view: DeskView = DeskView.QUEUE,
-    # The form's "Any" options send an empty value: it means no filter, not a bad request.
-    status: Annotated[list[TicketStatus | Literal[""]] | None, Query()] = None,
-    priority: Annotated[list[Priority | Literal[""]] | None, Query()] = None,
-    department: Annotated[list[str] | None, Query()] = None,
-    category: Annotated[str, Query(max_length=10)] = "",
-    assignee: Annotated[str, Query(max_length=10)] = "",
-    customer: Annotated[str, Query(max_length=10)] = "",
-    created_from: Annotated[str, Query(max_length=10)] = "",
-    created_to: Annotated[str, Query(max_length=10)] = "",
-    q: Annotated[str, Query(max_length=200)] = "",
-    sort: SortField = SortField.UPDATED_AT,
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
+    """Filters come as the query string (see `search.query`): the same reading saved views and
+    exports use."""
     if (away := _staff_only(who)) is not None:
         return away
-    statuses = [s for s in status or [] if isinstance(s, TicketStatus)]
-    priorities = [p for p in priority or [] if isinstance(p, Priority)]
-    departments = [d for d in department or [] if d]
-    base = search.view_filters(who.actor, view)
-    chosen = TicketFilters(
-        statuses=statuses or base.statuses,
-        priorities=priorities,
-        departments=departments,
-        category_id=int(category)
-        if category.isascii() and category.isdigit() and len(category) < 10
-        else None,
-        assigned_to=_assignee(assignee) or base.assigned_to,
-        customer_id=int(customer)
-        if customer.isascii() and customer.isdigit() and len(customer) < 10
-        else None,
-        created_from=_day(created_from, end=False),
-        created_to=_day(created_to, end=True),
-        updated_from=base.updated_from,
-        q=q or None,
-        in_my_departments=base.in_my_departments,
-    )
+    params = {key: request.query_params.getlist(key) for key in request.query_params}
+    chosen = parse_list_query(who.actor, params)
+    # A live refresh (app.js) comes with the saved views' counts; a page load fetches them after.
+    counted = "x-live-refresh" in request.headers
+    saved = saved_views.sidebar(session, who.actor, counted=counted)
+    saved_id = _int_or_none(request.query_params.get("saved", ""))
+    current = next((c.view for c in saved if c.view.id == saved_id), None)
     result = search.find_tickets(
         session,
         who.actor,
-        filters=chosen,
-        sort=TicketSort(sort, order == "desc"),
+        filters=chosen.filters,
+        sort=chosen.sort,
         page=PageRequest(page=page, page_size=25),
     )
     context = {
         "page": result,
-        "view": view,
+        "view": chosen.view,
         "views": VIEW_LABELS,
         "counts": search.view_counts(session, who.actor),
         "departments": user_service.list_departments(session),
         "categories": ticket_service.list_categories(session),
         "agents": user_service.list_staff(session),
         "params": request.query_params,
-        "sort": sort,
-        "order": order,
-        "filters_active": bool(
-            statuses
-            or priorities
-            or departments
-            or category
-            or assignee
-            or customer
-            or created_from
-            or created_to
-            or q
-        ),
+        "list_query": canonical(params),
+        "all_tags": tag_service.all_tags(session),
+        "export_columns": tables.COLUMNS,
+        "default_columns": tables.DEFAULT_COLUMNS,
+        "pdf_available": pdf.available(),
+        "saved": saved,
+        "views_counted": counted,
+        "current_view": current,
+        "may_share_views": who.actor.can(Permission.ADMIN_VIEWS),
+        "sort": chosen.sort.field,
+        "order": "desc" if chosen.sort.descending else "asc",
+        "filters_active": chosen.narrowed,
     }
     block = "results" if is_htmx(request) and request.headers.get("hx-target") == "results" else None
     return render(request, "desk/list.html", context, who=who, block=block)
@@ -145,6 +110,8 @@ def bulk(
     priority: Annotated[Priority | Literal[""], Form()] = "",
     assignee: Annotated[str, Form(max_length=10)] = "",
     department: Annotated[str, Form(max_length=50)] = "",
+    add_tags: Annotated[str, Form(max_length=500)] = "",
+    remove_tags: Annotated[str, Form(max_length=500)] = "",
     back: Annotated[str, Form(max_length=2000)] = "/desk",
 ) -> Response:
     results = ticket_service.bulk_update(
@@ -157,6 +124,8 @@ def bulk(
             assignee_id=who.actor.user_id if assignee == "me" else _int_or_none(assignee),
             unassign=assignee == "none",
             department=department or None,
+            add_tags=_names(add_tags),
+            remove_tags=_names(remove_tags),
         ),
     )
     failed = [r for r in results if not r.ok]
@@ -178,6 +147,11 @@ def _ticket_label(session: DbSession, who: BrowserSession, ticket_id: int) -> st
         return f"#{ticket_id}"
 
 
+def _names(value: str) -> tuple[str, ...]:
+    """Tag names typed comma-separated."""
+    return tuple(name.strip() for name in value.split(",") if name.strip())
+
+
 def _int_or_none(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
 
@@ -197,7 +171,7 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
     )
     context = {
         "ticket": ticket,
-        "messages": message_service.list_messages(session, who.actor, ticket_id),
+        "messages": revisions.desk_thread(session, who.actor, ticket_id),
         "events": ticket_service.timeline(session, who.actor, ticket_id),
         "allowed": lifecycle.allowed_targets(ticket.status),
         "departments": user_service.list_departments(session),
@@ -205,6 +179,11 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         "agents": reports.agent_workload(session, who.actor),
         "other_tickets": [t for t in others.items if t.id != ticket.id][:5],
         "other_total": others.total - 1,
+        "threads": desk_threads.panel(session, who.actor, ticket),
+        "links": link_service.list_links(session, who.actor, ticket_id),
+        "all_tags": tag_service.all_tags(session),
+        "pdf_available": pdf.available(),
+        "may_create_tags": tag_service.may_create(session, who.actor),
     }
     return render(request, "desk/ticket.html", context, who=who)
 
@@ -259,15 +238,13 @@ def change_fields(
     priority: Annotated[Priority, Form()],
     department: Annotated[str, Form(max_length=50)],
     category: Annotated[str, Form(max_length=10)] = "",
-    tags: Annotated[str, Form(max_length=2000)] = "",
     version: Annotated[int | None, Form(ge=0, le=2**31 - 1)] = None,
 ) -> Response:
     edit = ticket_service.TicketEdit(
-        provided=frozenset({"priority", "department", "category_id", "tags"}),
+        provided=frozenset({"priority", "department", "category_id"}),
         priority=priority,
         department=department,
         category_id=_int_or_none(category),
-        tags=[tag.strip() for tag in tags.split(",") if tag.strip()],
     )
     ticket_service.update_ticket(session, who.actor, ticket_id, edit=edit, expected_version=version)
     return _back_to(ticket_id, "Ticket updated.")

@@ -39,6 +39,8 @@ def events(
     if who is None:
         raise NotAuthenticated("Sign in to receive live updates.")
     channels = {"tickets"}
+    if who.actor.is_staff:
+        channels.add(f"user:{who.actor.user_id}")  # watched tickets that changed (SPEC §4)
     if ticket is not None:
         ticket_service.get_ticket(session, who.actor, ticket)  # 404 unless the actor may see it
         channels.add(f"ticket:{ticket}")
@@ -53,7 +55,7 @@ async def _stream(request: Request, channels: frozenset[str]) -> AsyncIterator[d
                 item = await asyncio.wait_for(subscription.queue.get(), timeout=KEEPALIVE_SECONDS)
             except TimeoutError:
                 continue
-            yield {"event": item.kind, "data": item.channel}
+            yield {"event": item.kind, "data": item.detail or item.channel}
 
 
 @router.post("/desk/tickets/{ticket_id}/presence")

@@ -14,6 +14,7 @@ from ticketry.http.uploads import new_files
 from ticketry.messages import service as message_service
 from ticketry.search import service as search
 from ticketry.search.service import TicketFilters
+from ticketry.threads import merge as merges
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Priority, Source, TicketStatus
@@ -107,6 +108,7 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         "ticket": ticket,
         "messages": messages,
         "is_requester": ticket.customer_id == who.actor.user_id,
+        "merged_into": merges.merged_into(session, who.actor, ticket),
     }
     return render(request, "portal/ticket.html", context, who=who)
 

@@ -10,7 +10,22 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ticketry.core.config import get_settings
-from ticketry.web import accounts, admin, admin_mail, desk, live, notifications, portal
+from ticketry.web import (
+    accounts,
+    admin,
+    admin_mail,
+    canned,
+    desk,
+    desk_exports,
+    desk_relations,
+    desk_threads,
+    desk_views,
+    live,
+    message_edits,
+    notifications,
+    portal,
+    tags,
+)
 from ticketry.web.templating import HERE
 
 VENDOR_FILES = {
@@ -20,7 +35,22 @@ VENDOR_FILES = {
 }
 
 web_router = APIRouter(include_in_schema=False)
-for module in (accounts, notifications, portal, desk, live, admin, admin_mail):
+for module in (
+    accounts,
+    notifications,
+    portal,
+    desk,
+    desk_exports,
+    canned,
+    desk_relations,
+    desk_threads,
+    desk_views,
+    message_edits,
+    live,
+    admin,
+    admin_mail,
+    tags,
+):
     web_router.include_router(module.router)
 
 

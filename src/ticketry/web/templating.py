@@ -17,6 +17,7 @@ from ticketry.attachments.service import MAX_PER_REQUEST
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.http.deps import BrowserSession
+from ticketry.messages.revisions import may_edit as may_edit_message
 from ticketry.search.service import VIEW_COUNT_CAP
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import STATUS_LABELS, Priority, TicketStatus
@@ -96,6 +97,7 @@ templates.env.globals.update(
     priorities=list(Priority),
     query_with=query_with,
     attachment_limits=_attachment_limits,
+    may_edit_message=may_edit_message,
     active_statuses=sorted(ACTIVE_STATUSES, key=list(TicketStatus).index),
 )
 

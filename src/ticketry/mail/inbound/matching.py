@@ -7,7 +7,10 @@
    on the ticket, or staff: anyone can type a number, so a stranger's mail with a number in its
    subject opens a ticket of its own.
 
-A clue that names a deleted ticket is passed over. Headers are read only through `ParsedMail`;
+A clue that names a deleted ticket is passed over; one that names a merged ticket leads to the
+ticket it was merged into, if the sender may read that one: another customer's mail would
+otherwise show up in a stranger's conversation (it stays with the closed duplicate, and so
+opens a follow-up). Headers are read only through `ParsedMail`;
 nothing we might have set ourselves (`X-Ticketry-*`) is ever trusted.
 """
 
@@ -19,15 +22,18 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ticketry.auth import service as auth_service
 from ticketry.mail.inbound.parse import ParsedMail
 from ticketry.mail.outbound import ids
 from ticketry.mail.outbound.models import MailLog
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
+from ticketry.tickets.repository import readable_tickets
 from ticketry.users.models import User
 
 TICKET_NUMBER = re.compile(r"\b([A-Z][A-Z0-9]{0,9}-\d{4}-\d{4,10})\b")
 MAX_REFERENCES = 50
+MAX_MERGE_HOPS = 5
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,32 @@ class Match:
 
 
 def find_ticket(session: Session, mail: ParsedMail, *, secret: str, sender: User | None) -> Match | None:
+    """The ticket the mail belongs to; a merged ticket's mail lands on the one it was merged into."""
+    match = _find(session, mail, secret=secret, sender=sender)
+    return _follow_merges(session, match, sender) if match is not None else None
+
+
+def _follow_merges(session: Session, match: Match, sender: User | None) -> Match:
+    """Follow `merged_into_id` a few hops (merges do not chain, but a loop must not hang us),
+    only to tickets the sender can read: a merge must not route one customer's mail into another
+    customer's conversation (a new sender reads nothing yet)."""
+    reader = auth_service.actor_for(session, sender) if sender is not None and sender.is_active else None
+    ticket, seen = match.ticket, {match.ticket.id}
+    for _ in range(MAX_MERGE_HOPS):
+        target = _live(session, ticket.merged_into_id)
+        if target is None or target.id in seen or reader is None:
+            break
+        readable = readable_tickets(reader).with_only_columns(Ticket.id).where(Ticket.id == target.id)
+        if session.scalar(readable) is None:
+            break
+        ticket = target
+        seen.add(ticket.id)
+    if ticket is match.ticket:
+        return match
+    return Match(ticket, f"{match.how}, on {match.ticket.number} which was merged into {ticket.number}")
+
+
+def _find(session: Session, mail: ParsedMail, *, secret: str, sender: User | None) -> Match | None:
     referenced = [*mail.in_reply_to, *reversed(mail.references)][:MAX_REFERENCES]
     for value in referenced:
         named = ids.ticket_in_message_id(secret, value)

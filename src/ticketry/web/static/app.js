@@ -165,6 +165,10 @@
     source.addEventListener("changed", scheduleRefresh);
     source.addEventListener("created", scheduleRefresh);
     source.addEventListener("presence", function () { beat(null); });
+    // A watched ticket changed (ids and a number only): watch.js shows it.
+    source.addEventListener("watched", function (event) {
+      document.dispatchEvent(new CustomEvent("ticketry:watched", { detail: event.data }));
+    });
   }
 
   // --- presence: who else has this ticket open --------------------------------------------------

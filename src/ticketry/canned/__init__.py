@@ -1,0 +1,1 @@
+"""Canned replies: saved answers agents insert into the composer (SPEC §3)."""
