@@ -99,3 +99,27 @@ def test_later_mail_from_another_customer_does_not_land_in_the_primary(
     with db.unit_of_work(write=False) as session:
         bodies = list(session.scalars(select(Message.body).where(Message.ticket_id == primary.id)))
     assert not any("Carlaprivate" in body for body in bodies)
+
+
+def test_the_duplicates_customer_cannot_write_into_the_primary_by_its_number(
+    db: Database, mail_settings: MailServer
+) -> None:
+    """Carla's messages moved to Bob's ticket by the merge; that must not make her "someone on the
+    ticket" who may thread mail into Bob's conversation by typing its (sequential) number."""
+    inbox = make_mailbox(db)
+    agent = make_agent(db)
+    bob = make_customer(db)
+    primary = make_ticket(db, bob, title="Bob's VPN")
+    inbox.receive(mail(sender="carla@customer.example", subject="VPN down"))
+    with db.unit_of_work(write=False) as session:
+        secondary = session.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(1)).one()
+    with db.unit_of_work() as session:
+        merges.merge_tickets(session, agent.actor, primary.id, [secondary.id])
+    entry = inbox.receive(
+        mail(sender="carla@customer.example", subject=f"Re: [{primary.number}] hi", body="Carlaguess.")
+    )
+    assert entry.status is MailStatus.CREATED_TICKET, entry.reason
+    assert entry.ticket_id != primary.id
+    with db.unit_of_work(write=False) as session:
+        bodies = list(session.scalars(select(Message.body).where(Message.ticket_id == primary.id)))
+    assert not any("Carlaguess" in body for body in bodies)

@@ -109,12 +109,20 @@ def _live(session: Session, ticket_id: int | None) -> Ticket | None:
 
 
 def _involved(session: Session, ticket: Ticket, user: User) -> bool:
-    """The requester, staff, or someone who already has a message on the ticket."""
+    """The requester, staff, or someone who already has a message on the ticket. A message that a
+    merge or split brought from another ticket does not count: a merge would otherwise let the
+    duplicate's customer write into the primary's conversation by typing its number."""
     if not user.is_active:
         return False
     if ticket.customer_id == user.id or user.role.is_staff:
         return True
     wrote = session.scalar(
-        select(Message.id).where(Message.ticket_id == ticket.id, Message.author_id == user.id).limit(1)
+        select(Message.id)
+        .where(
+            Message.ticket_id == ticket.id,
+            Message.author_id == user.id,
+            Message.moved_from_ticket_id.is_(None),
+        )
+        .limit(1)
     )
     return wrote is not None
