@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -310,7 +311,10 @@ def _collect(
             if listener is not None:
                 listener.join(timeout=5)
 
-    return asyncio.run(run())
+    # In a thread of its own: Playwright's sync API (the browser tests, earlier in the same run)
+    # leaves an event loop running in the main thread, where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 async def _probe(database_url: str, queue: asyncio.Queue[Event]) -> None:
