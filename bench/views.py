@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from bench import data
@@ -58,6 +59,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true", help="use an already seeded database as it is")
     parser.add_argument("--runs", type=int, default=5, help="measured rounds (after one warm-up)")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the data")
+    parser.add_argument(
+        "--explain", action="store_true", help="also print each saved view's count plan (EXPLAIN ANALYZE)"
+    )
     args = parser.parse_args(argv)
     args.tickets = args.tickets or DEFAULT_TICKETS[args.backend]
     if not args.database_url:
@@ -78,9 +82,12 @@ def timed(function: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(samples), max(samples)
 
 
-def measure(db: Database, email: str, runs: int) -> list[tuple[str, float, float, str]]:
+def measure(
+    db: Database, email: str, runs: int, *, explain: bool = False
+) -> tuple[list[tuple[str, float, float, str]], dict[str, list[str]]]:
     month_ago = (now() - timedelta(days=30)).date().isoformat()
     rows: list[tuple[str, float, float, str]] = []
+    plans: dict[str, list[str]] = {}
     with db.unit_of_work() as session:
         user = session.scalars(select(User).where(User.email == email)).one()
         actor = auth_service.actor_for(session, user)
@@ -94,6 +101,8 @@ def measure(db: Database, email: str, runs: int) -> list[tuple[str, float, float
                 median, worst = timed(partial(saved_views.count_views, session, actor, [view]), runs)
                 [counted] = saved_views.count_views(session, actor, [view])
                 rows.append((f"saved: {view.name}", median, worst, _badge(counted.count)))
+                if explain:
+                    plans[view.name] = plan_of(session, actor, view)
             median, worst = timed(partial(search.view_counts, session, actor), runs)
             rows.append(("built-in views (6 counts)", median, worst, ""))
             median, worst = timed(partial(_page_sidebar, session, actor), runs)
@@ -103,7 +112,31 @@ def measure(db: Database, email: str, runs: int) -> list[tuple[str, float, float
     finally:
         with db.unit_of_work() as session:
             session.execute(delete(SavedView).where(SavedView.owner_id == actor.user_id))
-    return rows
+    return rows, plans
+
+
+def plan_of(session: Session, actor: Actor, view: SavedView) -> list[str]:
+    """The plan of the statement that counts the view (the last `SELECT count(` it runs: before
+    it, a full-text view runs its probes), caught as the real code sends it, without a budget."""
+    sent: list[tuple[str, Any]] = []
+
+    def catch(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().lower().startswith("select count("):
+            sent.append((statement, parameters))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", catch)
+    try:
+        saved_views.count_views(session, actor, [view], budget_ms=600_000)
+    finally:
+        event.remove(engine, "before_cursor_execute", catch)
+    if not sent:
+        return ["(nothing counted: the filter does not read)"]
+    statement, parameters = sent[-1]
+    postgres = engine.dialect.name == "postgresql"
+    prefix = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if postgres else "EXPLAIN QUERY PLAN "
+    rows = session.connection().exec_driver_sql(prefix + statement, parameters)
+    return [str(row[0] if postgres else row[-1]) for row in rows]
 
 
 def _page_sidebar(session: Session, actor: Actor) -> None:
@@ -131,9 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         for who, email in (("admin", data.ADMIN_EMAIL), ("agent (2 departments)", data.AGENT_EMAIL)):
             print(f"\n  as the {who}")
             print(f"  {'view':<42} {'median ms':>10} {'slowest ms':>11} {'count':>8}")
-            for name, median, worst, count in measure(db, email, args.runs):
+            rows, plans = measure(db, email, args.runs, explain=args.explain)
+            for name, median, worst, count in rows:
                 flag = "" if median <= TARGET_MS or not name.startswith("PAGE") else "  (over 100 ms)"
                 print(f"  {name:<42} {median:>10.1f} {worst:>11.1f} {count:>8}{flag}")
+            for name, lines in plans.items():
+                print(f"\n  plan of {name!r}:")
+                print("\n".join(f"    {line}" for line in lines))
     finally:
         db.dispose()
     return 0

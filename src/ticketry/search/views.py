@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
@@ -80,6 +80,19 @@ def get_view(session: Session, actor: Actor, view_id: int) -> SavedView:
 def read_view(actor: Actor, view: SavedView) -> ListQuery:
     """The view's filter as the desk reads it, for this actor."""
     return parse_list_query(actor, params_of(view.query))
+
+
+def shows(actor: Actor, view: SavedView, chosen: ListQuery) -> bool:
+    """Whether the list on screen is this view's filter, however its query string is written (the
+    desk's filter form also sends its defaults and empty fields)."""
+    try:
+        kept = read_view(actor, view)
+    except DomainError:
+        return False
+    if (kept.view, kept.sort) != (chosen.view, chosen.sort):
+        return False
+    # The one moving part comes from the view itself ("Recently updated": the last 7 days from now).
+    return replace(kept.filters, updated_from=chosen.filters.updated_from) == chosen.filters
 
 
 def count_views(

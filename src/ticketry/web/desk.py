@@ -92,6 +92,7 @@ def ticket_list(
         "saved": saved,
         "views_counted": counted,
         "current_view": current,
+        "view_changed": current is not None and not saved_views.shows(who.actor, current, chosen),
         "may_share_views": who.actor.can(Permission.ADMIN_VIEWS),
         "sort": chosen.sort.field,
         "order": "desc" if chosen.sort.descending else "asc",
