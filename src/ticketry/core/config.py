@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     mail_ca_file: str = ""
     # More mails than this from one sender in an hour are held as a probable loop.
     mail_max_per_sender_per_hour: int = Field(default=30, ge=1)
+    # Mail identity (SPEC §4, docs/configuration.md#who-a-mail-may-act-for). The authserv-ids of
+    # the receiving mail servers whose `Authentication-Results` headers are believed (comma
+    # separated, e.g. `mx.example.com`); any other such header is ignored, as anyone can write one.
+    mail_trusted_authserv_ids: str = ""
+    # Customers: `not_failed` holds mail a trusted result says is forged (DMARC/DKIM/SPF fail) and
+    # accepts the rest; `pass` accepts only mail with a passing trusted result; `none` ignores
+    # results.
+    mail_customer_auth: Literal["none", "not_failed", "pass"] = "not_failed"
+    # Staff acting by mail (a note by replying to a notification): `pass` needs their own signed
+    # reply address and a passing trusted result; `address` needs only the address (for mail
+    # servers that add no Authentication-Results: anyone who sees a staff mail could then write as
+    # that person); `never` holds all of it for review.
+    mail_staff_auth: Literal["pass", "address", "never"] = "pass"
 
 
 @lru_cache(maxsize=1)
