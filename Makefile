@@ -48,14 +48,15 @@ fmt: install ## Format and auto-fix
 	$(VENV)/bin/ruff format src tests bench
 	$(VENV)/bin/ruff check --fix src tests bench
 
-BENCHES ?= load files mail views export
+BENCHES ?= load files mail mail_hostile views export
 # The sidebar-count benchmark reuses the load benchmark's database when it is there (else seeds it).
 BENCH_VIEWS_ARGS ?= --reuse
 BENCH_EXPORT_ARGS ?= --reuse
-bench: install ## Benchmarks: load, files, mail, views, export (BENCHES=mail for one; BENCH_ARGS, BENCH_<NAME>_ARGS="--help")
+bench: install ## Benchmarks: load, files, mail, mail_hostile, views, export (BENCHES=mail for one; BENCH_ARGS, BENCH_<NAME>_ARGS="--help")
 	$(if $(filter load,$(BENCHES)),$(PY) -m bench $(BENCH_ARGS))
 	$(if $(filter files,$(BENCHES)),$(PY) -m bench.files $(BENCH_FILES_ARGS))
 	$(if $(filter mail,$(BENCHES)),$(PY) -m bench.mail $(BENCH_MAIL_ARGS))
+	$(if $(filter mail_hostile,$(BENCHES)),$(PY) -m bench.mail_hostile $(BENCH_MAIL_HOSTILE_ARGS))
 	$(if $(filter views,$(BENCHES)),$(PY) -m bench.views $(BENCH_VIEWS_ARGS))
 	$(if $(filter export,$(BENCHES)),$(PY) -m bench.export $(BENCH_EXPORT_ARGS))
 

@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,6 +29,8 @@ from ticketry.auth import service as auth_service
 from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
 from ticketry.core.errors import DomainError
+from ticketry.http.control_characters import refuse_control_characters
+from ticketry.http.deps import SESSION_COOKIE
 from ticketry.http.openapi import EXTRA_SCHEMAS
 from ticketry.jobs import service as job_service
 from ticketry.jobs.worker import Worker
@@ -156,13 +158,27 @@ class Background:
 
 
 class SecurityHeaders:
-    """Headers every response carries; a pure ASGI middleware so it costs next to nothing."""
+    """Headers every response carries; a pure ASGI middleware so it costs next to nothing.
+
+    `Cache-Control: no-store` (issue 12, item 6) on every answer that may carry a credential or
+    what one opens, replacing whatever the route chose: every API answer (the login and token
+    creation answers carry bearer tokens), every answer to a request that sends a credential (the
+    session cookie or an `Authorization` header: signed-in pages, downloads, exports, the event
+    stream) and every answer that sets a cookie. So nothing a signed-in person saw stays in a
+    browser's or a proxy's cache after they sign out. Static assets keep their caching, and
+    public pages fetched without a credential are left alone.
+
+    `Strict-Transport-Security` when cookies are marked Secure, i.e. the site is served over
+    HTTPS (docs/scale-out.md, "TLS").
+    """
 
     HEADERS = (
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"same-origin"),
     )
+    NO_STORE = (b"cache-control", b"no-store")
+    HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
     API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
     # Pages: only our own scripts and styles, no inline code, no plugins, no framing.
     PAGE_CSP = (
@@ -176,9 +192,17 @@ class SecurityHeaders:
         b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
         b"img-src 'self' data:; object-src 'none'; frame-ancestors 'none'",
     )
+    SESSION_COOKIE_PREFIX = SESSION_COOKIE.encode() + b"="
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.always = (*self.HEADERS, self.HSTS) if hsts else self.HEADERS
+
+    def _sends_credential(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"authorization" or (name == b"cookie" and self.SESSION_COOKIE_PREFIX in value):
+                return True
+        return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -192,13 +216,19 @@ class SecurityHeaders:
             if path.startswith("/api/")
             else self.PAGE_CSP
         )
+        private = not path.startswith("/static/") and (
+            path.startswith("/api/") or self._sends_credential(scope)
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
+                if private or b"set-cookie" in present:
+                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                    headers.append(self.NO_STORE)
                 # A response that set its own (a download's sandbox) keeps it.
-                headers.extend(h for h in (*self.HEADERS, csp) if h[0] not in present)
+                headers.extend(h for h in (*self.always, csp) if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 
@@ -236,6 +266,8 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        # Every route, present and future: no control characters in its path, query or form.
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.db = database
     app.state.settings = settings
@@ -244,7 +276,7 @@ def create_app(
     _install_error_handlers(app)
     app.include_router(api_router)
     web_router.mount(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     return app
 
 

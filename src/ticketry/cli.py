@@ -27,6 +27,9 @@ def serve(
 
     if migrate_first:
         migrate()
+    # TICKETRY_TRUSTED_PROXIES is the one switch for X-Forwarded-*: uvicorn would otherwise believe
+    # them from 127.0.0.1 whatever the setting says (and `http.deps.client_ip` reads the same list).
+    proxies = get_settings().trusted_proxies.replace(",", " ").split()
     uvicorn.run(
         "ticketry.app:create_app",
         factory=True,
@@ -35,7 +38,8 @@ def serve(
         workers=workers,
         http="httptools",
         loop="uvloop",
-        proxy_headers=True,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies) or None,
         log_level=get_settings().log_level.lower(),
         access_log=False,
     )

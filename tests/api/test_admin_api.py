@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories import Persona, api_ticket, make_admin, make_agent, make_customer, make_organization
+from tests.factories import (
+    PASSWORD,
+    Persona,
+    api_ticket,
+    make_admin,
+    make_agent,
+    make_customer,
+    make_organization,
+)
 
 from ticketry.core.db import Database
 
@@ -138,8 +146,10 @@ class TestUpdateUser:
         assert response.status_code == 200, response.text
         body = response.json()
         assert (body["name"], body["role"], body["departmentIds"]) == ("Promoted", "agent", [sales])
-        me = client.get("/api/v1/users/me", headers=customer.headers).json()
-        assert me["role"] == "agent"
+        # The new role revoked the old token (issue 12 item 5); a fresh sign-in has the new role.
+        assert client.get("/api/v1/users/me", headers=customer.headers).status_code == 401
+        login = client.post("/api/v1/auth/login", json={"email": customer.email, "password": PASSWORD})
+        assert login.json()["user"]["role"] == "agent"
 
     def test_clearing_organization(self, client: TestClient, db: Database) -> None:
         admin = make_admin(db)

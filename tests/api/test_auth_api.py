@@ -158,7 +158,7 @@ class TestPersonalTokens:
         for token in tokens:
             assert "token" not in token
             assert "tokenHash" not in token
-            assert set(token) == {"id", "name", "prefix", "createdAt", "lastUsedAt", "expiresAt"}
+            assert set(token) == {"id", "name", "prefix", "scope", "createdAt", "lastUsedAt", "expiresAt"}
         assert secret not in response.text
 
     def test_list_shows_only_my_tokens(self, client: TestClient, db: Database) -> None:

@@ -153,7 +153,9 @@ class TestCreateMailbox:
             "imapUsername": "support",
             **field,
         }
-        expect_error(client.post(URL, json=body, headers=admin.headers), 422, "invalid_mailbox")
+        # A NUL is refused for every field of every request, before the mailbox rules look.
+        code = "validation_error" if any("\x00" in value for value in field.values()) else "invalid_mailbox"
+        expect_error(client.post(URL, json=body, headers=admin.headers), 422, code)
         assert client.get(URL, headers=admin.headers).json()["data"] == []
 
     def test_moving_processed_mail_into_the_polled_folder_is_refused(

@@ -29,7 +29,11 @@ EXAMPLES_PER_OPERATION = 20
 EXAMPLES_PER_SLOW_OPERATION = {"POST /api/v1/auth/login": 5}
 # Operations that end the caller's own credential get a fresh token of a spare admin each time,
 # so the personas above keep working for the rest of the run.
-SPENDS_THE_CALLERS_TOKEN = {"POST /api/v1/auth/logout", "DELETE /api/v1/users/me/tokens/{token_id}"}
+SPENDS_THE_CALLERS_TOKEN = {
+    "POST /api/v1/auth/logout",
+    "POST /api/v1/auth/sign-out-everywhere",
+    "DELETE /api/v1/users/me/tokens/{token_id}",
+}
 USER_PATH_PARAMETERS = ("user_id",)
 
 

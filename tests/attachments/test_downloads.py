@@ -45,7 +45,7 @@ class TestWholeFile:
         assert "default-src 'none'" in headers["content-security-policy"]
         assert headers["accept-ranges"] == "bytes"
         assert headers["etag"] == ETAG
-        assert headers["cache-control"].startswith("private")
+        assert headers["cache-control"] == "no-store"  # never stored (issue 12, item 6)
         assert len(headers.get_list("content-security-policy")) == 1  # the app's page CSP stays out
 
     def test_head_gives_the_headers_without_the_body(self, client: TestClient, db: Database) -> None:

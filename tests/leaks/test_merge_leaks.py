@@ -75,7 +75,7 @@ def merged(client: TestClient, db: Database) -> Merged:
     ok(
         client.post(
             f"/api/v1/tickets/{scene.ticket_id}/merge",
-            json={"ticketIds": [secondary["id"]]},
+            json={"ticketIds": [secondary["id"]], "confirmDifferentCustomers": True},
             headers=scene.agent.headers,
         ),
         201,
@@ -232,7 +232,9 @@ def test_a_merge_does_not_open_the_primary_to_the_duplicates_watchers(
         watched = client.post(f"/api/v1/tickets/{duplicate['id']}/watch", headers=agent.headers)
         assert watched.status_code in (200, 404), watched.text
     merged = client.post(
-        f"/api/v1/tickets/{primary['id']}/merge", json={"ticketIds": [duplicate["id"]]}, headers=admin.headers
+        f"/api/v1/tickets/{primary['id']}/merge",
+        json={"ticketIds": [duplicate["id"]], "confirmDifferentCustomers": True},
+        headers=admin.headers,
     )
     assert merged.status_code == 201, merged.text
     assert client.get(f"/api/v1/tickets/{primary['id']}", headers=billing_agent.headers).status_code == 404

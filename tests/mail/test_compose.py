@@ -87,6 +87,21 @@ class TestCompose:
         assert parsed["In-Reply-To"] == second
         assert str(parsed["References"]).split() == [first, second]
 
+    def test_only_well_formed_message_ids_are_repeated(self) -> None:
+        parsed = _reparsed(
+            _mail(
+                in_reply_to="not an id",
+                references=["<a.1@x.example> junk <b@[127.0.0.1]>", "<a.1@x.example>"],
+            )
+        )
+
+        assert parsed["In-Reply-To"] is None
+        assert str(parsed["References"]).split() == ["<a.1@x.example>", "<b@[127.0.0.1]>"]
+
+    def test_a_malformed_own_message_id_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="not a Message-ID"):
+            _mail(message_id="<a@b.example>\r\nBcc: x@y.example")
+
     def test_text_and_html_alternatives(self) -> None:
         parsed = _reparsed(_mail())
 
@@ -120,6 +135,14 @@ class TestIds:
 
         assert address.startswith("support+t42.") and address.endswith("@help.example.com")
         assert ids.ticket_in_reply_address(SECRET, f"Ann <{address}>") == 42
+
+    def test_reply_address_per_recipient_round_trip(self) -> None:
+        address = ids.reply_address(SECRET, "Support <support@help.example.com>", ticket_id=42, user_id=7)
+
+        assert address.startswith("support+t42.u7.") and address.endswith("@help.example.com")
+        assert ids.reply_tag(SECRET, f"Ann <{address}>") == ids.ReplyTag(42, 7)
+        assert ids.ticket_in_reply_address(SECRET, address) == 42
+        assert ids.reply_tag(SECRET, address.replace(".u7.", ".u8.")) is None
 
     def test_a_tampered_reply_address_is_rejected(self) -> None:
         address = ids.reply_address(SECRET, "support@help.example.com", ticket_id=42)

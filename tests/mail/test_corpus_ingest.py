@@ -22,6 +22,7 @@ from ticketry.attachments.kinds import KINDS
 from ticketry.attachments.models import Attachment
 from ticketry.auth import service as auth_service
 from ticketry.core.db import Database
+from ticketry.mail.outbound.addresses import is_unattended
 from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.messages.models import Message
 from ticketry.tickets import service as ticket_service
@@ -181,6 +182,10 @@ class TestNewMail:
         for image in expected.get("inline", []):
             assert ticket.mail_html is not None
             assert f"{files[image].url}?inline=1" in ticket.mail_html
+        if is_unattended(sender):
+            # A form's no-reply sender reads nothing: no receipt goes there (issue 12 item 10).
+            assert mail_settings.messages == [] and outbound(db) == []
+            return
         [receipt] = mail_settings.messages
         assert receipt.envelope_to == [sender]
         assert receipt.message["Auto-Submitted"] == "auto-replied"

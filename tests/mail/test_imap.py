@@ -16,6 +16,7 @@ from tests.servers import closed_port
 from ticketry.mail.inbound import imap
 from ticketry.mail.inbound.imap import (
     LOGIN_REFUSED,
+    PROBES,
     Envelope,
     ImapError,
     ImapMailbox,
@@ -298,12 +299,20 @@ class TestMove:
 
 
 class TestProbe:
+    @pytest.fixture(autouse=True)
+    def fresh_probe_limit(self) -> Iterator[None]:
+        PROBES.clear()
+        yield
+        PROBES.clear()
+
     def test_says_how_many_messages(self, dovecot: Dovecot, imap_user: ImapUser) -> None:
         dovecot.append_many(imap_user, [mail("a"), mail("b")])
         assert probe(dovecot.account(imap_user)) == "Connected; 2 messages in INBOX."
 
-    def test_passes_the_reason_on(self, dovecot: Dovecot, imap_user: ImapUser) -> None:
-        with pytest.raises(ImapError, match=r"^The folder 'Nope' does not exist\.$"):
+    def test_says_the_folder_is_missing_in_a_fixed_sentence(
+        self, dovecot: Dovecot, imap_user: ImapUser
+    ) -> None:
+        with pytest.raises(ImapError, match=r"^The folder 'Nope' does not exist or cannot be opened\.$"):
             probe(dovecot.account(imap_user, folder="Nope"))
 
 

@@ -227,31 +227,48 @@ class TestThreading:
         assert len(tickets(db)) == 1
 
     def test_an_agents_mail_reply_is_kept_as_an_internal_note(
-        self, db: Database, mail_settings: MailServer
+        self, db: Database, mail_settings: MailServer, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """Staff act by mail only with proof (issue 12): their own reply address, and a trusted
+        server's passing result for their domain."""
+        monkeypatch.setenv("TICKETRY_MAIL_TRUSTED_AUTHSERV_IDS", "mx.help.example.com")
+        get_settings.cache_clear()
         customer = make_customer(db)
         agent = make_agent(db)
         ticket = make_ticket(db, customer)
         run_jobs(db)
         mail_settings.messages.clear()
         inbox = make_mailbox(db)
-        entry = inbox.receive(mail(sender=agent.email, in_reply_to=our_message_id(ticket.id)))
+        own = ids.reply_address(
+            get_settings().secret_key, get_settings().mail_from, ticket_id=ticket.id, user_id=agent.id
+        )
+        entry = inbox.receive(
+            mail(
+                sender=agent.email,
+                to=own,
+                in_reply_to=our_message_id(ticket.id),
+                headers={
+                    "Authentication-Results": "mx.help.example.com; dmarc=pass header.from=example.test"
+                },
+            )
+        )
         assert entry.status is MailStatus.APPENDED
         [note] = messages(db, ticket.id)
         assert note.is_internal and note.author_id == agent.id
         assert mail_settings.to(customer.email) == [], "a note never reaches the customer"
 
-    def test_someone_else_replying_through_the_signed_address_is_added_to_the_conversation(
+    def test_someone_else_replying_through_the_signed_address_is_held_for_staff(
         self, db: Database, mail_settings: MailServer
     ) -> None:
         customer = make_customer(db)
         ticket = make_ticket(db, customer)
         inbox = make_mailbox(db)
         entry = inbox.receive(mail(sender="colleague@customer.example", to=reply_address(ticket.id)))
-        assert entry.status is MailStatus.APPENDED
+        assert entry.status is MailStatus.APPENDED and "not a participant" in entry.reason
         [message] = messages(db, ticket.id)
         colleague = user_by_email(db, "colleague@customer.example")
-        assert colleague is not None and message.author_id == colleague.id and not message.is_internal
+        assert colleague is not None and message.author_id == colleague.id
+        assert message.is_internal and message.held_reason is not None
 
     def test_a_customer_reply_reopens_an_answered_ticket(
         self, db: Database, mail_settings: MailServer

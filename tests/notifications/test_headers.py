@@ -1,5 +1,6 @@
 """The headers of every notification: signed Message-IDs, one thread per ticket, Reply-To with
-the ticket's token, marked automatic, and no header smuggled in through a title or a name."""
+the ticket's token signed for its recipient, marked automatic, and no header smuggled in through
+a title or a name (the hostile cases are in tests/security/test_outgoing_mail_headers.py)."""
 
 from __future__ import annotations
 
@@ -67,10 +68,34 @@ class TestThreading:
         deliver(db, mailserver)
         [mail] = mailserver.to(customer.email)
         reply_to = mail["Reply-To"].addresses[0].addr_spec
-        assert ids.ticket_in_reply_address(secret(), reply_to) == ticket.id
+        assert reply_to.startswith(f"support+t{ticket.id}.u{customer.id}.")
+        assert ids.reply_tag(secret(), reply_to) == ids.ReplyTag(ticket.id, customer.id)
         assert mail["From"].addresses[0].addr_spec == "support@localhost"
         assert mail["Auto-Submitted"] == "auto-replied"
         assert mail.get_content_type() == "multipart/alternative"
+
+
+class TestReplyAddressPerRecipient:
+    def test_each_recipient_of_one_event_gets_an_address_that_names_them(
+        self, db: Database, mailserver: MailServer
+    ) -> None:
+        """One new ticket mails the customer and two agents: three Reply-To addresses, each read
+        back (signature checked) as the ticket and that recipient, none usable for another."""
+        customer = make_customer(db)
+        first, second = make_agent(db), make_agent(db)
+        ticket = make_ticket(db, customer)
+        deliver(db, mailserver)
+
+        addresses = {}
+        for person in (customer, first, second):
+            [mail] = mailserver.to(person.email)
+            [reply_to] = mail["Reply-To"].addresses
+            addresses[person.id] = reply_to.addr_spec
+            assert ids.reply_tag(secret(), reply_to.addr_spec) == ids.ReplyTag(ticket.id, person.id)
+        assert len(set(addresses.values())) == 3
+        # Another recipient's id with this recipient's signature is no address of ours.
+        forged = addresses[first.id].replace(f".u{first.id}.", f".u{second.id}.")
+        assert ids.reply_tag(secret(), forged) is None
 
 
 def _assert_clean(messages: list[EmailMessage]) -> None:

@@ -143,10 +143,11 @@ class TestCsv:
             assert user is not None
             user.name = hostile
         make_ticket(db, customer, title=hostile, department="technical")
+        stored = hostile.replace("\r", " ").replace("\n", " ")  # titles and names are one line (core.db)
         [row] = read_csv(export(client, cast["agent"], "columns=title,customer").text)
-        assert row["Title"] == row["Customer"] == safe_cell(hostile)
-        dangerous = hostile.lstrip().startswith(("=", "+", "-", "@")) or hostile[0] in "\t\r"
-        assert row["Title"].startswith("'") if dangerous else row["Title"] == hostile
+        assert row["Title"] == row["Customer"] == safe_cell(stored)
+        dangerous = stored.lstrip().startswith(("=", "+", "-", "@")) or stored[0] in "\t\r"
+        assert row["Title"].startswith("'") if dangerous else row["Title"] == stored
 
     def test_safe_cell(self) -> None:
         assert safe_cell("=1") == "'=1" and safe_cell(" @x") == "' @x" and safe_cell("\t-1") == "'\t-1"

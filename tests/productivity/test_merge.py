@@ -17,10 +17,13 @@ from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket, TicketMerge
 
 
-def merge(client: TestClient, headers: dict[str, str], primary: int, *secondaries: int) -> httpx.Response:
-    return client.post(
-        f"/api/v1/tickets/{primary}/merge", json={"ticketIds": list(secondaries)}, headers=headers
-    )
+def merge(
+    client: TestClient, headers: dict[str, str], primary: int, *secondaries: int, confirm: bool = True
+) -> httpx.Response:
+    """A merge as the desk sends it once the agent confirmed; `confirm=False` leaves out the
+    confirmation another customer's ticket needs."""
+    body = {"ticketIds": list(secondaries), "confirmDifferentCustomers": confirm}
+    return client.post(f"/api/v1/tickets/{primary}/merge", json=body, headers=headers)
 
 
 class TestMerge:

@@ -31,7 +31,9 @@ def reply_address(ticket_id: int) -> str:
 
 def do_merge(db: Database, agent: Persona, primary_id: int, secondary_id: int) -> None:
     with db.unit_of_work() as session:
-        merges.merge_tickets(session, agent.actor, primary_id, [secondary_id])
+        merges.merge_tickets(
+            session, agent.actor, primary_id, [secondary_id], confirm_different_customers=True
+        )
 
 
 class TestCustomerIsTold:

@@ -41,7 +41,7 @@ def test_unmerge_refuses_when_the_merged_description_was_split_off(client: TestC
     ok(
         client.post(
             f"/api/v1/tickets/{primary['id']}/merge",
-            json={"ticketIds": [secondary["id"]]},
+            json={"ticketIds": [secondary["id"]], "confirmDifferentCustomers": True},
             headers=admin.headers,
         ),
         201,
@@ -85,7 +85,9 @@ def test_later_mail_from_another_customer_does_not_land_in_the_primary(
     with db.unit_of_work(write=False) as session:
         secondary = session.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(1)).one()
     with db.unit_of_work() as session:
-        merges.merge_tickets(session, agent.actor, primary.id, [secondary.id])
+        merges.merge_tickets(
+            session, agent.actor, primary.id, [secondary.id], confirm_different_customers=True
+        )
     address = ids.reply_address(get_settings().secret_key, get_settings().mail_from, ticket_id=secondary.id)
     for sent in (
         mail(sender="carla@customer.example", subject="more", to=address, body="Carlaprivate by address."),
@@ -114,7 +116,9 @@ def test_the_duplicates_customer_cannot_write_into_the_primary_by_its_number(
     with db.unit_of_work(write=False) as session:
         secondary = session.scalars(select(Ticket).order_by(Ticket.id.desc()).limit(1)).one()
     with db.unit_of_work() as session:
-        merges.merge_tickets(session, agent.actor, primary.id, [secondary.id])
+        merges.merge_tickets(
+            session, agent.actor, primary.id, [secondary.id], confirm_different_customers=True
+        )
     entry = inbox.receive(
         mail(sender="carla@customer.example", subject=f"Re: [{primary.number}] hi", body="Carlaguess.")
     )

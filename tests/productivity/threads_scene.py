@@ -15,7 +15,7 @@ from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket, ticket_tags, ticket_watchers
 
 # Columns a merge and its undo may touch without changing what the ticket is.
-IGNORED = frozenset({"updated_at", "updated_by_id", "version"})
+IGNORED = frozenset({"updated_at", "updated_by_id", "version", "public_updated_at", "public_version"})
 
 
 def ok(response: Any, status: int = 200) -> Any:
@@ -108,7 +108,8 @@ def _row(obj: Any, ignored: frozenset[str] = frozenset()) -> dict[str, Any]:
 
 
 def state(db: Database, *ticket_ids: int, skip_messages: frozenset[int] = frozenset()) -> dict[str, Any]:
-    """Everything about these tickets except history rows, updated_at/by and version."""
+    """Everything about these tickets except history rows and the stamps of a change (updated
+    at/by, versions: both sides')."""
     with db.unit_of_work(write=False) as session:
         tickets = {
             t.id: _row(t, IGNORED) for t in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))

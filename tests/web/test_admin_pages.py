@@ -228,9 +228,8 @@ class TestUsers:
             user = user_service.get_user(session, customer.id)
             assert (user.organization_id, user.departments) == (None, [])
 
-    def test_disabling_a_user_stops_their_token_and_enabling_restores_it(
-        self, client: TestClient, db: Database
-    ) -> None:
+    def test_disabling_a_user_revokes_their_token_for_good(self, client: TestClient, db: Database) -> None:
+        """Enabling them again revives no old session or token (issue 12 item 5): they sign in anew."""
         agent = make_agent(db)
         browser = Browser(client, make_admin(db).email)
         assert client.get("/api/v1/users/me", headers=agent.headers).status_code == 200
@@ -240,8 +239,11 @@ class TestUsers:
         assert "is disabled" in flash(page)
         assert "Enable user" in page
         assert client.get("/api/v1/users/me", headers=agent.headers).status_code == 401
-        browser.post(f"/admin/users/{agent.id}/active", {"active": "true"})
-        assert client.get("/api/v1/users/me", headers=agent.headers).status_code == 200
+        page = browser.post(f"/admin/users/{agent.id}/active", {"active": "true"})
+        assert "can sign in again" in flash(page)
+        assert client.get("/api/v1/users/me", headers=agent.headers).status_code == 401
+        login = client.post("/api/v1/auth/login", json={"email": agent.email, "password": PASSWORD})
+        assert login.status_code == 200
 
     def test_admin_cannot_disable_themself(self, client: TestClient, db: Database) -> None:
         admin = make_admin(db)

@@ -63,6 +63,31 @@ class TestDeskMerge:
         assert f"No ticket {hidden.number} that you can see." in landed
         assert merges(db) == []
 
+    def test_another_customers_ticket_needs_the_second_confirmation(
+        self, client: TestClient, db: Database
+    ) -> None:
+        """Issue 12 item 8 (SPEC §1 ownership, CWE-639 class): a merge across customers let each
+        read the other's private replies and files without a word of warning."""
+        alice, bob, agent = make_customer(db), make_customer(db), make_agent(db)
+        primary = make_ticket(db, alice, title="Alice's printer")
+        duplicate = make_ticket(db, bob, title="Bob's printer")
+        desk = desk_browser(client, agent)
+        back = f"/desk/tickets/{primary.id}"
+        where, landed = desk.post(
+            f"{back}/merge", {"tickets": duplicate.number, "confirm": "true"}, back=back
+        )
+        assert where.startswith(f"{back}?merge=")
+        assert f"{duplicate.number} belongs to another customer" in landed
+        assert 'name="confirm_customers"' in landed and f'value="{duplicate.number}"' in landed
+        assert merges(db) == []
+        _, landed = desk.post(
+            f"{back}/merge",
+            {"tickets": duplicate.number, "confirm": "true", "confirm_customers": "true"},
+            back=back,
+        )
+        assert f"Merged {duplicate.number} into this ticket." in landed
+        assert len(merges(db)) == 1
+
     def test_split_page_moves_the_ticked_messages(self, client: TestClient, db: Database) -> None:
         customer, agent = make_customer(db), make_agent(db)
         ticket = make_ticket(db, customer)
@@ -106,7 +131,10 @@ class TestPortal:
         theirs = make_ticket(db, b, title="Bobsecretproject")
         own_other = make_ticket(db, a, title="My other one")
         desk = desk_browser(client, agent)
-        desk.post(f"/desk/tickets/{theirs.id}/merge", {"tickets": mine.number, "confirm": "true"})
+        desk.post(
+            f"/desk/tickets/{theirs.id}/merge",
+            {"tickets": mine.number, "confirm": "true", "confirm_customers": "true"},
+        )
         portal = desk_browser(client, a)
         page = portal.get(f"/tickets/{mine.id}")
         assert "closed as a duplicate" in page

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from ticketry.auth import directory
 from ticketry.auth.actor import require
 from ticketry.auth.permissions import Permission
 from ticketry.core.pagination import ListPage, PaginationView, pagination_view
 from ticketry.core.schemas import Schema
-from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId
+from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId, credential_secret
 from ticketry.jobs import service as job_service
 from ticketry.jobs.models import JobStatus
 from ticketry.jobs.schemas import JobView
@@ -84,7 +84,11 @@ def get_user(user_id: PathId, session: DbSession, actor: CurrentActor) -> UserVi
 
 
 @router.patch("/users/{user_id}", response_model=UserView)
-def update_user(user_id: PathId, body: UserUpdate, session: DbSession, actor: CurrentActor) -> UserView:
+def update_user(
+    user_id: PathId, body: UserUpdate, request: Request, session: DbSession, actor: CurrentActor
+) -> UserView:
+    """A new `password`, `email` or `role`, or `isActive: false`, revokes every session, API token
+    and mailed link of the user, for good (admins changing themselves keep this request's)."""
     user = directory.update_user(
         session,
         actor,
@@ -97,13 +101,15 @@ def update_user(user_id: PathId, body: UserUpdate, session: DbSession, actor: Cu
         organization_id=body.organization_id,
         department_ids=body.department_ids,
         is_active=body.is_active,
+        keep_secret=credential_secret(request),
     )
     return UserView.of(user_service.get_user(session, user.id))
 
 
 @router.delete("/users/{user_id}", status_code=204)
 def deactivate_user(user_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
-    """Users are deactivated, never erased: their tickets and messages keep an author."""
+    """Users are deactivated, never erased: their tickets and messages keep an author. Their
+    sessions, API tokens and mailed links are revoked for good."""
     directory.deactivate_user(session, actor, user_id)
     return Response(status_code=204)
 

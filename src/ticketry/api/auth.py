@@ -1,4 +1,5 @@
-"""Signing in and out, the current user, personal API tokens."""
+"""Signing in and out, the current user, their password, personal API tokens and browser
+sessions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pydantic import Field
 
 from ticketry.auth import mail as account_mail
 from ticketry.auth import service as auth_service
+from ticketry.auth.models import TokenScope
 from ticketry.core.pagination import ListPage
 from ticketry.core.schemas import Input, Schema
 from ticketry.http.deps import CurrentActor, DbSession, PathId, client_ip, credential_secret
@@ -45,17 +47,45 @@ class TokenView(Schema):
     id: int
     name: str
     prefix: str
+    scope: TokenScope = Field(
+        description="`read`: GET, HEAD and OPTIONS only; `full`: everything the user may do."
+    )
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None
 
 
+MAX_TOKEN_DAYS = 3650
+
+
 class TokenCreate(Input):
     name: str = Field(min_length=1, max_length=100)
+    scope: TokenScope = TokenScope.FULL
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TOKEN_DAYS,
+        description="The token stops working after this many days; none: never.",
+    )
 
 
 class TokenCreated(TokenView):
     token: str = Field(description="Shown only now; store it safely.")
+
+
+class PasswordChange(Input):
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=1, max_length=1000)
+
+
+class SessionView(Schema):
+    id: int
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    user_agent: str
+    ip: str
+    current: bool = Field(description="The session this request was made with.")
 
 
 @router.post("/auth/login", response_model=LoginOut)
@@ -70,6 +100,14 @@ def logout(request: Request, session: DbSession, actor: CurrentActor) -> Respons
     secret = credential_secret(request)
     if secret is not None:
         auth_service.revoke_secret(session, secret)
+    return Response(status_code=204)
+
+
+@router.post("/auth/sign-out-everywhere", status_code=204)
+def sign_out_everywhere(session: DbSession, actor: CurrentActor) -> Response:
+    """Ends every browser session and revokes every API token of the caller, the one this
+    request was made with too."""
+    auth_service.sign_out_everywhere(session, actor)
     return Response(status_code=204)
 
 
@@ -105,6 +143,35 @@ def me(session: DbSession, actor: CurrentActor) -> UserView:
     return UserView.of(user_service.get_user(session, actor.user_id))
 
 
+@router.post("/users/me/password", status_code=204)
+def change_password(
+    body: PasswordChange, request: Request, session: DbSession, actor: CurrentActor
+) -> Response:
+    """Needs the current password. Every other browser session, every other API token and every
+    mailed link of the account is revoked; the session or token this request was made with stays."""
+    auth_service.change_password(
+        session,
+        actor,
+        current=body.current_password,
+        new=body.new_password,
+        keep_secret=credential_secret(request),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/users/me/sessions", response_model=ListPage[SessionView])
+def list_sessions(request: Request, session: DbSession, actor: CurrentActor) -> ListPage[SessionView]:
+    """Where the caller is signed in with a browser, most recently used first."""
+    rows = auth_service.list_sessions(session, actor, current_secret=credential_secret(request))
+    return ListPage[SessionView].of([SessionView.model_validate(row) for row in rows])
+
+
+@router.delete("/users/me/sessions/{session_id}", status_code=204)
+def revoke_session(session_id: PathId, session: DbSession, actor: CurrentActor) -> Response:
+    auth_service.revoke_session(session, actor, session_id)
+    return Response(status_code=204)
+
+
 @router.get("/users/me/tokens", response_model=ListPage[TokenView])
 def list_tokens(session: DbSession, actor: CurrentActor) -> ListPage[TokenView]:
     return ListPage[TokenView].of(
@@ -114,8 +181,9 @@ def list_tokens(session: DbSession, actor: CurrentActor) -> ListPage[TokenView]:
 
 @router.post("/users/me/tokens", response_model=TokenCreated, status_code=201)
 def create_token(body: TokenCreate, session: DbSession, actor: CurrentActor) -> TokenCreated:
-    user = user_service.get_user(session, actor.user_id)
-    token, secret = auth_service.create_token(session, user, name=body.name)
+    token, secret = auth_service.create_own_token(
+        session, actor, name=body.name, scope=body.scope, expires_in_days=body.expires_in_days
+    )
     return TokenCreated.model_validate({**TokenView.model_validate(token).model_dump(), "token": secret})
 
 

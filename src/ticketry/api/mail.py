@@ -12,6 +12,7 @@ from starlette.requests import ClientDisconnect
 
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
+from ticketry.core.errors import TooManyRequests
 from ticketry.core.pagination import ListPage, PaginationView, pagination_view
 from ticketry.core.schemas import MAX_ID, Schema
 from ticketry.http.deps import (
@@ -25,6 +26,7 @@ from ticketry.http.deps import (
 )
 from ticketry.http.downloads import SANDBOX_CSP
 from ticketry.http.uploads import IDLE_SECONDS, UploadCancelled, UploadStalled
+from ticketry.mail.inbound import imap
 from ticketry.mail.inbound import service as mail_service
 from ticketry.mail.inbound.errors import InboundMailTooLarge
 from ticketry.mail.inbound.schemas import (
@@ -87,8 +89,13 @@ def delete_mailbox(mailbox_id: PathId, session: DbSession, actor: CurrentActor) 
 @router.post("/mailboxes/{mailbox_id}/test", response_model=ConnectionTestView)
 def probe_mailbox(request: Request, mailbox_id: PathId, actor: StreamingActor) -> ConnectionTestView:
     """Log in with the saved settings and open the folder. Always `200` once the mailbox is
-    found: `ok` says whether it worked, `message` how many messages the folder holds or what
-    went wrong (refused login, certificate, timeout after 15 s)."""
+    found: `ok` says whether it worked, `message` how many messages the folder holds or, in one
+    of a few fixed sentences, what went wrong (cannot connect, TLS failed, not an IMAP server,
+    login refused, folder missing, too many tests). Nothing the server wrote is passed on; the
+    test gives up after 10 s; an admin's seventh test within a minute is a `429`
+    (docs/configuration.md)."""
+    if not imap.PROBES.take((actor.user_id, actor.email)):
+        raise TooManyRequests(imap.TOO_MANY_PROBES, retry_after=60)
     check = mail_service.check_connection(database(request), actor, mailbox_id)
     return ConnectionTestView(ok=check.ok, message=check.message)
 

@@ -12,6 +12,7 @@ from ticketry.auth.actor import Actor
 from ticketry.http.deps import CurrentActor, DbSession, PathId, StreamingActor, database
 from ticketry.http.openapi import json_or_multipart
 from ticketry.http.uploads import in_upload_thread, new_files, receive_body
+from ticketry.messages import held
 from ticketry.messages import service as message_service
 from ticketry.messages.attachments import readable_bytes
 from ticketry.messages.schemas import MessageCustomerView, MessageStaffView, ReplyCreate
@@ -76,3 +77,13 @@ def restore_reply(
     """Admins: bring back a deleted reply or note, with its files."""
     message = message_service.restore_message(session, actor, ticket_id, message_id)
     return message_view(actor, message_service.load_for_view(session, message))
+
+
+@router.post("/{ticket_id}/replies/{message_id}/accept", response_model=MessageStaffView)
+def accept_held_reply(
+    ticket_id: PathId, message_id: PathId, session: DbSession, actor: CurrentActor
+) -> MessageStaffView:
+    """Staff: accept mail held for review (`heldReason` set) into the conversation: the customer
+    sees it from now on, and its author becomes a participant whose later mail joins as it comes."""
+    message = held.accept_held(session, actor, ticket_id, message_id)
+    return MessageStaffView.model_validate(message_service.load_for_view(session, message))

@@ -21,8 +21,15 @@ def merge_into(
     ticket_id: PathId, body: MergeIn, session: DbSession, actor: CurrentActor
 ) -> ListPage[MergeView]:
     """Merge the tickets of `ticketIds` INTO this one: their messages move here, they close and
-    point here. Their customers are told by mail when they differ from this ticket's."""
-    done = merges.merge_tickets(session, actor, ticket_id, body.ticket_ids)
+    point here. Their customers are told by mail when they differ from this ticket's; merging
+    another customer's ticket needs `confirmDifferentCustomers` (409 `customers_differ`)."""
+    done = merges.merge_tickets(
+        session,
+        actor,
+        ticket_id,
+        body.ticket_ids,
+        confirm_different_customers=body.confirm_different_customers,
+    )
     return ListPage[MergeView].of([MergeView.of(m) for m in done])
 
 

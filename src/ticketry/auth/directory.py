@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ticketry.auth import mail as account_mail
+from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.passwords import hash_password
 from ticketry.auth.permissions import Permission
@@ -81,23 +82,32 @@ def update_user(
     organization_id: int | None = None,
     department_ids: Sequence[int] | None = None,
     is_active: bool | None = None,
+    keep_secret: str | None = None,
 ) -> User:
+    """A new password, a new address, a new role or disabling revokes every session, API token
+    and mailed link of the user, for good (issue 12 item 5); when admins change themselves, the
+    credential of this request (`keep_secret`) stays."""
     require(actor, Permission.ADMIN_USERS)
     user = users.get_user(session, user_id)
     if user.id == actor.user_id and ((role is not None and role is not Role.ADMIN) or is_active is False):
         raise Conflict("You cannot demote or disable yourself; ask another admin.")
+    if password is not None:
+        check_new_password(password)
+    revoke = False
     if email is not None and users.normalize_email(email) != user.email:
         if users.find_user_by_email(session, email) is not None:
             raise EmailTaken("A user with this e-mail address already exists.")
         user.email = users.normalize_email(email)
         account_mail.forget_address_proofs(session, user)
+        revoke = True
     if name is not None:
         user.name = name
-    if role is not None:
+    if role is not None and role is not user.role:
         user.role = role
+        revoke = True
     if password is not None:
-        check_new_password(password)
         user.password_hash = hash_password(password)
+        revoke = True
     if "organization_id" in provided:
         if organization_id is not None:
             users.get_organization(session, organization_id)
@@ -107,7 +117,11 @@ def update_user(
     elif role is not None and not role.is_staff:
         users.set_departments(session, user, [])
     if is_active is not None:
+        revoke = revoke or not is_active
         user.is_active = is_active
+    if revoke:
+        keep = keep_secret if user.id == actor.user_id else None
+        auth_service.revoke_credentials(session, user.id, keep_secret=keep)
     session.flush()
     return user
 

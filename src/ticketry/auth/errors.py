@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ticketry.core.errors import DomainError, NotAuthenticated, NotFound, ValidationFailed
+from ticketry.core.errors import (
+    Conflict,
+    DomainError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 
 
 class InvalidCredentials(NotAuthenticated):
@@ -23,3 +30,20 @@ class InvalidOneTimeToken(DomainError):
 
     code = "invalid_token"
     status = 400
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+
+
+class InsufficientScope(PermissionDenied):
+    """A read-only token tried to change something."""
+
+    code = "insufficient_scope"
+
+
+class AccountExists(Conflict):
+    """Finishing a sign-up for an address that got an account meanwhile. Only the holder of the
+    mailed link sees it, so it reveals nothing to anyone else."""
+
+    code = "account_exists"

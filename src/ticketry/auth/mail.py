@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
 from ticketry.auth.errors import InvalidOneTimeToken
-from ticketry.auth.models import ApiToken, OneTimeToken, WebSession
+from ticketry.auth.models import OneTimeToken, Signup
 from ticketry.auth.passwords import hash_password
-from ticketry.auth.service import check_new_password
+from ticketry.auth.service import check_new_password, revoke_credentials
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.jobs import service as jobs
@@ -75,16 +75,29 @@ def _link(path: str, secret: str) -> str:
 
 
 def _queue_mail(
-    session: Session, user: User, *, purpose: str, subject: str, lines: list[str], link: str, action: str
+    session: Session,
+    user: User | None,
+    *,
+    purpose: str,
+    subject: str,
+    lines: list[str],
+    link: str,
+    action: str,
+    email: str = "",
 ) -> None:
-    """Text and HTML alternatives of a short account mail with one link."""
+    """Text and HTML alternatives of a short account mail with one link; `user=None` for a
+    sign-up (to `email`, no account behind it yet). The user's name, text someone chose, is in
+    the mail only once the address is proven (issue 12 item 7): until then the greeting and the
+    To: header carry nothing but our own words and the address itself."""
     settings = get_settings()
+    name = user.name if user is not None and user.email_verified_at is not None else ""
+    user_id = user.id if user is not None else None
     try:
-        recipient = compose.address(user.email, user.name)
+        recipient = compose.address(user.email if user is not None else email, name)
     except compose.InvalidAddress:
-        log.warning("account_mail.bad_address", user_id=user.id, purpose=purpose)
+        log.warning("account_mail.bad_address", user_id=user_id, purpose=purpose)
         return
-    greeting = f"Hello {user.name},"
+    greeting = f"Hello {name}," if name else "Hello,"
     text = "\n\n".join([greeting, *lines, f"{action}:\n{link}", "— Ticketry"]) + "\n"
     paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
     body = (
@@ -93,15 +106,20 @@ def _queue_mail(
         f"<p>If the button does not work, copy this address into your browser:<br>{html.escape(link)}</p>"
         "<p>— Ticketry</p>"
     )
-    message: EmailMessage = compose.compose(
-        sender=compose.parse_from(settings.mail_from),
-        to=[recipient],
-        subject=subject,
-        text=text,
-        html=f"<!doctype html><html><body>{body}</body></html>",
-        message_id=ids.plain_message_id(ids.domain_of(settings.mail_from)),
-    )
-    mail_out.queue(session, message, purpose=purpose, user_id=user.id)
+    try:
+        message: EmailMessage = compose.compose(
+            sender=compose.parse_from(settings.mail_from),
+            to=[recipient],
+            subject=subject,
+            text=text,
+            html=f"<!doctype html><html><body>{body}</body></html>",
+            message_id=ids.plain_message_id(ids.domain_of(settings.mail_from)),
+        )
+    except compose.UnsafeMail as error:
+        # Refused by compose's own check: a retried job would build the same mail again.
+        log.error("account_mail.unsafe_mail", user_id=user_id, purpose=purpose, error=str(error))
+        return
+    mail_out.queue(session, message, purpose=purpose, user_id=user_id)
 
 
 # --- password reset ------------------------------------------------------------------------------
@@ -202,20 +220,10 @@ def reset_password(session: Session, secret: str, *, new_password: str) -> User:
         raise InvalidOneTimeToken("This link is invalid or has expired. Ask for a new one.")
     check_new_password(new_password)
     user = _spend(session, secret, PASSWORD_RESET)
-    stamp = now()
     user.password_hash = hash_password(new_password)
     if user.email_verified_at is None:
-        user.email_verified_at = stamp
-    session.execute(
-        update(WebSession)
-        .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
-        .values(revoked_at=stamp)
-    )
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=stamp)
-    )
+        user.email_verified_at = now()
+    revoke_credentials(session, user.id)
     session.flush()
     return user
 
@@ -269,4 +277,72 @@ def forget_address_proofs(session: Session, user: User) -> None:
         update(OneTimeToken)
         .where(OneTimeToken.user_id == user.id, OneTimeToken.used_at.is_(None))
         .values(used_at=now())
+    )
+
+
+# --- sign-up (auth.signup) -----------------------------------------------------------------------
+
+SIGNUP = "signup"
+SIGNUP_EXISTING = "signup_existing"
+SIGNUP_REQUESTED_JOB = "auth.signup_requested"
+
+
+@job(SIGNUP_REQUESTED_JOB)
+def _signup_requested(session: Session, payload: dict[str, Any]) -> None:
+    send_signup_mail(session, int(payload["signup_id"]))
+
+
+def send_signup_mail(session: Session, signup_id: int) -> None:
+    """What a sign-up mails, decided here and not in the request (so neither its answer nor its
+    timing tells whether the address has an account): to a new address, the link that finishes
+    the sign-up; to an address with an active account, a note to its owner. Only fixed words:
+    the request carried nothing but the address. At most MAX_PER_HOUR an hour per address; a
+    handled sign-up is not mailed twice."""
+    signup = session.get(Signup, signup_id)
+    if signup is None or signup.mailed_at is not None or signup.used_at is not None:
+        return
+    stamp = now()
+    since = stamp - timedelta(hours=1)
+    recent = session.scalar(
+        select(func.count()).where(Signup.email == signup.email, Signup.mailed_at >= since)
+    )
+    if (recent or 0) >= MAX_PER_HOUR:
+        log.info("signup.capped", signup_id=signup.id)
+        signup.used_at = stamp
+        return
+    signup.mailed_at = stamp
+    user = users.find_user_by_email(session, signup.email)
+    if user is not None:
+        signup.used_at = stamp  # nothing to finish: the address has its account
+        if user.is_active:
+            _queue_mail(
+                session,
+                user,
+                purpose=SIGNUP_EXISTING,
+                subject="You already have a Ticketry account",
+                lines=[
+                    "Someone (perhaps you) tried to create a new Ticketry account for this address, "
+                    "which already has one.",
+                    "If it was you, sign in, or choose a new password if you do not remember it. "
+                    "If it was not you, ignore this mail: nothing was changed.",
+                ],
+                link=f"{get_settings().public_url.rstrip('/')}/password/forgot",
+                action="Reset my password",
+            )
+        return
+    secret = secrets.token_urlsafe(32)
+    signup.token_hash = _digest(secret)
+    _queue_mail(
+        session,
+        None,
+        email=signup.email,
+        purpose=SIGNUP,
+        subject="Finish creating your Ticketry account",
+        lines=[
+            "Someone (we hope you) asked to create a Ticketry account for this address.",
+            "Follow the link within 24 hours to choose your name and password. If it was not you, "
+            "ignore this mail: no account is created.",
+        ],
+        link=_link("/signup/finish", secret),
+        action="Finish creating my account",
     )

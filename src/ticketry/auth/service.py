@@ -1,4 +1,10 @@
-"""Logging in, personal API tokens and web sessions, and resolving the Actor behind them."""
+"""Logging in, personal API tokens and web sessions, and resolving the Actor behind them.
+
+Credentials die with the facts they were issued on (issue 12 item 5): a password change (own or
+by an admin), an e-mail change, a role change and disabling the account revoke every session,
+every token and every unused mailed link of the user (`revoke_credentials`), for good: enabling
+the account again revives none of them.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +17,18 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
-from ticketry.auth.errors import InvalidCredentials, TokenNotFound, WrongPassword
-from ticketry.auth.models import ApiToken, LoginAttempt, OneTimeToken, WebSession
+from ticketry.auth.errors import InvalidCredentials, SessionNotFound, TokenNotFound, WrongPassword
+from ticketry.auth.models import ApiToken, LoginAttempt, OneTimeToken, Signup, TokenScope, WebSession
 from ticketry.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from ticketry.core.buffer import Accumulator
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.errors import TooManyRequests, ValidationFailed
+from ticketry.users import service as users
 from ticketry.users.models import Organization, User, department_members
 
 _token_usage: Accumulator[int, datetime] = Accumulator(max)
+_session_usage: Accumulator[int, datetime] = Accumulator(max)
 
 TOKEN_PREFIX = "tkt_"  # noqa: S105 - a public marker, not a secret
 
@@ -51,11 +59,16 @@ def actor_for(session: Session, user: User) -> Actor:
 
 
 def _check_throttle(session: Session, *, account: str, ip: str) -> None:
+    """An account is locked only for the client address that guessed at it, so an attacker
+    elsewhere cannot lock its owner (an admin) out; an address is limited across all accounts,
+    so one client cannot spray passwords either. `ip` is `http.deps.client_ip()`."""
     settings = get_settings()
     since = now() - timedelta(seconds=settings.login_window_seconds)
-    failures = select(func.count()).where(LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since)
+    failures = select(func.count()).where(
+        LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since, LoginAttempt.ip == ip
+    )
     by_account = session.scalar(failures.where(LoginAttempt.account == account)) or 0
-    by_ip = session.scalar(failures.where(LoginAttempt.ip == ip)) or 0
+    by_ip = session.scalar(failures) or 0
     if by_account >= settings.login_max_failures_per_account or by_ip >= settings.login_max_failures_per_ip:
         raise TooManyRequests(
             "Too many failed sign-in attempts. Try again later.",
@@ -93,21 +106,47 @@ def login(
     ip: str,
     token_name: str = "login",  # noqa: S107 - the token's label
 ) -> LoginResult:
-    """Authenticate and issue a personal API token (shown once)."""
+    """Authenticate and issue a personal API token (shown once), valid as long as a browser
+    session would be (`TICKETRY_SESSION_DAYS`)."""
     user = authenticate(session, email=email, password=password, ip=ip)
-    _, secret = create_token(session, user, name=token_name)
+    expires_at = now() + timedelta(days=get_settings().session_days)
+    _, secret = create_token(session, user, name=token_name, expires_at=expires_at)
     return LoginResult(user=user, token=secret)
 
 
 # --- personal API tokens ------------------------------------------------------------------------
 
 
-def create_token(session: Session, user: User, *, name: str) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    scope: TokenScope = TokenScope.FULL,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token; the secret is returned once and only its hash is kept."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name, token_hash=_digest(secret), prefix=secret[:10])
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=_digest(secret),
+        prefix=secret[:10],
+        scope=scope,
+        expires_at=expires_at,
+    )
     session.add(token)
     session.flush()
     return token, secret
+
+
+def create_own_token(
+    session: Session, actor: Actor, *, name: str, scope: TokenScope, expires_in_days: int | None
+) -> tuple[ApiToken, str]:
+    """A personal token of the signed-in user, optionally expiring after some days."""
+    user = users.get_user(session, actor.user_id)
+    expires_at = now() + timedelta(days=expires_in_days) if expires_in_days else None
+    return create_token(session, user, name=name, scope=scope, expires_at=expires_at)
 
 
 def list_tokens(session: Session, actor: Actor) -> list[ApiToken]:
@@ -144,8 +183,16 @@ def revoke_secret(session: Session, secret: str) -> None:
     )
 
 
-def user_for_token(session: Session, secret: str) -> User | None:
-    """The active user behind a token, in one query."""
+@dataclass(frozen=True)
+class TokenGrant:
+    """Who a bearer token speaks for, and what it may do."""
+
+    user: User
+    scope: TokenScope
+
+
+def token_grant(session: Session, secret: str) -> TokenGrant | None:
+    """The active user behind a live token, and the token's scope, in one query."""
     row = session.execute(
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
@@ -160,13 +207,16 @@ def user_for_token(session: Session, secret: str) -> User | None:
     if not user.is_active:
         return None
     _token_usage.add(token.id, stamp)
-    return user
+    return TokenGrant(user=user, scope=token.scope)
 
 
 def flush_token_usage(session: Session) -> None:
-    """Write "last used" times gathered in memory (see `core.buffer`)."""
+    """Write the "last used" times of tokens and browser sessions gathered in memory (see
+    `core.buffer`): a request costs no write for them."""
     for token_id, stamp in _token_usage.drain().items():
         session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=stamp))
+    for session_id, stamp in _session_usage.drain().items():
+        session.execute(update(WebSession).where(WebSession.id == session_id).values(last_used_at=stamp))
 
 
 # --- web sessions -------------------------------------------------------------------------------
@@ -178,16 +228,26 @@ class NewWebSession:
     csrf_token: str
 
 
-def start_web_session(session: Session, user: User) -> NewWebSession:
-    """A fresh session id at every login (no fixation) with its own CSRF token."""
+def _printable(value: str, limit: int) -> str:
+    return "".join(ch for ch in value if ch.isprintable())[:limit]
+
+
+def start_web_session(session: Session, user: User, *, user_agent: str = "", ip: str = "") -> NewWebSession:
+    """A fresh session id at every login (no fixation) with its own CSRF token; the browser and
+    address are kept for the user's list of where they are signed in."""
     secret = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
+    stamp = now()
     session.add(
         WebSession(
             user_id=user.id,
             session_hash=_digest(secret),
             csrf_token=csrf,
-            expires_at=now() + timedelta(days=get_settings().session_days),
+            created_at=stamp,
+            last_used_at=stamp,
+            expires_at=stamp + timedelta(days=get_settings().session_days),
+            user_agent=_printable(user_agent, 300),
+            ip=_printable(ip, 64),
         )
     )
     session.flush()
@@ -203,8 +263,10 @@ def web_session_for(session: Session, secret: str) -> tuple[User, WebSession] | 
     if found is None:
         return None
     row, user = found
-    if row.revoked_at is not None or row.expires_at <= now() or not user.is_active:
+    stamp = now()
+    if row.revoked_at is not None or row.expires_at <= stamp or not user.is_active:
         return None
+    _session_usage.add(row.id, stamp)
     return user, row
 
 
@@ -213,19 +275,97 @@ def end_web_session(session: Session, secret: str) -> None:
     revoke_secret(session, secret)
 
 
+@dataclass(frozen=True)
+class SessionInfo:
+    """One place the user is signed in, for their list."""
+
+    id: int
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+    user_agent: str
+    ip: str
+    current: bool
+
+
+def list_sessions(session: Session, actor: Actor, *, current_secret: str | None) -> list[SessionInfo]:
+    """The user's live browser sessions, most recently used first; `current` marks the one the
+    request came with. "Last used" lags by the buffer's few seconds."""
+    stamp = now()
+    rows = session.scalars(
+        select(WebSession)
+        .where(
+            WebSession.user_id == actor.user_id,
+            WebSession.revoked_at.is_(None),
+            WebSession.expires_at > stamp,
+        )
+        .order_by(WebSession.last_used_at.desc().nulls_last(), WebSession.id.desc())
+    )
+    current = _digest(current_secret) if current_secret else None
+    return [
+        SessionInfo(
+            id=row.id,
+            created_at=row.created_at,
+            last_used_at=stamp if row.session_hash == current else row.last_used_at,
+            expires_at=row.expires_at,
+            user_agent=row.user_agent,
+            ip=row.ip,
+            current=row.session_hash == current,
+        )
+        for row in rows
+    ]
+
+
+def revoke_session(session: Session, actor: Actor, session_id: int) -> None:
+    """Sign one of the user's own browser sessions out."""
+    row = session.get(WebSession, session_id)
+    if row is None or row.user_id != actor.user_id or row.revoked_at is not None or row.expires_at <= now():
+        raise SessionNotFound("No such session.")
+    row.revoked_at = now()
+    session.flush()
+
+
+def revoke_credentials(session: Session, user_id: int, *, keep_secret: str | None = None) -> None:
+    """End every browser session and API token of the user, except the one whose secret is
+    `keep_secret` (the request that made the change, when the user made it), and spend every
+    unused mailed link (password reset, e-mail verification). Permanent: `revoked_at` and
+    `used_at` are never cleared, so enabling a disabled user again revives nothing."""
+    stamp = now()
+    sessions = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    tokens = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if keep_secret:
+        kept = _digest(keep_secret)
+        sessions = sessions.where(WebSession.session_hash != kept)
+        tokens = tokens.where(ApiToken.token_hash != kept)
+    session.execute(sessions.values(revoked_at=stamp))
+    session.execute(tokens.values(revoked_at=stamp))
+    session.execute(
+        update(OneTimeToken)
+        .where(OneTimeToken.user_id == user_id, OneTimeToken.used_at.is_(None))
+        .values(used_at=stamp)
+    )
+
+
+def sign_out_everywhere(session: Session, actor: Actor) -> None:
+    """Every session and token of the user ends, the one this request came with too: a copy of
+    it (a stolen cookie is the same secret) must die as well."""
+    revoke_credentials(session, actor.user_id)
+
+
 def change_password(
     session: Session, actor: Actor, *, current: str, new: str, keep_secret: str | None
 ) -> None:
-    """Check the current password, set the new one and end every other browser session."""
+    """Check the current password, set the new one, and revoke every other session and token
+    and every mailed link. The credential the change was made with (`keep_secret`: this
+    browser's session, or the bearer token of an API call) stays: it just proved the current
+    password, so it is as trusted as the new one, and the user is not thrown out of the place
+    they are working in."""
     user = session.get(User, actor.user_id)
     if user is None or not verify_password(user.password_hash, current):
         raise WrongPassword("The current password is not right.")
     check_new_password(new)
     user.password_hash = hash_password(new)
-    others = update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
-    if keep_secret is not None:
-        others = others.where(WebSession.session_hash != _digest(keep_secret))
-    session.execute(others.values(revoked_at=now()))
+    revoke_credentials(session, user.id, keep_secret=keep_secret)
 
 
 def check_new_password(password: str) -> None:
@@ -237,8 +377,9 @@ def check_new_password(password: str) -> None:
 
 
 def purge_expired(session: Session) -> None:
-    """Housekeeping: old login attempts, dead sessions, expired mail links."""
+    """Housekeeping: old login attempts, dead sessions, expired mail links and sign-ups."""
     stamp = now()
     session.execute(delete(LoginAttempt).where(LoginAttempt.at < stamp - timedelta(days=1)))
     session.execute(delete(WebSession).where(WebSession.expires_at < stamp))
     session.execute(delete(OneTimeToken).where(OneTimeToken.expires_at < stamp))
+    session.execute(delete(Signup).where(Signup.expires_at < stamp))

@@ -88,6 +88,22 @@ class Settings(BaseSettings):
     # that person); `never` holds all of it for review.
     mail_staff_auth: Literal["pass", "address", "never"] = "pass"
 
+    # Credentials and sign-up (issue 12, docs/configuration.md#client-addresses-and-sign-up).
+    # Reverse proxies whose `X-Forwarded-For` is believed: IPs or CIDRs, comma separated; none by
+    # default (the direct peer is the client).
+    trusted_proxies: str = ""
+    # Sign-ups per client address, and from everywhere together, within the window (429 beyond).
+    signup_max_per_ip: int = Field(default=5, ge=1)
+    signup_max_total: int = Field(default=100, ge=1)
+    signup_window_seconds: int = Field(default=3600, ge=1)
+
+    def model_post_init(self, context: object, /) -> None:
+        """A malformed proxy list stops the start, rather than throttling everyone as one client."""
+        from ipaddress import ip_network
+
+        for part in self.trusted_proxies.replace(",", " ").split():
+            ip_network(part, strict=False)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -5,27 +5,39 @@ or job, committed on success and rolled back on any error (DESIGN.md §4).
 
 SQLite is run the way a server database needs it: WAL, foreign keys on, a busy timeout, and
 `BEGIN IMMEDIATE` for write transactions so that two writers queue on the lock instead of
-failing half-way with SQLITE_BUSY. Read-only units begin deferred and see one snapshot.
+failing half-way with SQLITE_BUSY. Read-only units begin deferred and see one snapshot. A new
+database file is created readable by its owner only (its -wal and -shm files follow it).
+
+Text is stored the same way on both backends (issue 12, item 12): a NUL, which PostgreSQL cannot
+store and SQLite would, is refused (422) in any text or JSON value set on a mapped object, so no
+row or job payload holds one; a single-line column (VARCHAR: titles, names, subjects, file names)
+stores each line break (CR LF, CR, LF and the others `str.splitlines` knows) as one space, so a
+title is one line wherever it is shown or sent. Requests with other control characters are
+refused before this, with the field named (`core.schemas`); this is the one place that knows
+which text is single-line, and the backstop for every writer (web, API, mail, the CLI).
+Statements built by hand (`insert().values()`) are not covered.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy import JSON, DateTime, Engine, Enum, MetaData, String, Text, create_engine, event, text
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ticketry.core.clock import as_utc
-from ticketry.core.errors import DomainError
+from ticketry.core.errors import DomainError, ValidationFailed
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -38,6 +50,80 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --- text both backends can store -------------------------------------------------------------
+
+# A line break as `str.splitlines` sees it, CR LF counting as one.
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _has_nul(value: object) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
+
+
+def _refuse_nul(target: object, key: str, value: object) -> None:
+    if _has_nul(value):
+        field = f"{getattr(target, '__tablename__', type(target).__name__)}.{key}"
+        raise ValidationFailed(
+            "Text cannot contain a NUL character.", details={"field": field, "character": "U+0000"}
+        )
+
+
+AttributeHook = Callable[[Any, Any, Any, Any], Any]
+
+
+def _single_line(target: object, value: Any, _old: Any, initiator: Any) -> Any:
+    if isinstance(value, str):
+        if "\x00" in value:
+            _refuse_nul(target, initiator.key, value)
+        if _LINE_BREAK.search(value):
+            return _LINE_BREAK.sub(" ", value)
+    return value
+
+
+def _text(target: object, value: Any, _old: Any, initiator: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        _refuse_nul(target, initiator.key, value)
+    return value
+
+
+def _json(target: object, value: Any, _old: Any, initiator: Any) -> Any:
+    _refuse_nul(target, initiator.key, value)
+    return value
+
+
+def _text_hook(column_type: TypeEngine[Any]) -> AttributeHook | None:
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    if isinstance(column_type, Enum):  # enum members: fixed values, nothing to check
+        return None
+    if isinstance(column_type, Text):  # Text is a String: test it first
+        return _text
+    if isinstance(column_type, String):
+        return _single_line
+    if isinstance(column_type, JSON):
+        return _json
+    return None
+
+
+@event.listens_for(Base, "mapper_configured", propagate=True)
+def _hold_text_to_the_rule(mapper: Mapper[Any], class_: type[Any]) -> None:
+    for prop in mapper.column_attrs:
+        hook = _text_hook(prop.columns[0].type)
+        if hook is not None:
+            event.listen(getattr(class_, prop.key), "set", hook, retval=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -87,9 +173,26 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def create_private_file(url: str) -> None:
+    """Create a SQLite URL's database file readable and writable by its owner only, if it does
+    not exist yet (SQLite would make it 0644 under the usual umask: every local user could read
+    every ticket and password hash). SQLite gives the -wal and -shm files the database file's
+    permissions. An existing file keeps its permissions (docs/configuration.md says how to
+    tighten them); in-memory databases and `file:` URIs are left to SQLite."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        descriptor = os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError:  # it exists, or its directory does not: SQLite says so in its own words
+        return
+    os.close(descriptor)
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
+        create_private_file(url)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},

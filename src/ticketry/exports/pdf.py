@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
 from ticketry.core.errors import DomainError
-from ticketry.exports.tables import COLUMNS, check_export, chunks
+from ticketry.exports.tables import COLUMNS, check_export, list_query, query_chunks
 from ticketry.messages import service as messages
 from ticketry.search.service import TicketFilters, TicketSort
 from ticketry.tickets import service as tickets
@@ -79,11 +79,12 @@ def _page(title: str, body: str) -> str:
 
 
 def ticket_pdf(session: Session, actor: Actor, ticket_id: int) -> bytes:
-    """One ticket: its fields, description and the conversation the actor may read."""
-    if not available():
-        raise PdfUnavailable(MISSING)
+    """One ticket: its fields, description and the conversation the actor may read. A ticket
+    the actor may not read is a 404 whether or not the PDF extra is installed."""
     ticket = tickets.get_ticket(session, actor, ticket_id)
     thread = messages.list_messages(session, actor, ticket_id)
+    if not available():
+        raise PdfUnavailable(MISSING)
     fields = [
         ("Status", STATUS_LABELS[ticket.status]),
         ("Priority", ticket.priority.value.capitalize()),
@@ -129,15 +130,17 @@ def _message(
 
 
 def list_pdf(session: Session, actor: Actor, filters: TicketFilters, sort: TicketSort, title: str) -> bytes:
-    """The filtered list, at most LIST_LIMIT rows (the page says when there were more)."""
+    """The filtered list, at most LIST_LIMIT rows (the page says when there were more). Filters
+    the list refuses are refused the same way, whether or not the PDF extra is installed."""
     check_export(actor)
+    query = list_query(session, actor, filters, sort)
     if not available():
         raise PdfUnavailable(MISSING)
     chosen = [COLUMNS[name] for name in LIST_COLUMNS]
     body: list[str] = []
     shown = 0
     more = False
-    for rows, _ in chunks(session, actor, filters, sort, with_tags=False):
+    for rows, _ in query_chunks(session, query, with_tags=False):
         for row in rows:
             if shown == LIST_LIMIT:
                 more = True

@@ -1,10 +1,12 @@
-"""Request-scoped dependencies: the unit of work, the Actor, paging."""
+"""Request-scoped dependencies: the unit of work, the Actor, the client's address, paging."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
@@ -13,6 +15,9 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor
+from ticketry.auth.errors import InsufficientScope
+from ticketry.auth.models import TokenScope
+from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.core.errors import NotAuthenticated, PermissionDenied
 from ticketry.core.pagination import MAX_PAGE_SIZE, PageRequest
@@ -123,12 +128,19 @@ StreamingActor = Annotated[Actor, Depends(streaming_actor)]
 
 
 def authenticate(request: Request, session: Session, csrf: str) -> Actor:
+    """The Actor behind the bearer token or the session cookie. A read-only token may only use
+    the safe methods; anything else is 403 before any route runs."""
     token = bearer_secret(request)
     if token is not None:
-        user = auth_service.user_for_token(session, token)
-        if user is None:
+        grant = auth_service.token_grant(session, token)
+        if grant is None:
             raise NotAuthenticated("The API token is invalid, expired or revoked.")
-        return auth_service.actor_for(session, user)
+        if grant.scope is TokenScope.READ and request.method not in SAFE_METHODS:
+            raise InsufficientScope(
+                "This API token is read-only: it may only read (GET). Use a token with full access.",
+                details={"scope": grant.scope.value, "method": request.method},
+            )
+        return auth_service.actor_for(session, grant.user)
     found = browser_session(request, session, csrf)
     if found is not None:
         return found.actor
@@ -141,8 +153,39 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="An id.")]
 
 
+Network = IPv4Network | IPv6Network
+
+
+@lru_cache(maxsize=8)
+def _networks(setting: str) -> tuple[Network, ...]:
+    return tuple(ip_network(part, strict=False) for part in setting.replace(",", " ").split())
+
+
+def _trusted(host: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        address: IPv4Address | IPv6Address = ip_address(host.strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(address.version == network.version and address in network for network in networks)
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address: the one place every rate limit and the session list read it from.
+
+    The direct peer, unless it is one of `TICKETRY_TRUSTED_PROXIES`: then `X-Forwarded-For` is
+    read from the right, skipping the trusted proxies, and the first address that is not one is
+    the client (anything left of it was written by the client and proves nothing). By default
+    no proxy is trusted and the header is ignored, so nobody can pick their own address."""
+    peer = request.client.host if request.client else "unknown"
+    networks = _networks(get_settings().trusted_proxies)
+    if not networks or not _trusted(peer, networks):
+        return peer[:64]
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop[:64]
+    return (hops[0] if hops else peer)[:64]
 
 
 def page_request(

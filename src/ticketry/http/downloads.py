@@ -3,6 +3,13 @@
 Every download is `Content-Disposition: attachment` (inline only for raster images that were
 asked for as a preview), carries the type we sniffed (never the uploader's), `nosniff`, and a
 CSP that sandboxes whatever the browser might still try to render.
+
+Downloads are `Cache-Control: no-store`, like everything a credential opens (issue 12, item 6):
+a file from a ticket must not stay in the browser's disk cache of a shared computer after its
+reader signs out, nor in a proxy. This was `private, no-cache` (stored, revalidated by ETag);
+under `no-store` a browser keeps no copy, so it never revalidates and every view of a preview
+fetches the file again. The ETag stays for what still uses it: `If-Range` when a download
+resumes, and `If-None-Match` from clients that keep their own copy (a sync script).
 """
 
 from __future__ import annotations
@@ -84,8 +91,8 @@ def file_response(request: Request, storage: Storage, attachment: Attachment, *,
         "Content-Security-Policy": SANDBOX_CSP,
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Resource-Policy": "same-origin",
-        # Revalidated every time (a cheap 304 by ETag), so lost access is not served from a cache.
-        "Cache-Control": "private, no-cache",
+        # Never stored (module docstring): lost access is not served from a cache either.
+        "Cache-Control": "no-store",
         "Accept-Ranges": "bytes",
         "ETag": etag,
     }
@@ -110,6 +117,6 @@ def file_response(request: Request, storage: Storage, attachment: Attachment, *,
 
 
 def export_headers(stem: str, suffix: str) -> dict[str, str]:
-    """A generated file (an export) as a download named `stem-YYYYMMDD-HHMM.suffix`, not cached."""
+    """A generated file (an export) as a download named `stem-YYYYMMDD-HHMM.suffix`, not stored."""
     name = f"{stem}-{now().strftime('%Y%m%d-%H%M')}.{suffix}"
-    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"}
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}

@@ -23,3 +23,7 @@ class MessageDeleted(Conflict):
 
 class StaleMessage(Conflict):
     code = "stale_message"
+
+
+class MessageNotHeld(Conflict):
+    code = "message_not_held"

@@ -40,6 +40,10 @@ class Message(Base):
     # Set while the message sits on another ticket by a merge or split: where it came from.
     # (No foreign key, like Ticket.merged_into_id: see migration 0009.)
     moved_from_ticket_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Set while the message is mail the channel would not let speak in the conversation (SPEC §4):
+    # from someone who is not a participant, or failing the sender checks. Such a message is
+    # internal (staff only) until an agent accepts it; the text says why it was held.
+    held_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="raise")
     attachments: Mapped[list[Attachment]] = relationship(

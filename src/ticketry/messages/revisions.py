@@ -40,7 +40,7 @@ from ticketry.history.models import Change
 from ticketry.messages.errors import EmptyMessage, MessageDeleted, MessageNotFound, StaleMessage
 from ticketry.messages.models import Message, MessageRevision
 from ticketry.messages.repository import message_visibility, readable_messages
-from ticketry.realtime import broker as realtime
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import lifecycle
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import TicketDeleted
@@ -120,16 +120,10 @@ def edit_message(
     message.body_html = render_plain_text(body) if message.source is Source.EMAIL else render_markdown(body)
     message.updated_at = stamp
     message.updated_by_id = actor.user_id
-    ticket.updated_at = stamp
-    ticket.updated_by_id = actor.user_id
-    realtime.ticket_changed(session, ticket.id)
+    edited = [Change("message", f"#{message.id}", f"#{message.id} edited", internal=message.is_internal)]
+    ticket_changes.touch(session, ticket, actor.user_id, edited, stamp=stamp)
     session.flush()
-    history.record(
-        session,
-        ticket.id,
-        actor,
-        [Change("message", f"#{message.id}", f"#{message.id} edited", internal=message.is_internal)],
-    )
+    history.record(session, ticket.id, actor, edited)
     return message
 
 

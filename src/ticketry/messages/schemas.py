@@ -42,6 +42,11 @@ class MessageCustomerView(Schema):
 class MessageStaffView(MessageCustomerView):
     is_internal: bool
     updated_by_id: int | None = None
+    held_reason: str | None = Field(
+        default=None,
+        description="Set on mail held for review (from someone who is not a participant, or failing "
+        "the sender checks): staff only until accepted with POST .../replies/{id}/accept.",
+    )
 
 
 class ReplyCreate(Input):

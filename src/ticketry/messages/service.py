@@ -21,7 +21,7 @@ from ticketry.messages.attachments import readable_bytes
 from ticketry.messages.errors import EmptyMessage, MessageNotDeleted, MessageNotFound
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
-from ticketry.realtime import broker as realtime
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import lifecycle
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.access import access_ticket
@@ -97,16 +97,24 @@ def post_mail_reply(
     mail_html: str | None,
     files: NewFiles | None = None,
     used: int = 0,
+    held_reason: str | None = None,
 ) -> Message:
     """A reply that arrived by mail. The mail channel has already decided that its author may
     write on this ticket (a signed reply clue, or a sender on the ticket: issue 5 part 4), so
     there is no access check here; the status rules are the web's. `body` is the new text
-    (quoted history stripped); `mail_text` / `mail_html` keep the whole mail for display."""
+    (quoted history stripped); `mail_text` / `mail_html` keep the whole mail for display.
+
+    With `held_reason` the mail channel would not let it speak (SPEC §4: an outsider, a sender
+    that failed its checks): it is a staff-only message that changes no status, until an agent
+    accepts it (`accept_held`)."""
     ticket = session.get(Ticket, ticket_id, with_for_update=True)
     if ticket is None or ticket.deleted_at is not None:
         raise TicketDeleted("This ticket is deleted. Restore it first.")
     stamp = now()
-    if author.is_staff:
+    held = held_reason is not None
+    if held:
+        changes = []
+    elif author.is_staff:
         changes = lifecycle.on_staff_reply(ticket, stamp, internal=is_internal)
     else:
         changes = lifecycle.on_customer_reply(ticket, stamp)
@@ -115,12 +123,13 @@ def post_mail_reply(
         author_id=author.user_id,
         body=body,
         body_html=render_plain_text(body),
-        is_internal=is_internal,
-        is_staff_reply=author.is_staff,
+        is_internal=is_internal or held,
+        is_staff_reply=author.is_staff and not held,
         source=Source.EMAIL,
         mail_text=mail_text,
         mail_html=mail_html,
         created_at=stamp,
+        held_reason=held_reason[:2000] if held_reason is not None else None,
     )
     _append(session, author, ticket, message, changes, files=files, used=used)
     return message
@@ -138,19 +147,13 @@ def _append(
 ) -> None:
     """Add the message with its files, its history and its event, in the caller's transaction."""
     session.add(message)
-    ticket.updated_at = message.created_at
-    ticket.updated_by_id = actor.user_id
-    realtime.ticket_changed(session, ticket.id)
     session.flush()
     if files:
         attachments.attach(session, actor, files, ticket_id=ticket.id, message_id=message.id, used=used)
-    kind = "note" if message.is_internal else "reply"
-    history.record(
-        session,
-        ticket.id,
-        actor,
-        [Change(kind, None, f"#{message.id}", internal=message.is_internal), *changes],
-    )
+    kind = "held_mail" if message.held_reason is not None else "note" if message.is_internal else "reply"
+    recorded = [Change(kind, None, f"#{message.id}", internal=message.is_internal), *changes]
+    ticket_changes.touch(session, ticket, actor.user_id, recorded, stamp=message.created_at)
+    history.record(session, ticket.id, actor, recorded)
     jobs.enqueue(
         session,
         "messages.created",
@@ -197,7 +200,7 @@ def delete_message(session: Session, actor: Actor, ticket_id: int, message_id: i
     message.deleted_at = stamp
     message.deleted_by_id = actor.user_id
     attachments.soft_delete(session, message_id=message.id, at=stamp)
-    _touched(session, actor, ticket, stamp, Change("message", f"#{message.id}", None, internal=True))
+    _touched(session, actor, ticket, message, stamp, Change("message", f"#{message.id}", None, internal=True))
 
 
 def restore_message(session: Session, actor: Actor, ticket_id: int, message_id: int) -> Message:
@@ -214,13 +217,16 @@ def restore_message(session: Session, actor: Actor, ticket_id: int, message_id: 
     attachments.restore(session, message_id=message.id, deleted_at=message.deleted_at)
     message.deleted_at = None
     message.deleted_by_id = None
-    _touched(session, actor, ticket, now(), Change("message", None, f"#{message.id}", internal=True))
+    _touched(session, actor, ticket, message, now(), Change("message", None, f"#{message.id}", internal=True))
     return message
 
 
-def _touched(session: Session, actor: Actor, ticket: Ticket, stamp: datetime, change: Change) -> None:
-    ticket.updated_at = stamp
-    ticket.updated_by_id = actor.user_id
-    realtime.ticket_changed(session, ticket.id)
+def _touched(
+    session: Session, actor: Actor, ticket: Ticket, message: Message, stamp: datetime, change: Change
+) -> None:
+    """A message went or came back: customers see that only of a public one."""
+    ticket_changes.touch(
+        session, ticket, actor.user_id, [change], stamp=stamp, public=not message.is_internal
+    )
     session.flush()
     history.record(session, ticket.id, actor, [change])

@@ -35,6 +35,6 @@ def tell_watchers(session: Session, ticket: Ticket, *, actor_id: int | None, cha
         )
         if not actor.is_staff or visible is None:
             continue
-        realtime.publish(session, f"user:{user.id}", EVENT, detail)
+        realtime.publish(session, realtime.user_channel(user.id), EVENT, detail)
         told.append(user.id)
     return told

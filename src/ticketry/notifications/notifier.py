@@ -1,9 +1,11 @@
 """Building and queueing the notifications of one ticket event, one mail per recipient.
 
-Each recipient is checked at job time: active, with an address, wanting this kind, not the
-person who caused the event, and (for agents) still able to see the ticket. Customer mail is
-rendered from rows `readable_messages(customer)` returns, with is_internal excluded again, so a
-note cannot reach a customer even if an event named one.
+Each recipient is checked at job time: active, with an address somebody reads (not `noreply@`,
+`mailer-daemon@` …), wanting this kind, not the person who caused the event, and (for agents)
+still able to see the ticket. Customer mail is rendered from rows `readable_messages(customer)`
+returns, with is_internal excluded again, so a note cannot reach a customer even if an event
+named one. Each mail's Reply-To is the ticket's reply address signed for its recipient
+(`support+t42.u7.<signature>@…`), so a reply says whose mail it answers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ticketry.auth.actor import Actor
 from ticketry.core.config import Settings, get_settings
 from ticketry.mail.outbound import compose, ids
 from ticketry.mail.outbound import service as outbound
+from ticketry.mail.outbound.addresses import is_unattended
 from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
@@ -99,6 +102,10 @@ class Notifier:
             return False
         if user.email_undeliverable_at is not None:
             return False  # mail to the address bounced for good (a delivery report)
+        if is_unattended(user.email):
+            # Nobody reads it: a receipt there only bounces, or answers the robot that wrote.
+            log.info("notification.unattended_address", user_id=user.id, kind=kind.value)
+            return False
         if user.id == self.actor_id and not own_action_ok:
             return False
         return wants(user.notification_settings or {}, kind)
@@ -213,25 +220,32 @@ class Notifier:
             log.warning("notification.bad_address", user_id=user.id, kind=kind.value, error=str(error))
             return
         reply_to = compose.address(
-            ids.reply_address(settings.secret_key, settings.mail_from, ticket_id=self.ticket.id),
+            ids.reply_address(
+                settings.secret_key, settings.mail_from, ticket_id=self.ticket.id, user_id=user.id
+            ),
             sender.display_name,
         )
         root = thread_root(self.session, self.ticket.id)
-        message = compose.compose(
-            sender=sender,
-            to=[recipient],
-            subject=mail.subject,
-            text=mail.text,
-            html=mail.html,
-            message_id=ids.message_id(
-                settings.secret_key,
-                ids.domain_of(settings.mail_from),
-                ticket_id=self.ticket.id,
-                message_id=message_id or 0,
-            ),
-            in_reply_to=root,
-            references=[root] if root else (),
-            reply_to=reply_to,
-        )
+        try:
+            message = compose.compose(
+                sender=sender,
+                to=[recipient],
+                subject=mail.subject,
+                text=mail.text,
+                html=mail.html,
+                message_id=ids.message_id(
+                    settings.secret_key,
+                    ids.domain_of(settings.mail_from),
+                    ticket_id=self.ticket.id,
+                    message_id=message_id or 0,
+                ),
+                in_reply_to=root,
+                references=[root] if root else (),
+                reply_to=reply_to,
+            )
+        except compose.UnsafeMail as error:
+            # Refused by compose's own check: never sent, and no retry would build it otherwise.
+            log.error("notification.unsafe_mail", user_id=user.id, kind=kind.value, error=str(error))
+            return
         outbound.queue(self.session, message, purpose=kind.value, ticket_id=self.ticket.id, user_id=user.id)
         self.notified.add(user.id)

@@ -115,9 +115,40 @@ def _deliver_after_commit(session: Session) -> None:
         hub.deliver(item)
 
 
-def ticket_changed(session: Session, ticket_id: int, kind: str = "changed") -> None:
-    publish(session, f"ticket:{ticket_id}", kind)
-    publish(session, "tickets", "changed")
+def ticket_changed(
+    session: Session,
+    ticket_id: int,
+    kind: str = "changed",
+    *,
+    public: bool = False,
+    customer_id: int | None = None,
+) -> None:
+    """Staff pages of the ticket and the desk's lists refetch. A `public` change (one a customer
+    can see) also reaches the ticket's public channel and its customer's own list channel; a
+    staff-only change must not, or its timing alone would tell a customer of internal work."""
+    publish(session, ticket_channel(ticket_id), kind)
+    publish(session, DESK_CHANNEL, "changed")
+    if public:
+        publish(session, ticket_channel(ticket_id, public=True), kind)
+        if customer_id is not None:
+            publish(session, customer_channel(customer_id), "changed")
+
+
+# The channels, by audience. Staff: the desk's lists, one ticket's pages, one person's own notes.
+# Customers: their own tickets' list, and one ticket's public changes.
+DESK_CHANNEL = "tickets"
+
+
+def ticket_channel(ticket_id: int, *, public: bool = False) -> str:
+    return f"ticket:{ticket_id}:public" if public else f"ticket:{ticket_id}"
+
+
+def customer_channel(user_id: int) -> str:
+    return f"customer:{user_id}"
+
+
+def user_channel(user_id: int) -> str:
+    return f"user:{user_id}"
 
 
 def listen_postgres(url: str, stop: threading.Event) -> None:

@@ -78,10 +78,20 @@ def _rank(column: ColumnElement[str], order: Sequence[enum.StrEnum]) -> ColumnEl
     return case({value.value: index for index, value in enumerate(order)}, value=column, else_=len(order))
 
 
-def ticket_order(sort: TicketSort) -> list[SQLColumnExpression[Any]]:
+def updated_column(actor: Actor) -> ColumnElement[Any]:
+    """ "Updated" as the actor's side knows it: customers never sort or filter by staff-only work
+    (a note would otherwise move their ticket up their list; see `tickets.changes`)."""
+    if actor.is_staff:
+        return Ticket.updated_at  # type: ignore[return-value]
+    return func.coalesce(Ticket.public_updated_at, Ticket.updated_at)
+
+
+def ticket_order(
+    sort: TicketSort, *, updated: ColumnElement[Any] | None = None
+) -> list[SQLColumnExpression[Any]]:
     column: SQLColumnExpression[Any] = {
         SortField.CREATED_AT: Ticket.created_at,
-        SortField.UPDATED_AT: Ticket.updated_at,
+        SortField.UPDATED_AT: Ticket.updated_at if updated is None else updated,
         SortField.NUMBER: Ticket.id,
         SortField.PRIORITY: _rank(Ticket.priority, list(Priority)),  # type: ignore[arg-type]
         SortField.STATUS: _rank(Ticket.status, list(lifecycle.STATUS_ORDER)),  # type: ignore[arg-type]
@@ -144,7 +154,7 @@ def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> 
         query = query.where(_among(session, watched))
     for column, low, high in (
         (Ticket.created_at, filters.created_from, filters.created_to),
-        (Ticket.updated_at, filters.updated_from, filters.updated_to),
+        (updated_column(actor), filters.updated_from, filters.updated_to),
         (Ticket.resolved_at, filters.resolved_from, filters.resolved_to),
     ):
         if low is not None:
@@ -173,7 +183,10 @@ def find_tickets(
 ) -> Page[Ticket]:
     query = filtered_tickets(session, actor, filters)
     rows = session.scalars(
-        query.options(*TICKET_LOAD).order_by(*ticket_order(sort)).limit(page.page_size).offset(page.offset)
+        query.options(*TICKET_LOAD)
+        .order_by(*ticket_order(sort, updated=updated_column(actor)))
+        .limit(page.page_size)
+        .offset(page.offset)
     )
     return Page(items=list(rows), total=count_rows(session, query), request=page)
 

@@ -122,6 +122,9 @@ def count_views(
         except TookTooLong:
             counted.append(CountedView(view, None, NOT_COUNTED, slow=True))
             continue
+        except DomainError as error:  # a department it names was deleted since: its warning
+            counted.append(CountedView(view, None, error.message))
+            continue
         counted.append(CountedView(view, count))
     return counted
 

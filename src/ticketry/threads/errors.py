@@ -39,3 +39,9 @@ class TicketIsMerged(Conflict):
 
 class InvalidSplit(ValidationFailed):
     code = "invalid_split"
+
+
+class CustomersDiffer(Conflict):
+    """A merge across customers needs an explicit confirmation (SPEC §3)."""
+
+    code = "customers_differ"

@@ -28,16 +28,17 @@ from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.jobs import service as jobs
 from ticketry.messages.models import Message
-from ticketry.realtime import broker as realtime
 from ticketry.threads.errors import (
     AlreadyMerged,
     AlreadyUnmerged,
+    CustomersDiffer,
     MergeChain,
     MergeIntoSelf,
     MergeNotFound,
     MergeTargetClosed,
     MovedSinceMerge,
 )
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import TicketDeleted, TicketNotFound
@@ -136,9 +137,18 @@ def _visible_id(actor: Actor, ticket_id: int) -> Any:
 
 
 def merge_tickets(
-    session: Session, actor: Actor, primary_id: int, secondary_ids: Sequence[int]
+    session: Session,
+    actor: Actor,
+    primary_id: int,
+    secondary_ids: Sequence[int],
+    *,
+    confirm_different_customers: bool = False,
 ) -> list[TicketMerge]:
-    """Merge each secondary into the primary. All or nothing: one refused ticket refuses all."""
+    """Merge each secondary into the primary. All or nothing: one refused ticket refuses all.
+
+    Tickets of another customer merge only with `confirm_different_customers` (SPEC §3): after
+    the merge each customer reads the other's messages and files, so it is never a side effect
+    of typing a wrong number."""
     wanted = list(dict.fromkeys(secondary_ids))
     if not wanted:
         raise ValidationFailed("Choose at least one ticket to merge.", details={"field": "ticketIds"})
@@ -159,6 +169,14 @@ def merge_tickets(
     secondaries = [locked[ticket_id] for ticket_id in wanted]
     for secondary in secondaries:
         _check_secondary(session, secondary, primary)
+    strangers = [t for t in secondaries if t.customer_id != primary.customer_id]
+    if strangers and not confirm_different_customers:
+        names = ", ".join(t.number for t in strangers)
+        raise CustomersDiffer(
+            f"{names} belong{'s' if len(strangers) == 1 else ''} to another customer than {primary.number}. "
+            "After the merge each customer sees the other's messages and files: confirm to merge anyway.",
+            details={"ticketIds": [t.id for t in strangers], "numbers": [t.number for t in strangers]},
+        )
     merges = [_merge_one(session, actor, primary, secondary) for secondary in secondaries]
     _settle(session)
     return merges
@@ -493,9 +511,9 @@ def _remove_links(session: Session, table: Any, column: str, ticket_id: int, val
 
 
 def _touch(session: Session, actor: Actor, ticket: Ticket, stamp: datetime) -> None:
-    ticket.updated_at = stamp
-    ticket.updated_by_id = actor.user_id
-    realtime.ticket_changed(session, ticket.id)
+    """Both tickets of a merge change for their customers too: messages come or go, and the
+    duplicate closes or opens again."""
+    ticket_changes.touch(session, ticket, actor.user_id, [], stamp=stamp, public=True)
 
 
 def _flush(session: Session, actor: Actor, *tickets: Ticket) -> None:

@@ -15,6 +15,11 @@ class MergeIn(Input):
     """Merge these tickets INTO the ticket of the path."""
 
     ticket_ids: list[Id] = Field(min_length=1, max_length=20, description="The duplicates to merge.")
+    confirm_different_customers: bool = Field(
+        default=False,
+        description="Required when a duplicate belongs to another customer: each customer will then "
+        "see the other's messages and files (409 customers_differ without it).",
+    )
 
 
 class SplitIn(Input):

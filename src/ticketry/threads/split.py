@@ -25,6 +25,7 @@ from ticketry.messages.repository import readable_messages
 from ticketry.realtime import broker as realtime
 from ticketry.sitesettings import service as site_settings
 from ticketry.threads.errors import InvalidSplit, TicketIsMerged
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import numbering
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import TicketDeleted
@@ -78,6 +79,7 @@ def split_ticket(
         source=source.source,
         created_at=stamp,
         updated_at=stamp,
+        public_updated_at=stamp,
         created_by_id=actor.user_id,
         updated_by_id=actor.user_id,
     )
@@ -111,8 +113,14 @@ def split_ticket(
             source_id=source.id, target_id=ticket.id, kind=LinkKind.RELATED, created_by_id=actor.user_id
         )
     )
-    source.updated_at = stamp
-    source.updated_by_id = actor.user_id
+    # The moved messages leave the source's conversation: its customer sees that if any was public.
+    moved_public = session.scalar(
+        select(Message.id).where(Message.id.in_(wanted), Message.is_internal.is_(False)).limit(1)
+    )
+    split_into = [Change("split_into", None, ticket.number, internal=True)]
+    ticket_changes.touch(
+        session, source, actor.user_id, split_into, stamp=stamp, public=moved_public is not None
+    )
     session.flush()
     count = f"{len(wanted)} message(s)"
     history.record(
@@ -122,14 +130,8 @@ def split_ticket(
         [Change("ticket", None, "created"), Change("split_from", None, source.number, internal=True)],
         reason=f"{count} moved here from {source.number}",
     )
-    history.record(
-        session,
-        source.id,
-        actor,
-        [Change("split_into", None, ticket.number, internal=True)],
-        reason=f"{count} moved to {ticket.number}",
-    )
-    realtime.ticket_changed(session, source.id)
-    realtime.publish(session, "tickets", "created")
+    history.record(session, source.id, actor, split_into, reason=f"{count} moved to {ticket.number}")
+    realtime.publish(session, realtime.DESK_CHANNEL, "created")
+    realtime.publish(session, realtime.customer_channel(ticket.customer_id), "created")
     session.expire_all()
     return ticket

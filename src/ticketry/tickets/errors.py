@@ -43,3 +43,11 @@ class CategoryNameTaken(Conflict):
 
 class InvalidTicketField(ValidationFailed):
     code = "invalid_field"
+
+
+class ParticipantNotFound(NotFound):
+    code = "participant_not_found"
+
+
+class InvalidParticipant(ValidationFailed):
+    code = "invalid_participant"

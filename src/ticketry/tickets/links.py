@@ -20,7 +20,7 @@ from ticketry.auth.permissions import Permission
 from ticketry.core.errors import Conflict, NotFound, ValidationFailed
 from ticketry.history import service as history
 from ticketry.history.models import Change
-from ticketry.realtime import broker as realtime
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import TicketDeleted, TicketNotFound
 from ticketry.tickets.models import LinkKind, Ticket, TicketLink
@@ -218,4 +218,4 @@ def _record(session: Session, actor: Actor, row: TicketLink, *, added: bool) -> 
             else Change("links", text, None, internal=True)
         )
         history.record(session, this, actor, [change])
-        realtime.ticket_changed(session, this)
+        ticket_changes.announce_internal(session, this)

@@ -170,6 +170,12 @@ class Ticket(Base):
     # (migration 0009); tickets are only ever soft-deleted, so the id always exists.
     merged_into_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # What the customer's side shows as "updated" and as the version to send back: changed only
+    # by what a customer can see (a public reply, a status or title change), never by a note, an
+    # assignment or a tag, so neither leaks staff activity (issue 12 item 11). NULL on tickets
+    # migrated before it existed: read as `updated_at` (see `customer_updated_at`).
+    public_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=now)
+    public_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     department: Mapped[Department] = relationship(lazy="raise")
     category: Mapped[Category | None] = relationship(lazy="raise")
@@ -187,6 +193,36 @@ class Ticket(Base):
     )
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def customer_updated_at(self) -> datetime:
+        return self.public_updated_at or self.updated_at
+
+
+class ParticipantRole(enum.StrEnum):
+    """How someone came to take part in a ticket's conversation (besides its customer)."""
+
+    CC = "cc"  # the customer copied them on a mail to the ticket
+    ACCEPTED = "accepted"  # an agent accepted a mail of theirs into the conversation
+    ADDED = "added"  # staff added them
+
+
+class TicketParticipant(Base):
+    """Someone whose mail joins the ticket's conversation as it comes (SPEC §4): besides the
+    customer (and members of a shared organization), only these. Anyone else's mail is held as a
+    staff-only message until an agent accepts it."""
+
+    __tablename__ = "ticket_participants"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[ParticipantRole] = mapped_column(str_enum(ParticipantRole, "ticket_participant_role"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
 
 
 class LinkKind(enum.StrEnum):

@@ -65,7 +65,17 @@ class _TicketBase(Schema):
     version: int
 
 
-class TicketCustomerListItem(_TicketBase):
+class _CustomerSide(_TicketBase):
+    """What changes a customer sees: their side's last change and version move only with what
+    they can see (`tickets.changes`), so a note or an assignment does not show as activity."""
+
+    updated_at: datetime = Field(validation_alias="customer_updated_at")
+    version: int = Field(
+        validation_alias="public_version", description="Send it back to guard an edit (409 if stale)."
+    )
+
+
+class TicketCustomerListItem(_CustomerSide):
     pass
 
 
@@ -76,7 +86,7 @@ class TicketListItem(_TicketBase):
     first_response_at: datetime | None
 
 
-class TicketCustomerView(_TicketBase):
+class TicketCustomerView(_CustomerSide):
     description: str
     description_html: str
     first_response_at: datetime | None

@@ -26,6 +26,7 @@ from ticketry.history.models import Change, TicketEvent
 from ticketry.jobs import service as jobs
 from ticketry.realtime import broker as realtime
 from ticketry.sitesettings import service as site_settings
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import lifecycle, numbering
 from ticketry.tickets import tags as tag_service
 from ticketry.tickets.access import access_ticket
@@ -88,31 +89,29 @@ def load_for_view(session: Session, ticket: Ticket) -> Ticket:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _touch(session: Session, ticket: Ticket, actor: Actor | None) -> None:
-    """Stamp the change and tell open pages to refetch (delivered only if the change commits)."""
-    ticket.updated_at = now()
-    ticket.updated_by_id = actor.user_id if actor else None
-    realtime.ticket_changed(session, ticket.id)
-
-
 def _check_version(ticket: Ticket, expected: int | None, actor: Actor) -> None:
-    if expected is not None and expected != ticket.version:
+    """Staff send back `version`; customers the version their side shows (`public_version`),
+    which staff-only work never moves (see `tickets.changes`)."""
+    current = ticket.version if actor.is_staff else ticket.public_version
+    if expected is not None and expected != current:
         raise stale(ticket, actor)
 
 
 def stale(ticket: Ticket, actor: Actor) -> StaleTicket:
+    version = ticket.version if actor.is_staff else ticket.public_version
+    updated = ticket.updated_at if actor.is_staff else ticket.customer_updated_at
     current: dict[str, Any] = {
         "id": ticket.id,
-        "version": ticket.version,
+        "version": version,
         "status": ticket.status.value,
         "title": ticket.title,
-        "updatedAt": ticket.updated_at.isoformat(),
+        "updatedAt": updated.isoformat(),
     }
     if actor.is_staff:
         current |= {"priority": ticket.priority.value, "assigneeId": ticket.assignee_id}
     return StaleTicket(
         "The ticket was changed by someone else since you loaded it. Reload and try again.",
-        details={"currentVersion": ticket.version, "current": current},
+        details={"currentVersion": version, "current": current},
     )
 
 
@@ -204,6 +203,7 @@ def create_ticket(
         source=source,
         created_at=stamp,
         updated_at=stamp,
+        public_updated_at=stamp,
         created_by_id=actor.user_id,
         updated_by_id=actor.user_id,
         tags=tag_service.resolve(session, actor, list(tags)) if actor.is_staff else [],
@@ -214,7 +214,8 @@ def create_ticket(
         attachments.attach(session, actor, files, ticket_id=ticket.id)
     history.record(session, ticket.id, actor, [Change("ticket", None, "created")])
     jobs.enqueue(session, "tickets.created", ticket_id=ticket.id)
-    realtime.publish(session, "tickets", "created")
+    realtime.publish(session, realtime.DESK_CHANNEL, "created")
+    realtime.publish(session, realtime.customer_channel(customer.id), "created")
     return ticket
 
 
@@ -255,7 +256,7 @@ def update_ticket(
     with session.no_autoflush:
         changes = _apply_edit(session, actor, ticket, edit)
     if changes:
-        _touch(session, ticket, actor)
+        ticket_changes.touch(session, ticket, actor.user_id, changes)
         _flush_versioned(session, ticket, actor)
         history.record(session, ticket.id, actor, changes)
         jobs.enqueue(
@@ -361,7 +362,7 @@ def change_status(
         )
     changes = lifecycle.change_status(ticket, status, now())
     ticket.status_reason = reason
-    _touch(session, ticket, actor)
+    ticket_changes.touch(session, ticket, actor.user_id, changes)
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, changes, reason=reason)
     jobs.enqueue(
@@ -445,7 +446,7 @@ def _set_assignee(
     previous = ticket.assignee_id
     ticket.assignee = assignee
     changes += lifecycle.on_assign(ticket, stamp) if assignee else lifecycle.on_unassign(ticket, stamp)
-    _touch(session, ticket, actor)
+    ticket_changes.touch(session, ticket, actor.user_id, changes, stamp=stamp)
     _flush_versioned(session, ticket, actor)
     history.record(session, ticket.id, actor, changes, reason=reason)
     jobs.enqueue(
@@ -470,9 +471,10 @@ def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     ticket.deleted_at = now()
     ticket.deleted_by_id = actor.user_id
     attachments.soft_delete(session, ticket_id=ticket.id, at=ticket.deleted_at)
-    _touch(session, ticket, actor)
+    deleted = [Change("deleted", None, "yes", internal=True)]
+    ticket_changes.touch(session, ticket, actor.user_id, deleted)
     _flush_versioned(session, ticket, actor)
-    history.record(session, ticket.id, actor, [Change("deleted", None, "yes", internal=True)])
+    history.record(session, ticket.id, actor, deleted)
     jobs.enqueue(session, "tickets.deleted", ticket_id=ticket.id)
     return ticket
 
@@ -486,9 +488,10 @@ def restore_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     attachments.restore(session, ticket_id=ticket.id, deleted_at=ticket.deleted_at)
     ticket.deleted_at = None
     ticket.deleted_by_id = None
-    _touch(session, ticket, actor)
+    restored = [Change("deleted", "yes", None, internal=True)]
+    ticket_changes.touch(session, ticket, actor.user_id, restored)
     _flush_versioned(session, ticket, actor)
-    history.record(session, ticket.id, actor, [Change("deleted", "yes", None, internal=True)])
+    history.record(session, ticket.id, actor, restored)
     jobs.enqueue(session, "tickets.restored", ticket_id=ticket.id)
     return ticket
 

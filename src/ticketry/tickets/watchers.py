@@ -15,7 +15,7 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.history import service as history
 from ticketry.history.models import Change
-from ticketry.realtime import broker as realtime
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import TicketDeleted
 from ticketry.tickets.models import Ticket, ticket_watchers
@@ -110,5 +110,5 @@ def _set(session: Session, actor: Actor, ticket: Ticket, user: User, *, watching
     history.record(
         session, ticket.id, actor, [Change("watchers", _names(before), _names(after), internal=True)]
     )
-    realtime.ticket_changed(session, ticket.id)  # the page, and the "Watched by me" count
+    ticket_changes.announce_internal(session, ticket.id)  # the page, and the "Watched by me" count
     return after

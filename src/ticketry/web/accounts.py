@@ -1,8 +1,9 @@
-"""Signing in and out, signing up, changing the password, and the pages behind account mail:
-forgotten passwords and e-mail verification."""
+"""Signing in and out, signing up, the account's security page (password, where one is signed
+in, API tokens), and the pages behind account mail: forgotten passwords and e-mail verification."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Annotated
 
@@ -11,14 +12,24 @@ from fastapi.responses import RedirectResponse
 
 from ticketry.auth import mail as account_mail
 from ticketry.auth import service as auth_service
+from ticketry.auth import signup as signup_service
 from ticketry.auth.errors import InvalidOneTimeToken
-from ticketry.auth.passwords import hash_password
+from ticketry.auth.models import TokenScope
+from ticketry.core.clock import now
 from ticketry.core.config import get_settings
-from ticketry.core.errors import PermissionDenied, ValidationFailed
-from ticketry.http.deps import CSRF_FIELD, SESSION_COOKIE, DbSession, browser_session, client_ip, database
+from ticketry.core.errors import PermissionDenied, TooManyRequests, ValidationFailed
+from ticketry.http.deps import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    BrowserSession,
+    DbSession,
+    PathId,
+    browser_session,
+    client_ip,
+    database,
+)
 from ticketry.sitesettings import service as site_settings
 from ticketry.users import service as user_service
-from ticketry.users.models import Role
 from ticketry.web.session import MaybeSignedIn, SignedIn, safe_next
 from ticketry.web.templating import render, set_flash
 
@@ -26,6 +37,8 @@ router = APIRouter(include_in_schema=False)
 
 # Forms shown before sign-in are protected by a double-submit token (cookie == field).
 PRE_CSRF_COOKIE = "ticketry_pre_csrf"
+# The secret of a mailed link, as a query parameter.
+Token = Annotated[str, Query(max_length=account_mail.MAX_TOKEN_LENGTH)]
 
 
 def home_for(is_staff: bool) -> str:
@@ -62,7 +75,9 @@ def _signed_in_redirect(session: DbSession, request: Request, user_id: int, targ
     if old:
         auth_service.end_web_session(session, old)
     user = user_service.get_user(session, user_id)
-    new = auth_service.start_web_session(session, user)
+    new = auth_service.start_web_session(
+        session, user, user_agent=request.headers.get("user-agent", ""), ip=client_ip(request)
+    )
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -129,28 +144,170 @@ def signup_page(request: Request, session: DbSession, who: MaybeSignedIn) -> Res
 def signup(
     request: Request,
     session: DbSession,
-    name: Annotated[str, Form(min_length=1, max_length=200)],
     email: Annotated[str, Form(max_length=254)],
+    pre_csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    """Only an address: the same answer whether or not it has an account (docs/web.md#signing-up).
+    Too many sign-ups from one client address, or from everywhere, get the form again with 429."""
+    _check_pre_csrf(request, pre_csrf)
+    site_settings.require_signup_open(session)
+    try:
+        signup_service.request_signup(session, email=email, ip=client_ip(request))
+    except TooManyRequests as refused:
+        response = render(
+            request,
+            "auth/signup.html",
+            {"pre_csrf": pre_csrf, "email": email, "error": refused.message},
+            who=None,
+            status=429,
+        )
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
+    return RedirectResponse("/signup/sent", status_code=303)
+
+
+@router.get("/signup/sent")
+def signup_sent(request: Request) -> Response:
+    return render(request, "auth/signup_sent.html", {}, who=None)
+
+
+@router.get("/signup/finish")
+def finish_signup_page(request: Request, session: DbSession, token: Token = "") -> Response:
+    """The form, or the news that the link is dead; nothing is spent by looking."""
+    address = signup_service.pending_address(session, token)
+    if address is not None:
+        response = _anonymous_form(request, "auth/signup_finish.html", {"token": token, "email": address})
+    else:
+        response = render(request, "auth/signup_finish.html", {"token": ""}, who=None, status=400)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/signup/finish")
+def finish_signup(
+    request: Request,
+    session: DbSession,
+    token: Annotated[str, Form(max_length=account_mail.MAX_TOKEN_LENGTH)],
+    name: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1000)],
+    confirm: Annotated[str, Form(max_length=1000)],
     pre_csrf: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
     _check_pre_csrf(request, pre_csrf)
     site_settings.require_signup_open(session)
-    if "@" not in email or len(email.strip()) < 3:
-        raise ValidationFailed("Enter a valid e-mail address.")
-    auth_service.check_new_password(password)
-    user = user_service.create_user(
-        session, email=email, name=name.strip(), role=Role.CUSTOMER, password_hash=hash_password(password)
-    )
-    account_mail.send_verification(session, user)
+    if password != confirm:
+        raise ValidationFailed("The passwords do not match.")
+    user = signup_service.finish_signup(session, token, name=name, password=password)
     response = _signed_in_redirect(session, request, user.id, "/")
-    set_flash(response, "Welcome! Your account is ready. We sent you a link to confirm your e-mail address.")
+    set_flash(response, "Welcome! Your account is ready.")
     return response
 
 
+# --- the account's security page: password, sessions, API tokens ------------------------------
+
+# Offered lifetimes of a new token, in days (0: never expires).
+TOKEN_LIFETIMES = ((7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "1 year"), (0, "Never"))
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_agent(user_agent: str) -> str:
+    """ "Firefox on Linux" from a User-Agent header; the raw header when it names neither."""
+    browser = next((name for marker, name in _BROWSERS if marker in user_agent), "")
+    system = next((name for marker, name in _SYSTEMS if re.search(re.escape(marker), user_agent)), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or (user_agent[:80] if user_agent else "Unknown browser")
+
+
+def _security_page(
+    request: Request, session: DbSession, who: BrowserSession, *, created: tuple[str, str] | None = None
+) -> Response:
+    context = {
+        "sessions": auth_service.list_sessions(session, who.actor, current_secret=who.secret),
+        "tokens": auth_service.list_tokens(session, who.actor),
+        "lifetimes": TOKEN_LIFETIMES,
+        "describe_agent": describe_agent,
+        "created": created,
+        "now": now(),
+    }
+    response = render(request, "account/security.html", context, who=who)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/account/security")
+def security_page(request: Request, session: DbSession, who: SignedIn) -> Response:
+    return _security_page(request, session, who)
+
+
 @router.get("/account/password")
-def password_page(request: Request, who: SignedIn) -> Response:
-    return render(request, "auth/password.html", {}, who=who)
+def password_page(request: Request, session: DbSession, who: SignedIn) -> Response:
+    """The same page: the password is its first section."""
+    return _security_page(request, session, who)
+
+
+@router.post("/account/tokens")
+def create_token(
+    request: Request,
+    session: DbSession,
+    who: SignedIn,
+    name: Annotated[str, Form(max_length=100)],
+    scope: Annotated[TokenScope, Form()] = TokenScope.READ,
+    expires_in_days: Annotated[int, Form(ge=0, le=3650)] = 90,
+) -> Response:
+    """The secret is on the page this answers with, once; it is never stored or shown again."""
+    cleaned = " ".join(name.split())
+    if not cleaned or not cleaned.isprintable():
+        raise ValidationFailed("Give the token a name, e.g. what will use it.", details={"field": "name"})
+    token, secret = auth_service.create_own_token(
+        session, who.actor, name=cleaned, scope=scope, expires_in_days=expires_in_days or None
+    )
+    response = _security_page(request, session, who, created=(token.name, secret))
+    # A reload shows the page again, not this POST (which would make another token).
+    response.headers["HX-Replace-Url"] = "/account/security"
+    return response
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_token(session: DbSession, who: SignedIn, token_id: PathId) -> Response:
+    auth_service.revoke_token(session, who.actor, token_id)
+    response = RedirectResponse("/account/security", status_code=303)
+    set_flash(response, "The token is revoked: it stopped working.")
+    return response
+
+
+@router.post("/account/sessions/{session_id}/revoke")
+def revoke_session(session: DbSession, who: SignedIn, session_id: PathId) -> Response:
+    auth_service.revoke_session(session, who.actor, session_id)
+    response = RedirectResponse("/account/security", status_code=303)
+    set_flash(response, "That browser is signed out.")
+    return response
+
+
+@router.post("/account/sign-out-everywhere")
+def sign_out_everywhere(session: DbSession, who: SignedIn) -> Response:
+    """Every session (this one too: a stolen copy of its cookie is the same secret) and every
+    API token ends."""
+    auth_service.sign_out_everywhere(session, who.actor)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    set_flash(response, "You are signed out everywhere: every browser and every API token.", kind="info")
+    return response
 
 
 @router.post("/account/password")
@@ -165,15 +322,16 @@ def change_password(
     if new != confirm:
         raise ValidationFailed("The new passwords do not match.")
     auth_service.change_password(session, who.actor, current=current, new=new, keep_secret=who.secret)
-    response = RedirectResponse(home_for(who.actor.is_staff), status_code=303)
-    set_flash(response, "Your password is changed. Other devices were signed out.")
+    response = RedirectResponse("/account/security", status_code=303)
+    set_flash(
+        response, "Your password is changed. Other browsers were signed out and your API tokens revoked."
+    )
     return response
 
 
 # --- account mail: forgotten password, e-mail verification ------------------------------------
 
 FORGOT_ANSWER = "If an account exists for that address, we have sent a link to reset the password."
-Token = Annotated[str, Query(max_length=account_mail.MAX_TOKEN_LENGTH)]
 
 
 @router.get("/password/forgot")

@@ -162,6 +162,7 @@ def update_user(
         role=role,
         organization_id=_optional_id(organization),
         department_ids=departments or [],
+        keep_secret=who.secret,
     )
     return _done(f"/admin/users/{user.id}", f"{user.name} was saved.")
 
@@ -173,7 +174,11 @@ def set_user_active(
     user = directory.update_user(
         session, who.actor, user_id, provided=frozenset({"is_active"}), is_active=active
     )
-    text = "can sign in again" if active else "is disabled: their sessions and API tokens stop working"
+    text = (
+        "can sign in again (with a new sign-in: old sessions and API tokens stay revoked)"
+        if active
+        else "is disabled: their sessions and API tokens are revoked for good"
+    )
     return _done(f"/admin/users/{user.id}", f"{user.name} {text}.")
 
 
@@ -185,9 +190,18 @@ def reset_password(
     password: Annotated[str, Form(min_length=1, max_length=1000)],
 ) -> Response:
     user = directory.update_user(
-        session, who.actor, user_id, provided=frozenset({"password"}), password=password
+        session,
+        who.actor,
+        user_id,
+        provided=frozenset({"password"}),
+        password=password,
+        keep_secret=who.secret,
     )
-    return _done(f"/admin/users/{user.id}", f"The password of {user.name} was reset.")
+    return _done(
+        f"/admin/users/{user.id}",
+        f"The password of {user.name} was reset; they were signed out everywhere and their API tokens "
+        "revoked.",
+    )
 
 
 # --- organizations ------------------------------------------------------------------------------

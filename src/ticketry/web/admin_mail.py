@@ -21,6 +21,7 @@ from ticketry.auth.permissions import Permission
 from ticketry.core.pagination import PageRequest
 from ticketry.core.schemas import MAX_ID
 from ticketry.http.deps import BrowserSession, DbSession, PathId, browser_session, database, sent_csrf
+from ticketry.mail.inbound import imap
 from ticketry.mail.inbound import service as mail_service
 from ticketry.mail.inbound.imap import ImapSecurity
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
@@ -172,6 +173,11 @@ def delete_mailbox(session: DbSession, who: SignedIn, mailbox_id: PathId) -> Res
 def connection_test(
     request: Request, who: Annotated[BrowserSession, Depends(signed_in_briefly)], mailbox_id: PathId
 ) -> Response:
+    """The flash says one of the probe's fixed sentences, never what the server wrote."""
+    if not imap.PROBES.take((who.actor.user_id, who.actor.email)):
+        return _done(
+            f"/admin/mailboxes/{mailbox_id}", f"Connection test: {imap.TOO_MANY_PROBES}", kind="error"
+        )
     check = mail_service.check_connection(database(request), who.actor, mailbox_id)
     text = f"Connection test: {check.message}"
     return _done(f"/admin/mailboxes/{mailbox_id}", text, kind="success" if check.ok else "error")

@@ -23,6 +23,7 @@ from ticketry.search.query import canonical, parse_list_query
 from ticketry.search.service import DeskView, TicketFilters, TicketSort
 from ticketry.tickets import lifecycle
 from ticketry.tickets import links as link_service
+from ticketry.tickets import participants as participant_service
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets import tags as tag_service
 from ticketry.tickets.models import Priority, Source, TicketStatus
@@ -180,8 +181,11 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         "agents": reports.agent_workload(session, who.actor),
         "other_tickets": [t for t in others.items if t.id != ticket.id][:5],
         "other_total": others.total - 1,
-        "threads": desk_threads.panel(session, who.actor, ticket),
+        "threads": desk_threads.panel(
+            session, who.actor, ticket, retry=request.query_params.get("merge", "")
+        ),
         "links": link_service.list_links(session, who.actor, ticket_id),
+        "participants": participant_service.list_participants(session, who.actor, ticket_id),
         "all_tags": tag_service.all_tags(session),
         "pdf_available": pdf.available(),
         "may_create_tags": tag_service.may_create(session, who.actor),

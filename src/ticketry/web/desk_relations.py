@@ -1,4 +1,5 @@
-"""Desk forms for watchers and links on a ticket's sidebar (issue 6 parts 3 and 6).
+"""Desk forms for watchers, participants and links on a ticket's sidebar (issue 6 parts 3 and 6,
+issue 12: people whose mail joins the conversation).
 
 Each posts, calls one use case and goes back to the ticket with a flash; refusals come back
 as the usual error page (404 for a ticket one cannot see, 403 without the permission).
@@ -12,8 +13,10 @@ from fastapi import APIRouter, Form, Response
 from fastapi.responses import RedirectResponse
 
 from ticketry.core.errors import NotFound
+from ticketry.core.schemas import Email
 from ticketry.http.deps import DbSession, PathId
 from ticketry.tickets import links as link_service
+from ticketry.tickets import participants as participant_service
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets import watchers as watcher_service
 from ticketry.tickets.links import LinkAs
@@ -83,3 +86,20 @@ def add_link(
 def remove_link(session: DbSession, who: SignedIn, ticket_id: PathId, link_id: PathId) -> Response:
     link_service.unlink(session, who.actor, ticket_id, link_id)
     return _back(ticket_id, "Link removed.")
+
+
+@router.post("/{ticket_id}/participants")
+def add_participant(
+    session: DbSession,
+    who: SignedIn,
+    ticket_id: PathId,
+    email: Annotated[Email, Form()],
+) -> Response:
+    row = participant_service.add_participant(session, who.actor, ticket_id, email=email)
+    return _back(ticket_id, f"{row.user.email} takes part now: their mail joins the conversation.")
+
+
+@router.post("/{ticket_id}/participants/{user_id}/remove")
+def remove_participant(session: DbSession, who: SignedIn, ticket_id: PathId, user_id: PathId) -> Response:
+    participant_service.remove_participant(session, who.actor, ticket_id, user_id)
+    return _back(ticket_id, "Participant removed: their mail is held for review again.")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -17,6 +18,7 @@ from ticketry.http.deps import DbSession, PathId
 from ticketry.messages import service as message_service
 from ticketry.threads import merge as merges
 from ticketry.threads import split as splits
+from ticketry.threads.errors import CustomersDiffer
 from ticketry.threads.schemas import MergeView
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Ticket
@@ -26,11 +28,13 @@ from ticketry.web.templating import render, set_flash
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
 
-def panel(session: Session, actor: Actor, ticket: Ticket) -> dict[str, Any]:
-    """What the ticket page's merge card shows (`desk/_merge.html`)."""
+def panel(session: Session, actor: Actor, ticket: Ticket, *, retry: str = "") -> dict[str, Any]:
+    """What the ticket page's merge card shows (`desk/_merge.html`). `retry`: the tickets of a
+    merge refused because another customer's ticket was among them, asked again with the warning."""
     can_merge = actor.can(Permission.TICKETS_MERGE)
     done = merges.list_merges(session, actor, ticket.id) if can_merge else []
     return {
+        "retry": retry[:500],
         "can_merge": can_merge,
         "merged_into": merges.merged_into(session, actor, ticket),
         "merges": [MergeView.of(m) for m in done],
@@ -51,12 +55,23 @@ def merge(
     ticket_id: PathId,
     tickets: Annotated[str, Form(max_length=500)],
     confirm: Annotated[bool, Form()] = False,
+    confirm_customers: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Merge the typed tickets (numbers or ids) into this one."""
+    """Merge the typed tickets (numbers or ids) into this one. Another customer's ticket needs a
+    second, explicit confirmation: the form comes back with the warning and that box."""
     if not confirm:
         raise ValidationFailed("Tick the box to confirm the merge.")
     ids = merges.resolve_references(session, who.actor, tickets)
-    done = merges.merge_tickets(session, who.actor, ticket_id, ids)
+    try:
+        done = merges.merge_tickets(
+            session, who.actor, ticket_id, ids, confirm_different_customers=confirm_customers
+        )
+    except CustomersDiffer as refusal:
+        response = RedirectResponse(
+            f"/desk/tickets/{ticket_id}?{urlencode({'merge': tickets})}#merge-card", status_code=303
+        )
+        set_flash(response, refusal.message, kind="error")
+        return response
     names = ", ".join(MergeView.of(m).secondary_number for m in done)
     return _back_to(ticket_id, f"Merged {names} into this ticket.")
 

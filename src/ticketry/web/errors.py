@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketry.core.errors import DomainError
+from ticketry.core.schemas import CONTROL_CHARACTER_ERROR
 from ticketry.http.deps import BrowserSession, browser_session, database
 from ticketry.web.session import LoginRequired, login_url, safe_next
 from ticketry.web.templating import render, set_flash
@@ -65,8 +66,11 @@ def domain_error(request: Request, error: DomainError) -> Response:
 
 
 def validation_error(request: Request, error: RequestValidationError) -> Response:
-    fields = sorted({str(item.get("loc", ("", ""))[-1]) for item in error.errors()})
-    return _refuse(request, 422, f"Please check: {', '.join(fields)}.")
+    problems = error.errors()
+    fields = ", ".join(sorted({str(item.get("loc", ("", ""))[-1]) for item in problems}))
+    if any(item.get("type") == CONTROL_CHARACTER_ERROR for item in problems):
+        return _refuse(request, 422, f"Please check: {fields} (control characters are not allowed).")
+    return _refuse(request, 422, f"Please check: {fields}.")
 
 
 def http_error(request: Request, error: StarletteHTTPException) -> Response:

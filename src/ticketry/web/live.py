@@ -7,16 +7,28 @@ authorised GET, so nothing reaches a browser that its page would not show.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Form, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
+from ticketry.auth import service as auth_service
+from ticketry.core.db import Database
 from ticketry.core.errors import NotAuthenticated
 from ticketry.core.schemas import MAX_ID
 from ticketry.http.deps import DbSession, PathId
-from ticketry.realtime.broker import hub
+from ticketry.realtime.broker import (
+    DESK_CHANNEL,
+    Event,
+    customer_channel,
+    hub,
+    ticket_channel,
+    user_channel,
+)
 from ticketry.realtime.models import PresenceState
 from ticketry.tickets import presence as presence_service
 from ticketry.tickets import service as ticket_service
@@ -26,6 +38,8 @@ from ticketry.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 KEEPALIVE_SECONDS = 15
+# How stale the "still signed in?" answer of an open stream may be before an event is sent.
+RECHECK_SECONDS = 5.0
 
 
 @router.get("/events")
@@ -35,27 +49,51 @@ def events(
     who: MaybeSignedIn,
     ticket: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> EventSourceResponse:
-    """The stream a page listens to: list changes, and one ticket's changes if it shows one."""
+    """The stream a page listens to: its audience's list changes, and one ticket's changes if it
+    shows one. A customer hears only of their own tickets, and of one ticket only what its page
+    shows them (no notes, no agents opening it, nothing desk-wide); the stream ends when the
+    session does (sign-out, revocation, expiry)."""
     if who is None:
         raise NotAuthenticated("Sign in to receive live updates.")
-    channels = {"tickets"}
-    if who.actor.is_staff:
-        channels.add(f"user:{who.actor.user_id}")  # watched tickets that changed (SPEC §4)
+    actor = who.actor
+    if actor.is_staff:
+        # The desk's lists, and watched tickets that changed (SPEC §4).
+        channels = {DESK_CHANNEL, user_channel(actor.user_id)}
+    else:
+        channels = {customer_channel(actor.user_id)}
     if ticket is not None:
-        ticket_service.get_ticket(session, who.actor, ticket)  # 404 unless the actor may see it
-        channels.add(f"ticket:{ticket}")
-    return EventSourceResponse(_stream(request, frozenset(channels)), ping=KEEPALIVE_SECONDS)
+        ticket_service.get_ticket(session, actor, ticket)  # 404 unless the actor may see it
+        channels.add(ticket_channel(ticket, public=not actor.is_staff))
+    database: Database = request.app.state.db
+    still_signed_in = partial(_session_alive, database, who.secret)
+    return EventSourceResponse(_stream(request, frozenset(channels), still_signed_in), ping=KEEPALIVE_SECONDS)
 
 
-async def _stream(request: Request, channels: frozenset[str]) -> AsyncIterator[dict[str, str]]:
+def _session_alive(database: Database, secret: str) -> bool:
+    with database.unit_of_work(write=False) as session:
+        return auth_service.web_session_for(session, secret) is not None
+
+
+async def _stream(
+    request: Request, channels: frozenset[str], still_signed_in: Callable[[], bool]
+) -> AsyncIterator[dict[str, str]]:
     with hub.subscribe(channels) as subscription:
         yield {"event": "ready", "data": "ok"}
+        checked = time.monotonic()
         while not await request.is_disconnected():
             try:
-                item = await asyncio.wait_for(subscription.queue.get(), timeout=KEEPALIVE_SECONDS)
+                item: Event | None = await asyncio.wait_for(
+                    subscription.queue.get(), timeout=KEEPALIVE_SECONDS
+                )
             except TimeoutError:
-                continue
-            yield {"event": item.kind, "data": item.detail or item.channel}
+                item = None
+            if item is None or time.monotonic() - checked >= RECHECK_SECONDS:
+                if not await anyio.to_thread.run_sync(still_signed_in):
+                    yield {"event": "signed_out", "data": "signed out"}
+                    return
+                checked = time.monotonic()
+            if item is not None:
+                yield {"event": item.kind, "data": item.detail or item.channel}
 
 
 @router.post("/desk/tickets/{ticket_id}/presence")

@@ -1,5 +1,6 @@
-"""Editing a message from the desk or the portal, its earlier versions, and (admins, in the desk)
-deleting and restoring it. The rules live in `messages.revisions` and `messages.service`."""
+"""Editing a message from the desk or the portal, its earlier versions, (admins, in the desk)
+deleting and restoring it, and (staff) accepting held mail into the conversation. The rules live
+in `messages.revisions`, `messages.service` and `messages.held`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from ticketry.http.deps import BrowserSession, DbSession, PathId
-from ticketry.messages import revisions
+from ticketry.messages import held, revisions
 from ticketry.messages import service as message_service
 from ticketry.tickets import service as ticket_service
 from ticketry.web.session import SignedIn
@@ -92,3 +93,11 @@ def delete(session: DbSession, who: SignedIn, ticket_id: PathId, message_id: Pat
 def restore(session: DbSession, who: SignedIn, ticket_id: PathId, message_id: PathId) -> Response:
     message_service.restore_message(session, who.actor, ticket_id, message_id)
     return _back(who, ticket_id, message_id, "Message restored.")
+
+
+@router.post("/desk/tickets/{ticket_id}/messages/{message_id}/accept")
+def accept(session: DbSession, who: SignedIn, ticket_id: PathId, message_id: PathId) -> Response:
+    held.accept_held(session, who.actor, ticket_id, message_id)
+    return _back(
+        who, ticket_id, message_id, "Mail accepted: the customer sees it now, and its sender's mail joins."
+    )

@@ -1,12 +1,15 @@
 """A mail's HTML part made safe to keep, and read as text for mail that has no text part. Pure;
 used by `parse` (SPEC §4, mail in).
 
-Two measured hazards shape this module. html5ever (inside nh3) spends time proportional to the
-square of the nesting depth on some elements (80,000 nested `<blockquote>` take 22 s, 200,000
-nested `<div>` over a minute), so tags past MAX_NESTING open elements are dropped before nh3
-sees them. The stdlib `html.parser` of CPython 3.11 is quadratic on unterminated comments
-(20,000 times `<!--` take 4 s) and raises AssertionError on `<![`, so it only ever reads nh3's own
-well-formed output.
+Both are linear in their input, because a mail is written by anyone (issue 12 item 4).
+html5ever (inside nh3) is not on every shape of HTML: `htmlbounds.bound_markup` bounds the
+structure it is given first and says why. The stdlib `html.parser` of CPython 3.11 is quadratic
+on unterminated comments (20,000 times `<!--` take 4 s) and raises AssertionError on `<![`, so
+it only ever reads nh3's own well-formed output (no comments, escaped text and attributes); on
+that it is linear, and so is `_TextWriter`, which never joins a line more than once. A faster
+C parser was measured and not taken: selectolax's Lexbor reads nh3's output well, but not
+hostile HTML (200,000 nested `<div>` take 314 s, one tag of 120,000 attributes 52 s), so it would
+be safe only as long as nh3's output is bounded; the stdlib parser is safe on any well-formed input.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from html.parser import HTMLParser
 
 import nh3
 
-MAX_NESTING = 100
+from ticketry.mail.inbound.htmlbounds import bound_markup
 
 ALLOWED_TAGS = frozenset(
     {
@@ -82,7 +85,7 @@ def sanitise_html(html: str, *, remote_images: bool = False) -> tuple[str, int]:
         return value
 
     clean = nh3.clean(
-        limit_nesting(html),
+        bound_markup(html),
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(_DROPPED_WITH_CONTENT),
         attributes=ALLOWED_ATTRIBUTES,
@@ -99,105 +102,6 @@ def sanitise_html(html: str, *, remote_images: bool = False) -> tuple[str, int]:
 def _protocol_relative(url: str) -> str | None:
     """`//host/path` is https; other relative URLs point into our own site and are dropped."""
     return "https:" + url.strip() if url.strip().startswith("//") else None
-
-
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]{0,40})[^>]*>?|<!--|<[!?]")
-_VOID = frozenset(
-    {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-    }
-)
-# Elements a parser closes by itself when the next one starts; they never deepen the tree.
-_SELF_CLOSING = frozenset(
-    {
-        "p",
-        "li",
-        "dt",
-        "dd",
-        "option",
-        "optgroup",
-        "tr",
-        "td",
-        "th",
-        "thead",
-        "tbody",
-        "tfoot",
-        "rb",
-        "rt",
-        "rp",
-    }
-)
-# Elements whose content is not markup: a tag inside them must not be counted.
-_RAW_TEXT = frozenset(
-    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript", "plaintext"}
-)
-# Formatting elements survive their enclosing blocks: the parser reopens them in each later block
-# (the adoption agency), so each one left open is counted apart from the stack.
-_FORMATTING = frozenset(
-    {"a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u"}
-)
-MAX_OPEN_FORMATTING = 20
-_RAW_TEXT_END = {name: re.compile(f"</{name}", re.IGNORECASE) for name in _RAW_TEXT}
-
-
-def limit_nesting(html: str, limit: int = MAX_NESTING) -> str:
-    """`html` without the start tags that would open more than `limit` elements at once.
-
-    A cheap model of an HTML parser's stack of open elements: void and self-closing elements do
-    not count, an end tag pops to its start tag if that is open, comments and the content of
-    raw-text elements (`<style>`, `<script>`, …) are skipped as the parser skips them. Real
-    mail nests a few dozen levels; only hostile input loses tags (its text stays). Formatting
-    elements (`<b>`, `<font>`, …) left open are limited to MAX_OPEN_FORMATTING, because the
-    parser reopens every one of them in each later block.
-    """
-    stack: list[str] = []
-    formatting = 0
-    pieces: list[str] = []
-    pos = copied = 0
-    while (match := _TAG.search(html, pos)) is not None:
-        pos = match.end()
-        if match[2] is None:  # a comment, declaration or processing instruction
-            closing = html.find("-->" if match[0] == "<!--" else ">", pos)
-            pos = len(html) if closing < 0 else closing + 1
-            continue
-        name = match[2].lower()
-        if match[1]:
-            if name in stack:
-                index = len(stack) - 1 - stack[::-1].index(name)
-                if name in _FORMATTING:
-                    del stack[index]  # blocks opened inside it stay open
-                else:
-                    del stack[index:]
-            if name in _FORMATTING:
-                formatting = max(0, formatting - 1)
-        elif name in _RAW_TEXT:
-            end_tag = _RAW_TEXT_END[name].search(html, pos)
-            pos = end_tag.start() if end_tag else len(html)
-        elif name in _VOID or name in _SELF_CLOSING:
-            pass
-        elif len(stack) >= limit or (name in _FORMATTING and formatting >= MAX_OPEN_FORMATTING):
-            pieces.append(html[copied : match.start()])
-            copied = match.end()
-        else:
-            stack.append(name)
-            formatting += name in _FORMATTING
-    if not pieces:
-        return html
-    pieces.append(html[copied:])
-    return "".join(pieces)
 
 
 _BLOCKS = frozenset(
@@ -220,12 +124,17 @@ class _TextWriter(HTMLParser):
         self.current: list[str] = []
         self.quote = 0
         self.pre = 0
-        self.links: list[tuple[str, int]] = []
+        # Per open link: its URL, and where its label starts (the line, the piece on that line).
+        # The label is joined once, at the link's end: joining the line at every link was
+        # quadratic (1 MB of links took 5-20 s).
+        self.links: list[tuple[str, int, int]] = []
         self.lists: list[int] = []  # per open list: the next number, or 0 for bullets
+        self.line_number = 0
 
     def end_line(self, *, keep_empty: bool = False) -> None:
         text = "".join(self.current)
         self.current = []
+        self.line_number += 1
         if not self.pre:
             text = text.strip()
         if text or keep_empty:
@@ -255,7 +164,7 @@ class _TextWriter(HTMLParser):
             self.current.append(" ")
         elif tag == "a":
             href = dict(attrs).get("href") or ""
-            self.links.append((href, len("".join(self.current))))
+            self.links.append((href, self.line_number, len(self.current)))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _BLOCKS:
@@ -267,8 +176,8 @@ class _TextWriter(HTMLParser):
             elif tag in ("ul", "ol") and self.lists:
                 self.lists.pop()
         elif tag == "a" and self.links:
-            href, start = self.links.pop()
-            label = "".join(self.current)[start:]
+            href, line_number, piece = self.links.pop()
+            label = "".join(self.current[piece:] if line_number == self.line_number else self.current)
             target = href.removeprefix("mailto:") if href.lower().startswith("mailto:") else href
             if href.lower().startswith(("http:", "https:", "mailto:")) and target not in label:
                 self.current.append(f" ({target})")

@@ -2,7 +2,16 @@
 folder, list new UIDs, fetch headers and bodies without setting \\Seen, then mark or move what
 was ingested. Standard library only (`imaplib`, `ssl`); no database, no web framework.
 
-Every failure is an `ImapError` whose text an admin can act on; it never contains the password.
+Every failure is an `ImapError` whose text an admin can act on. It never contains the password,
+nor anything the remote server wrote (a greeting, a NO or BAD text, an alert): an admin who
+points a mailbox at some other service must not be able to read its banner through the
+helpdesk (issue 12 item 13). What the server said goes to the log for the operator; a known
+RFC 5530 response code (`[OVERQUOTA]`, `[NOPERM]`, …) may be named, being one of a fixed set.
+
+The admin's "test connection" (`probe`) answers with one of a few fixed sentences (cannot
+connect, TLS failed, not an IMAP server, login refused, folder missing), tries only the
+mailbox's own host and port, gives up after PROBE_SECONDS in all, and an admin may run it at
+most PROBES_PER_MINUTE times a minute (per process), so that it is no port scanner either.
 """
 
 from __future__ import annotations
@@ -11,7 +20,10 @@ import base64
 import enum
 import imaplib
 import re
+import socket
 import ssl
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -24,8 +36,33 @@ log = structlog.get_logger(__name__)
 
 UIDS_PER_COMMAND = 200
 MAX_UID = 2**32 - 1
+PROBE_SECONDS = 10.0  # the whole connection test, connecting to selecting the folder
+PROBES_PER_MINUTE = 6
 LOGIN_REFUSED = "The server refused the user name or password."
 ENCRYPTION_REQUIRED = "The server does not accept a password without encryption; choose TLS or STARTTLS."
+TOO_MANY_PROBES = "Too many connection tests; wait a minute and try again."
+# The response codes of RFC 3501 and RFC 5530 an error may name: atoms from a fixed list, never
+# the server's free text.
+RESPONSE_CODES = frozenset(
+    {
+        "ALERT", "ALREADYEXISTS", "AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "CANNOT", "CLIENTBUG",
+        "CONTACTADMIN", "CORRUPTION", "EXPIRED", "EXPUNGEISSUED", "INUSE", "LIMIT", "NONEXISTENT",
+        "NOPERM", "OVERQUOTA", "PARSE", "PRIVACYREQUIRED", "READ-ONLY", "READ-WRITE", "SERVERBUG",
+        "TRYCREATE", "UNAVAILABLE",
+    }
+)  # fmt: skip
+
+
+class Failure(enum.StrEnum):
+    """What kind of thing went wrong; `probe` answers each with one fixed sentence."""
+
+    CONNECT = "connect"
+    TLS = "tls"
+    NOT_IMAP = "not_imap"
+    LOGIN = "login"
+    FOLDER = "folder"
+    TIMEOUT = "timeout"  # the server stopped answering after its greeting
+    SERVER = "server"  # a refusal of a later command
 
 
 class ImapSecurity(enum.StrEnum):
@@ -49,7 +86,11 @@ class ImapAccount:
 
 
 class ImapError(Exception):
-    """A short sentence an admin can act on."""
+    """A short sentence an admin can act on, without anything the server wrote."""
+
+    def __init__(self, message: str, failure: Failure = Failure.SERVER) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 @dataclass(frozen=True)
@@ -64,11 +105,17 @@ class Envelope:
 class ImapMailbox:
     """One connection to one folder; a context manager that logs out quietly on exit."""
 
-    def __init__(self, account: ImapAccount) -> None:
+    def __init__(self, account: ImapAccount, *, deadline_seconds: float | None = None) -> None:
         self.account = account
         self.message_count = 0  # EXISTS when the folder was selected
         self.capabilities: frozenset[str] = frozenset()  # after login
         self._connection: imaplib.IMAP4 | None = None
+        # With a deadline, the socket is shut when it passes, whatever the server is doing (a
+        # server sending its greeting one byte at a time would outlast any per-read timeout).
+        self._deadline = deadline_seconds
+        self._socket: socket.socket | None = None
+        self._watchdog: threading.Timer | None = None
+        self._expired = False
 
     def __enter__(self) -> Self:
         return self
@@ -95,6 +142,9 @@ class ImapMailbox:
 
     def close(self) -> None:
         """Log out; errors are logged, not raised (the work is done or already failed)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         connection, self._connection = self._connection, None
         if connection is None:
             return
@@ -112,7 +162,7 @@ class ImapMailbox:
             return []
         with self._talking("searching for new mail"):
             data = _ok(self._client.uid("SEARCH", "UID", f"{last_uid + 1}:*"), "UID SEARCH")
-        found = {int(uid) for line in data if line for uid in line.split()}
+        found = {int(uid) for line in data if line for uid in line.split() if uid.isdigit()}
         return sorted(uid for uid in found if uid > last_uid)
 
     def envelopes(self, uids: Sequence[int]) -> list[Envelope]:
@@ -182,24 +232,38 @@ class ImapMailbox:
     def _connect(self) -> imaplib.IMAP4:
         account = self.account
         context = self._tls_context() if account.security != ImapSecurity.NONE else None
+        if self._deadline is not None:
+            self._watchdog = threading.Timer(self._deadline, self._expire)
+            self._watchdog.daemon = True
+            self._watchdog.start()
         try:
             if account.security == ImapSecurity.TLS:
                 assert context is not None
-                return imaplib.IMAP4_SSL(
-                    account.host, account.port, ssl_context=context, timeout=account.timeout_seconds
+                return _Imap4Tls(
+                    account.host,
+                    account.port,
+                    ssl_context=context,
+                    timeout=account.timeout_seconds,
+                    owner=self,
                 )
-            connection = imaplib.IMAP4(account.host, account.port, timeout=account.timeout_seconds)
+            connection = _Imap4(account.host, account.port, timeout=account.timeout_seconds, owner=self)
         except ssl.SSLError as error:
             raise self._tls_error(error) from error
         except OSError as error:
-            raise ImapError(f"Could not connect to {self._where}: {_reason(error)}") from error
-        except imaplib.IMAP4.error as error:
-            raise ImapError(f"{self._where} does not answer as an IMAP server: {error}") from error
+            if not self._expired and (self._socket is None or isinstance(error, TimeoutError)):
+                raise ImapError(
+                    f"Could not connect to {self._where}: {_reason(error)}", Failure.CONNECT
+                ) from error
+            raise self._not_imap(error) from error
+        except Exception as error:  # imaplib's errors, and whatever a garbled greeting raises
+            raise self._not_imap(error) from error
         if context is None:
             return connection
         try:
             if "STARTTLS" not in connection.capabilities:
-                raise ImapError("The server does not offer STARTTLS; refusing to log in without encryption.")
+                raise ImapError(
+                    "The server does not offer STARTTLS; refusing to log in without encryption.", Failure.TLS
+                )
             connection.starttls(context)
         except BaseException as error:
             with suppress(OSError):
@@ -207,10 +271,31 @@ class ImapMailbox:
             if isinstance(error, ssl.SSLError):
                 raise self._tls_error(error) from error
             if isinstance(error, OSError | imaplib.IMAP4.error):
-                message = f"STARTTLS with {self._where} failed: {_reason(error)}"
-                raise ImapError(f"{message}; refusing to log in without encryption.") from error
+                log.warning(
+                    "imap.starttls_failed", host=account.host, port=account.port, error=str(error)[:500]
+                )
+                message = f"STARTTLS with {self._where} failed; refusing to log in without encryption."
+                raise ImapError(message, Failure.TLS) from error
             raise
         return connection
+
+    def _opened(self, sock: socket.socket) -> None:
+        """The socket exists (imaplib made it): the watchdog may shut it from now on."""
+        self._socket = sock
+        if self._expired:
+            self._expire()
+
+    def _expire(self) -> None:
+        self._expired = True
+        if self._socket is not None:
+            with suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+
+    def _not_imap(self, error: BaseException) -> ImapError:
+        log.warning("imap.not_imap", host=self.account.host, port=self.account.port, error=repr(error)[:500])
+        if self._expired:
+            return ImapError(f"{self._where} did not answer within {self._deadline:g} s.", Failure.NOT_IMAP)
+        return ImapError(f"{self._where} does not answer as an IMAP server.", Failure.NOT_IMAP)
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -219,17 +304,21 @@ class ImapMailbox:
                 context.load_verify_locations(cafile=self.account.ca_file)
             except (OSError, ssl.SSLError) as error:
                 message = f"The CA file {self.account.ca_file!r} cannot be read: {_reason(error)}"
-                raise ImapError(message) from error
+                raise ImapError(message, Failure.TLS) from error
         return context
 
     def _tls_error(self, error: ssl.SSLError) -> ImapError:
+        """OpenSSL's own words (a fixed set: "certificate has expired", "wrong version number"),
+        never text of the server's."""
+        log.warning("imap.tls_failed", host=self.account.host, port=self.account.port, error=str(error)[:500])
         if isinstance(error, ssl.SSLCertVerificationError):
             return ImapError(
                 f"The certificate of {self._where} could not be verified ({error.verify_message}). "
-                "If the server uses its own certificate authority, give its CA certificate."
+                "If the server uses its own certificate authority, give its CA certificate.",
+                Failure.TLS,
             )
         hint = "; is this the port for implicit TLS?" if error.reason == "WRONG_VERSION_NUMBER" else "."
-        return ImapError(f"TLS with {self._where} failed: {_reason(error)}{hint}")
+        return ImapError(f"TLS with {self._where} failed: {_reason(error)}{hint}", Failure.TLS)
 
     def _log_in(self, connection: imaplib.IMAP4) -> None:
         """LOGIN where both names are printable ASCII, else AUTHENTICATE PLAIN (UTF-8, base64):
@@ -238,7 +327,7 @@ class ImapMailbox:
         user, password = self.account.username, self.account.password
         capabilities = {name.upper() for name in connection.capabilities}
         if "LOGINDISABLED" in capabilities:
-            raise ImapError(ENCRYPTION_REQUIRED)
+            raise ImapError(ENCRYPTION_REQUIRED, Failure.LOGIN)
         with self._talking("logging in"):
             try:
                 if _quotable(user) and _quotable(password):
@@ -247,7 +336,8 @@ class ImapMailbox:
                     connection.authenticate("PLAIN", lambda _: f"\0{user}\0{password}".encode())
                 else:
                     raise ImapError(
-                        "The server cannot take a user name or password with non-ASCII characters."
+                        "The server cannot take a user name or password with non-ASCII characters.",
+                        Failure.LOGIN,
                     )
             except imaplib.IMAP4.abort:
                 raise
@@ -259,7 +349,9 @@ class ImapMailbox:
                     message = "The server cannot log anyone in just now; try again later."
                 else:
                     message = LOGIN_REFUSED
-                raise ImapError(message) from None  # imaplib's error adds nothing but the reply
+                raise ImapError(
+                    message, Failure.LOGIN
+                ) from None  # imaplib's error adds nothing but the reply
 
     def _select(self, connection: imaplib.IMAP4) -> int:
         folder = self.account.folder
@@ -267,16 +359,26 @@ class ImapMailbox:
             try:
                 kind, data = connection.select(quote_folder(folder))
             except imaplib.IMAP4.readonly:
-                raise ImapError(f"The folder {folder!r} is read-only for this user.") from None
+                raise ImapError(
+                    f"The folder {folder!r} is read-only for this user.", Failure.FOLDER
+                ) from None
             if kind != "OK":
                 kind_status, _ = connection.status(quote_folder(folder), "(MESSAGES)")
                 if kind_status != "OK":
-                    raise ImapError(f"The folder {folder!r} does not exist.")
-                raise ImapError(f"The server refused to open the folder {folder!r}: {_text(data)}")
-            self.message_count = int(data[0] or 0)
+                    raise ImapError(f"The folder {folder!r} does not exist.", Failure.FOLDER)
+                message = f"The server refused to open the folder {folder!r}{_code_of(data)}."
+                raise ImapError(message, Failure.FOLDER)
+            try:
+                self.message_count = int(data[0] or 0)
+            except ValueError:
+                raise ImapError(
+                    f"{self._where} does not answer as an IMAP server.", Failure.NOT_IMAP
+                ) from None
             _, validity = connection.response("UIDVALIDITY")
-        if not validity or validity[0] is None:
-            raise ImapError(f"The server did not give a UIDVALIDITY for the folder {folder!r}.")
+        if not validity or validity[0] is None or not str(validity[0], "ascii", "replace").isdigit():
+            raise ImapError(
+                f"The server did not give a UIDVALIDITY for the folder {folder!r}.", Failure.FOLDER
+            )
         return int(validity[0])
 
     def _ensure_folder(self, folder: str) -> None:
@@ -286,7 +388,9 @@ class ImapMailbox:
                 return
             kind, data = client.create(name)
             if kind != "OK" and _code(_text(data)) != "ALREADYEXISTS":
-                raise ImapError(f"The folder {folder!r} could not be created: {_text(data)}")
+                raise ImapError(
+                    f"The folder {folder!r} could not be created{_code_of(data)}.", Failure.FOLDER
+                )
             client.subscribe(name)  # so that mail clients show it; a refusal changes nothing here
 
     def _store(self, uids: Sequence[int], flags: str) -> None:
@@ -299,26 +403,135 @@ class ImapMailbox:
         """Turn what imaplib and the socket raise into an ImapError that says what we were doing."""
         try:
             yield
-        except imaplib.IMAP4.abort as error:
-            raise ImapError(f"The connection to {self._where} broke while {doing}: {error}") from error
-        except imaplib.IMAP4.error as error:
-            raise ImapError(f"The server refused {doing}: {error}") from error
-        except TimeoutError as error:
-            seconds = f"{self.account.timeout_seconds:g}"
-            message = f"{self._where} did not answer within {seconds} s while {doing}."
-            raise ImapError(message) from error
-        except OSError as error:
-            raise ImapError(
-                f"The connection to {self._where} broke while {doing}: {_reason(error)}"
-            ) from error
+        except ImapError:
+            raise
+        except (imaplib.IMAP4.error, OSError, ValueError) as error:
+            log.warning(
+                "imap.failed",
+                host=self.account.host,
+                port=self.account.port,
+                doing=doing,
+                error=repr(error)[:500],
+            )
+            if self._expired or isinstance(error, TimeoutError):
+                seconds = f"{self._deadline if self._expired else self.account.timeout_seconds:g}"
+                raise ImapError(
+                    f"{self._where} did not answer within {seconds} s while {doing}.", Failure.TIMEOUT
+                ) from error
+            if isinstance(error, imaplib.IMAP4.abort | OSError | ValueError):
+                raise ImapError(
+                    f"The connection to {self._where} broke while {doing}.", Failure.SERVER
+                ) from error
+            raise ImapError(f"The server refused {doing}{_code_of([str(error)])}.", Failure.SERVER) from error
+
+
+class _Imap4(imaplib.IMAP4):
+    """imaplib's client, telling its mailbox the socket as soon as it exists (for the deadline)."""
+
+    def __init__(self, host: str, port: int, *, timeout: float, owner: ImapMailbox) -> None:
+        self._owner = owner
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        sock = super()._create_socket(timeout)  # type: ignore[misc]
+        self._owner._opened(sock)
+        return sock  # type: ignore[no-any-return]
+
+
+class _Imap4Tls(imaplib.IMAP4_SSL):
+    def __init__(
+        self, host: str, port: int, *, ssl_context: ssl.SSLContext, timeout: float, owner: ImapMailbox
+    ) -> None:
+        self._owner = owner
+        self._context = ssl_context
+        super().__init__(host, port, ssl_context=ssl_context, timeout=timeout)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        """The plain socket is handed over before the handshake, so the deadline covers it too."""
+        sock = imaplib.IMAP4._create_socket(self, timeout)  # type: ignore[attr-defined]
+        self._owner._opened(sock)
+        return self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class _Window:
+    """At most `limit` events per key in any `seconds`, in this process."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit, self.seconds = limit, seconds
+        self.times: dict[object, list[float]] = {}
+        self.lock = threading.Lock()
+
+    def take(self, key: object) -> bool:
+        """Count one event for `key`; False (and nothing counted) when it is over the limit."""
+        with self.lock:
+            now = time.monotonic()
+            for other in [k for k, times in self.times.items() if now - times[-1] >= self.seconds]:
+                del self.times[other]
+            recent = [t for t in self.times.get(key, []) if now - t < self.seconds]
+            if len(recent) >= self.limit:
+                return False
+            self.times[key] = [*recent, now]
+            return True
+
+    def clear(self) -> None:
+        with self.lock:
+            self.times.clear()
+
+
+# Connection tests per admin, by (user id, e-mail address): the web and API routes take one
+# before each test.
+PROBES = _Window(PROBES_PER_MINUTE, 60.0)
 
 
 def probe(account: ImapAccount) -> str:
-    """The admin's "test connection": log in, open the folder, say how many messages it holds."""
-    with ImapMailbox(account) as mailbox:
-        mailbox.open()
-        count = mailbox.message_count
-        return f"Connected; {count} message{'' if count == 1 else 's'} in {account.folder}."
+    """The admin's "test connection": log in, open the folder, say how many messages it holds.
+
+    Fails with an ImapError whose text is one of the fixed sentences of `probe_message`, whatever
+    the other end said; the mailbox's own host and port only, PROBE_SECONDS in all. The routes
+    that offer it take one of an admin's PROBES_PER_MINUTE first (`PROBES`)."""
+    seconds = min(account.timeout_seconds, PROBE_SECONDS)
+    account = ImapAccount(
+        host=account.host,
+        port=account.port,
+        security=account.security,
+        username=account.username,
+        password=account.password,
+        folder=account.folder,
+        timeout_seconds=seconds,
+        ca_file=account.ca_file,
+    )
+    try:
+        with ImapMailbox(account, deadline_seconds=seconds) as mailbox:
+            mailbox.open()
+            count = mailbox.message_count
+    except ImapError as error:
+        raise ImapError(probe_message(account, error), error.failure) from error
+    except Exception as error:  # the contract: a fixed sentence, whatever the other end did
+        log.warning("imap.probe_failed", host=account.host, port=account.port, error=repr(error)[:500])
+        raise ImapError(probe_message(account, ImapError("", Failure.NOT_IMAP)), Failure.NOT_IMAP) from error
+    return f"Connected; {count} message{'' if count == 1 else 's'} in {account.folder}."
+
+
+def probe_message(account: ImapAccount, error: ImapError) -> str:
+    """The one sentence the connection test says for a failure of this kind."""
+    where = f"{account.host}:{account.port}"
+    match error.failure:
+        case Failure.CONNECT:
+            return str(error)  # "Could not connect to host:port: connection refused" (our own OS's words)
+        case Failure.TLS:
+            return (
+                f"TLS with {where} failed: the port may not be the one for the chosen security (993 "
+                "for TLS, 143 for STARTTLS), or the certificate could not be verified (give the CA "
+                "certificate of a server with a certificate authority of its own)."
+            )
+        case Failure.LOGIN:
+            return ENCRYPTION_REQUIRED if str(error) == ENCRYPTION_REQUIRED else LOGIN_REFUSED
+        case Failure.FOLDER:
+            return f"The folder {account.folder!r} does not exist or cannot be opened."
+        case Failure.TIMEOUT:
+            return f"{where} did not answer within {account.timeout_seconds:g} s."
+        case _:
+            return f"{where} does not answer as an IMAP server."
 
 
 # --- the protocol's small print ----------------------------------------------------------------
@@ -455,7 +668,9 @@ def _string(value: FetchValue) -> bytes:
 def _ok(result: tuple[str, list[Any]], command: str) -> list[Any]:
     kind, data = result
     if kind != "OK":
-        raise ImapError(f"The server answered {command} with {kind}: {_text(data)}")
+        log.warning("imap.refused", command=command, kind=kind, text=_text(data)[:500])
+        shown = kind if kind in ("NO", "BAD") else "an error"
+        raise ImapError(f"The server answered {command} with {shown}{_code_of(data)}.")
     return data
 
 
@@ -469,6 +684,12 @@ def _code(text: str) -> str:
     """The response code of a NO/BAD reply ("[AUTHENTICATIONFAILED] ..."), upper case, or ""."""
     found = re.search(r"\[([A-Za-z-]+)", text)
     return found[1].upper() if found else ""
+
+
+def _code_of(data: Sequence[Any]) -> str:
+    """ " ([OVERQUOTA])" for a reply with a known response code, else "": never the reply's text."""
+    code = _code(_text(data))
+    return f" ([{code}])" if code in RESPONSE_CODES else ""
 
 
 def _folder_key(name: str) -> str:

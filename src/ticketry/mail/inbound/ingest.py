@@ -42,7 +42,8 @@ from ticketry.core.text import sanitize_mail_html
 from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.jobs.registry import task
-from ticketry.mail.inbound import matching, undeliverable
+from ticketry.mail.inbound import admission, matching, undeliverable
+from ticketry.mail.inbound.admission import Admission
 from ticketry.mail.inbound.classify import Classification, SenderRules, Verdict, classify
 from ticketry.mail.inbound.models import Mailbox
 from ticketry.mail.inbound.parse import ParsedMail, parse
@@ -52,11 +53,12 @@ from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.messages import service as message_service
 from ticketry.messages.attachments import readable_bytes
 from ticketry.sitesettings import service as site_settings
+from ticketry.tickets import participants
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Source, Ticket, TicketStatus
 from ticketry.tickets.repository import readable_tickets
 from ticketry.users import service as users
-from ticketry.users.models import Role
+from ticketry.users.models import Role, User
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +93,7 @@ class _Plan:
 
     mail: ParsedMail
     classification: Classification
+    released: bool = False  # an admin released it: no classification, no sender checks
     ticket_id: int | None = None
     used: int = 0
     staged: list[StagedFile] = field(default_factory=list)
@@ -123,9 +126,14 @@ def _ingest(db: Database, log_id: int, *, release: bool) -> None:
         raw = entry.raw
         mail = parse(raw)
         verdict = Classification(Verdict.ACCEPT, "") if release else classify(mail, _rules(session, settings))
+        if release and mail.over_budget:
+            # Only part of it was read: releasing would post a fragment. An admin downloads it.
+            verdict = Classification(
+                Verdict.DENIED, f"{mail.over_budget} It cannot be released; download it."
+            )
         if verdict.verdict is Verdict.ACCEPT and not release:
             verdict = _sender_flood(session, mail, log_id, settings) or verdict
-        plan = _Plan(mail, verdict)
+        plan = _Plan(mail, verdict, released=release)
         if verdict.verdict is Verdict.ACCEPT:
             sender = users.find_user_by_email(session, mail.from_address)
             match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
@@ -256,38 +264,75 @@ def _carry_out(session: Session, log_id: int, plan: _Plan, settings: Settings, s
     if sender is not None and not sender.is_active:
         entry.status, entry.reason = MailStatus.REJECTED, f"The account of {mail.from_address} is disabled."
         return
+    if _deliver(session, entry, plan, settings, store, sender=sender):
+        entry.dedupe_key = key
+        session.flush()  # a concurrent twin fails here, on the unique dedupe_key
+
+
+def _deliver(
+    session: Session,
+    entry: MailLog,
+    plan: _Plan,
+    settings: Settings,
+    store: FileStore,
+    *,
+    sender: User | None,
+) -> bool:
+    """Thread the mail, ask whether it may speak for its sender there (`admission`), and post it,
+    hold it on the ticket, or hold it in the log."""
+    mail = plan.mail
+    match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
+    ticket = match.ticket if match is not None else None
+    follow_up_of: Ticket | None = None
+    if ticket is not None and ticket.status is TicketStatus.CLOSED:
+        follow_up_of, ticket = ticket, None
+    if (
+        ticket is not None
+        and sender is not None
+        and sender.role.is_staff
+        and not _staff_sees(session, sender, ticket)
+    ):
+        ticket = None
+    decision = admission.decide(session, mail, settings, sender=sender, ticket=ticket, released=plan.released)
+    if decision.admission is Admission.HOLD_MAIL:
+        entry.status, entry.reason = MailStatus.HELD, decision.reason
+        log.info("mail.held_for_review", mail_log_id=entry.id, reason=decision.reason)
+        return False  # its staged files go with the cleanup; an admin's release stages them again
     if sender is None:
         sender = users.create_user(
             session, email=mail.from_address, name=_display_name(mail), role=Role.CUSTOMER
         )
     author = auth_service.actor_for(session, sender)
     files = NewFiles(max_ticket=store.intake.limits.max_ticket, staged=plan.staged) if plan.staged else None
-    match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
-    ticket = match.ticket if match is not None else None
-    follow_up_of: Ticket | None = None
-    if ticket is not None and ticket.status is TicketStatus.CLOSED:
-        follow_up_of, ticket = ticket, None
-    if ticket is not None and author.is_staff and not _staff_sees(session, author, ticket):
-        ticket = None
     if ticket is not None and match is not None:
-        _append(session, entry, plan, author, ticket, files)
-        entry.reason = f"Threaded by {match.how}."
+        held = None if decision.posts else decision.reason
+        _append(session, entry, plan, author, ticket, files, held_reason=held)
+        entry.reason = f"Threaded by {match.how}." + (f" Held for an agent: {held}" if held else "")
     else:
         ticket = _open(session, entry, plan, author, files)
-        if follow_up_of is not None:
+        if follow_up_of is not None and participants.is_participant(session, follow_up_of, sender):
             entry.reason = f"A reply to the closed ticket {follow_up_of.number}: opened as a follow-up."
             history.record(session, ticket.id, None, [Change("follow_up_of", None, follow_up_of.number)])
             history.record(session, follow_up_of.id, None, [Change("follow_up", None, ticket.number)])
+    if decision.posts and ticket.customer_id == sender.id:
+        own = _rules(session, settings).own_addresses
+        admission.enlist_copied(session, ticket, sender, mail, decision, settings, own_addresses=own)
     plan.staged.clear()  # stored and recorded: the cleanup must not touch them
     entry.ticket_id = ticket.id
     entry.user_id = sender.id
-    entry.dedupe_key = key
-    session.flush()  # a concurrent twin fails here, on the unique dedupe_key
-    log.info("mail.ingested", mail_log_id=log_id, status=entry.status.value, ticket_id=ticket.id)
+    log.info("mail.ingested", mail_log_id=entry.id, status=entry.status.value, ticket_id=ticket.id)
+    return True
 
 
 def _append(
-    session: Session, entry: MailLog, plan: _Plan, author: Actor, ticket: Ticket, files: NewFiles | None
+    session: Session,
+    entry: MailLog,
+    plan: _Plan,
+    author: Actor,
+    ticket: Ticket,
+    files: NewFiles | None,
+    *,
+    held_reason: str | None,
 ) -> None:
     mail = plan.mail
     message = message_service.post_mail_reply(
@@ -300,6 +345,7 @@ def _append(
         mail_html=None,
         files=files,
         used=plan.used if plan.ticket_id == ticket.id else _ticket_bytes(session, ticket.id),
+        held_reason=held_reason,
     )
     message.mail_html = _mail_html(session, plan, ticket.id, message.id)
     entry.status, entry.message_id = MailStatus.APPENDED, message.id
@@ -345,7 +391,8 @@ def _mail_html(session: Session, plan: _Plan, ticket_id: int, message_id: int | 
     return sanitize_mail_html(plan.mail.html, images)
 
 
-def _staff_sees(session: Session, actor: Actor, ticket: Ticket) -> bool:
+def _staff_sees(session: Session, user: User, ticket: Ticket) -> bool:
+    actor = auth_service.actor_for(session, user)
     found = session.scalar(readable_tickets(actor).with_only_columns(Ticket.id).where(Ticket.id == ticket.id))
     return found is not None
 

@@ -9,12 +9,22 @@ MAX_DEPTH, rather than by the stdlib feedparser: on CPython 3.11 that raises Rec
 from about 1,000 nested parts, slows with every level (each line is checked against every open
 boundary) and takes 2.5 s for 10,000 flat parts; `decode` says why header sections and values
 are not read by the stdlib either. Past a limit the rest is left out and said so in `problems`.
+
+Every stage has a size budget (the limits below, past which input is cut and the cut noted) and
+a time budget (STAGE_SECONDS, CPU time of the reading thread, so a busy machine does not change
+the outcome). The size budgets keep each stage linear and far below its time budget; the time
+budget is the backstop for shapes no one has measured yet: a stage that runs over it sets
+`over_budget`, the stages after it are skipped (no unsanitised HTML is ever returned), and
+`classify` refuses the mail, which stays stored for an admin to read (issue 12 item 4).
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -49,7 +59,24 @@ MAX_BODY = 1024 * 1024  # bytes read of text parts and of HTML parts; characters
 MAX_REFERENCES = 50
 MAX_SUBJECT = 500
 MAX_PROBLEMS = 20
+MAX_RECIPIENTS = 500  # delivery-status blocks read over all parts
 _MEGABYTE = "1 MB"
+# CPU seconds each stage of reading may take (see the module docstring); measured worst cases
+# of 1 MB of hostile input take under 1 s (bench/mail_hostile.py).
+MIME_STRUCTURE = "the MIME structure"
+CHARSET_DECODING = "charset decoding"
+HTML_SANITISING = "HTML sanitising"
+HTML_TO_TEXT = "HTML to text"
+QUOTE_STRIPPING = "quote stripping"
+BOUNCE_REPORT = "the bounce report"
+STAGE_SECONDS = {
+    MIME_STRUCTURE: 5.0,
+    CHARSET_DECODING: 3.0,
+    HTML_SANITISING: 5.0,
+    HTML_TO_TEXT: 3.0,
+    QUOTE_STRIPPING: 3.0,
+    BOUNCE_REPORT: 3.0,
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +114,7 @@ class ParsedMail:
     problems: tuple[str, ...] = ()  # for people: what was cut, ignored or guessed
     header_fields: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (lower name, raw value)
     remote_images_blocked: int = 0  # remote images removed from `html`
+    over_budget: str = ""  # why reading stopped early (a stage ran over its time budget); "" if it did not
 
     @cached_property
     def _header_index(self) -> dict[str, list[str]]:
@@ -148,6 +176,39 @@ class _Draft:
     content_id: str | None
 
 
+class _Budget:
+    """CPU time spent per stage; nested stages are charged to the innermost one."""
+
+    def __init__(self) -> None:
+        self.spent = dict.fromkeys(STAGE_SECONDS, 0.0)
+        self.open: list[str] = []
+        self.mark = time.thread_time()
+        self.over = ""
+
+    def charge(self) -> None:
+        now = time.thread_time()
+        if self.open:
+            stage = self.open[-1]
+            self.spent[stage] += now - self.mark
+            limit = STAGE_SECONDS[stage]
+            if self.spent[stage] > limit and not self.over:
+                self.over = (
+                    f"Reading the mail took more than {limit:g} s of CPU in {stage}; "
+                    "it was stored and not processed."
+                )
+        self.mark = now
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.charge()
+        self.open.append(name)
+        try:
+            yield
+        finally:
+            self.charge()
+            self.open.pop()
+
+
 class _Reader:
     def __init__(self, raw: bytes, *, remote_images: bool) -> None:
         if len(raw) > MAX_RAW_BYTES:
@@ -166,6 +227,7 @@ class _Reader:
         self.drafts: list[_Draft] = []
         self.recipients: list[HeaderSection] | None = None  # of delivery-status parts, if any
         self.original: HeaderSection | None = None  # headers of an attached or bounced mail
+        self.budget = _Budget()
 
     def note(self, problem: str | None) -> None:
         if problem and problem not in self.problems and len(self.problems) < MAX_PROBLEMS:
@@ -173,8 +235,9 @@ class _Reader:
 
     def read(self) -> ParsedMail:
         start = _LEADING_BLANK.match(self.buf)
-        top = self.section(start.end() if start else 0, len(self.buf))
-        bodies = self.walk(_Part(top, len(self.buf)), 0)
+        with self.budget.stage(MIME_STRUCTURE):
+            top = self.section(start.end() if start else 0, len(self.buf))
+            bodies = self.walk(_Part(top, len(self.buf)), 0)
         if self.ignored:
             self.note(_parts(self.ignored, f"beyond the {MAX_PARTS}-part limit"))
         if self.too_deep:
@@ -184,6 +247,9 @@ class _Reader:
         from_name, from_address = names[0] if names else ("", "")
         subject = single_line(decode_header_value(top.get("subject") or ""), MAX_SUBJECT)
         sources = {unquote(s).strip().strip("<>").lower() for s in _CID_SOURCE.findall(html or "")}
+        reply = self.reply_text(text)
+        report = self.report(from_address, subject, text)
+        self.note(self.budget.over)
         return ParsedMail(
             message_id=next(iter(message_ids(top.get("message-id") or "")), None),
             in_reply_to=_ids(top.get_all("in-reply-to"))[:MAX_REFERENCES],
@@ -200,7 +266,7 @@ class _Reader:
             date=parse_date(top.get("date") or ""),
             text=text,
             html=html,
-            reply_text=quotes.reply_text(text) if text.strip() else "",
+            reply_text=reply,
             files=tuple(
                 MailFile(
                     d.filename,
@@ -211,15 +277,28 @@ class _Reader:
                 )
                 for d in self.drafts
             ),
-            report=(
-                bounces.failure_notice(from_address, subject, text, self.original)
-                if self.recipients is None
-                else bounces.delivery_report(self.recipients, self.original)
-            ),
+            report=report,
             problems=tuple(self.problems),
             header_fields=top.fields,
             remote_images_blocked=blocked,
+            over_budget=self.budget.over,
         )
+
+    def reply_text(self, text: str) -> str:
+        if not text.strip():
+            return ""
+        if self.budget.over:
+            return text.strip()
+        with self.budget.stage(QUOTE_STRIPPING):
+            return quotes.reply_text(text)
+
+    def report(self, sender: str, subject: str, text: str) -> DeliveryReport | None:
+        if self.budget.over:
+            return None
+        with self.budget.stage(BOUNCE_REPORT):
+            if self.recipients is None:
+                return bounces.failure_notice(sender, subject, text, self.original)
+            return bounces.delivery_report(self.recipients, self.original)
 
     def section(self, start: int, end: int, buf: bytes | None = None) -> HeaderSection:
         section = read_header_section(self.buf if buf is None else buf, start, end)
@@ -255,7 +334,7 @@ class _Reader:
         for index, (child_start, child_end) in enumerate(spans):
             if subtype == "signed" and index:
                 break  # the detached signature: meaningless without the raw bytes, which are kept
-            if self.parts >= MAX_PARTS:
+            if self.parts >= MAX_PARTS or self.budget.over:
                 self.ignored += len(spans) - index
                 break
             section = self.section(child_start, child_end)
@@ -275,7 +354,11 @@ class _Reader:
         disposition, dparams = split_params(part.section.get("content-disposition") or "")
         filename = dparams.get("filename") or params.get("name") or ""
         if ctype in _DELIVERY_STATUS:
-            self.recipients = [*(self.recipients or []), *bounces.recipient_blocks(self.content(part))]
+            self.recipients = self.recipients or []
+            if len(self.recipients) < MAX_RECIPIENTS:
+                with self.budget.stage(BOUNCE_REPORT):
+                    blocks = bounces.recipient_blocks(self.content(part))
+                self.recipients.extend(blocks[: MAX_RECIPIENTS - len(self.recipients)])
         elif ctype in _HEADERS_ONLY:
             data = self.content(part)
             self.original = self.original or self.section(0, len(data), data)
@@ -306,9 +389,10 @@ class _Reader:
             self.text_left -= len(data)
         else:
             self.html_left -= len(data)
-        text, problem = decode_text(data, params.get("charset"))
+        with self.budget.stage(CHARSET_DECODING):
+            text, problem = decode_text(data, params.get("charset"))
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
         self.note(problem)
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
         if not plain:
             return [_Body(html=text)]
         if params.get("format", "").lower() == "flowed":
@@ -326,16 +410,18 @@ class _Reader:
         blocked = 0
         for body in bodies:
             clean = None
-            if body.html is not None:
-                clean, removed = sanitise_html(body.html, remote_images=self.remote_images)
+            if body.html is not None and not self.budget.over:
+                with self.budget.stage(HTML_SANITISING):
+                    clean, removed = sanitise_html(body.html, remote_images=self.remote_images)
                 blocked += removed
                 htmls.append(clean)
             elif body.plain is not None:
                 htmls.append(f"<pre>{html_lib.escape(body.plain)}</pre>")
             if body.plain is not None:
                 texts.append(body.plain)
-            elif clean is not None:
-                texts.append(html_to_text(clean[:MAX_BODY]))
+            elif clean is not None and not self.budget.over:
+                with self.budget.stage(HTML_TO_TEXT):
+                    texts.append(html_to_text(clean[:MAX_BODY]))
         text = scrub("\n\n".join(t.strip("\n") for t in texts if t.strip()))
         if len(text) > MAX_BODY:
             self.note(f"The text was cut at {_MEGABYTE}")

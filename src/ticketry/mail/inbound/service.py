@@ -49,7 +49,9 @@ MAX_POLL_SECONDS = 86400
 WEBHOOK_PATH = "/api/v1/mail/inbound"
 # The connection test runs while an admin waits for the page.
 PROBE_TIMEOUT_SECONDS = 15.0
-HELD = frozenset({MailStatus.SPAM_HELD, MailStatus.LOOP, MailStatus.AUTO_REPLY, MailStatus.REJECTED})
+HELD = frozenset(
+    {MailStatus.SPAM_HELD, MailStatus.LOOP, MailStatus.AUTO_REPLY, MailStatus.REJECTED, MailStatus.HELD}
+)
 
 
 # --- mailboxes ----------------------------------------------------------------------------------

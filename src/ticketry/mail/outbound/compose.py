@@ -1,40 +1,141 @@
 """Building a mail: text and HTML alternatives, threading headers, and no way for a name, an
-address or a subject to smuggle in a header (every value is stripped of CR/LF and control
-characters, and addresses go through `email.headerregistry.Address`)."""
+address or a subject to smuggle in a header or replace the body.
+
+Every header value built from data goes through `header_text()`, addresses through `address()`,
+Message-IDs through `message_ids()`. Stripping line breaks from the text is not enough: when a
+header is set from a str (and a display name is one: `Address` is serialised and parsed again),
+the stdlib's header registry *decodes* RFC 2047 encoded-words, so `=?utf-8?q?x=0D=0ABcc:_…?=`
+becomes a real line break at serialisation (CVE-2024-6923; Python 3.11.7 predates the fix, and no
+interpreter is relied on). `header_text()` therefore decodes what the registry would decode, with
+the registry's own parser, until nothing changes, strips control characters after each round,
+and breaks up any encoded-word that is left so that it can never be decoded again. `compose()`
+then checks its own output: the serialised mail parsed back must have exactly the headers it set
+and the bodies it was given, or it raises `UnsafeMail`.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from email.errors import HeaderParseError
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser
+from email.policy import SMTP, default
 from email.utils import formatdate, parseaddr
+from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# C0 (CR, LF, VT, FF, NUL, …), DEL, C1 (NEL \x85 …), the Unicode line and paragraph separators,
+# and lone surrogates (what an unknown charset decodes to; they cannot be encoded).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
+# Rounds of decoding: a value encoded more often than this keeps its encoded-words, broken up.
+MAX_DECODE_ROUNDS = 4
+# An encoded-word's start (`=?`) with an end (`?=`) somewhere after it: the registry's parser
+# decodes such a word even in the middle of a token, inside quotes or inside an address.
+_ENCODED_WORD_START = re.compile(r"=\?(?=.*\?=)", re.DOTALL)
+# RFC 5322 `msg-id`, ASCII only: `<left@right>`, the right side may be a `[literal]`.
+_MESSAGE_ID = re.compile(
+    r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,250}@[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\[\]:-]{1,250}>"
+)
+# At most this many Message-IDs in References (the root and the latest are what clients use).
+MAX_REFERENCES = 20
+_ADDRESS_SPECIALS = frozenset(' <>,;:"\\()[]')
+# RFC 5322 specials: a display name holding one is sent as a quoted string. The stdlib folds a
+# quoted string longer than a line by dropping its quotes (`"Smith, John …"` becomes two
+# addresses), so such a name is kept short enough never to be folded.
+_PHRASE_SPECIALS = frozenset('()<>@,:;.\\"[]')
+MAX_QUOTED_NAME = 64
 
 
 class InvalidAddress(ValueError):
     """Not an address we can send to."""
 
 
-def clean(value: str, *, limit: int = 500) -> str:
-    """One line of header text: control characters (CR, LF, …) become spaces."""
-    return " ".join(_CONTROL.sub(" ", value).split())[:limit]
+class UnsafeMail(RuntimeError):
+    """The serialised mail does not parse back to the headers and bodies it was built from."""
+
+
+def _flatten(value: str) -> str:
+    """One line: control characters become spaces, runs of whitespace one space."""
+    return " ".join(_UNSAFE.sub(" ", value).split())
+
+
+def _decoded(value: str) -> str:
+    """What the header registry makes of `value` when a header is set from it."""
+    try:
+        return str(default.header_factory("subject", value))
+    except (HeaderParseError, ValueError, LookupError):
+        return value  # not decodable: the encoded-words left are broken up below
+
+
+def header_text(value: str, *, limit: int) -> str:
+    """`value` as the text of one header, safe to set from a str: decoded as the header registry
+    would decode it (repeatedly: a double-encoded Subject decodes to an encoded-word), without
+    control characters or line breaks, whitespace collapsed, no encoded-word left that could be
+    decoded again, at most `limit` characters. Idempotent."""
+    # Decoding only shrinks a value: a longer one cannot yield more than `limit` useful characters.
+    text = _flatten(value[: limit * 8 + 64])
+    for _ in range(MAX_DECODE_ROUNDS):
+        decoded = _flatten(_decoded(text))
+        if decoded == text:
+            break
+        text = decoded
+    text = _ENCODED_WORD_START.sub("= ?", text)
+    return text[:limit].rstrip()
 
 
 def address(email: str, name: str = "") -> Address:
-    email = clean(email, limit=320)
+    """A deliverable ASCII address with a safe display name. Refused (InvalidAddress): anything
+    that could be read as more than one address, a quoted or non-ASCII local part (SMTPUTF8 is not
+    used), and an encoded-word (the registry would decode it inside the address, line breaks
+    included)."""
+    email = _flatten(email)[:320]
     local, at, domain = email.rpartition("@")
-    if not at or not local or not domain or any(ch in email for ch in ' <>,;:"\\()[]'):
+    if (
+        not at
+        or not local
+        or not domain
+        or not email.isascii()
+        or "=?" in email
+        or not _ADDRESS_SPECIALS.isdisjoint(email)
+    ):
         raise InvalidAddress(f"not a deliverable address: {email!r}")
-    return Address(display_name=clean(name, limit=200), username=local, domain=domain)
+    return Address(display_name=_display_name(name), username=local, domain=domain)
+
+
+def _display_name(value: str) -> str:
+    name = header_text(value, limit=200)
+    if _PHRASE_SPECIALS.isdisjoint(name):
+        return name
+    # Quoted, `"` and `\\` take two characters each.
+    room = MAX_QUOTED_NAME
+    for end, char in enumerate(name):
+        room -= 2 if char in '"\\' else 1
+        if room < 0:
+            return name[:end].rstrip()
+    return name
+
+
+def _safe(value: Address) -> Address:
+    """An Address made elsewhere, through the same checks as `address()`."""
+    return address(f"{value.username}@{value.domain}", value.display_name)
 
 
 def parse_from(value: str) -> Address:
     """`TICKETRY_MAIL_FROM` (`Name <addr>`) as an Address."""
     name, email = parseaddr(value)
     return address(email, name)
+
+
+def message_ids(values: Iterable[str]) -> list[str]:
+    """The well-formed `<id@domain>` tokens among `values` (each may hold several, as a References
+    header does), in order, without repeats; anything else is dropped."""
+    found: dict[str, None] = {}
+    for value in values:
+        for token in value.split():
+            if _MESSAGE_ID.fullmatch(token) and "=?" not in token:
+                found[token] = None
+    return list(found)
 
 
 def compose(
@@ -50,21 +151,31 @@ def compose(
     reply_to: Address | None = None,
     automatic: bool = True,
 ) -> EmailMessage:
-    """A multipart/alternative message (text first, HTML preferred by clients that show it)."""
+    """A multipart/alternative message (text first, HTML preferred by clients that show it).
+
+    Raises InvalidAddress for an address that cannot be sent to, ValueError for a malformed
+    `message_id` (ours are always well-formed), and UnsafeMail when the mail as serialised would
+    not read back as built."""
+    if message_ids([message_id]) != [message_id]:
+        raise ValueError(f"not a Message-ID: {message_id!r}")
+    recipients = [_safe(item) for item in to]
+    if not recipients:
+        raise InvalidAddress("a mail needs a recipient")
     mail = EmailMessage(policy=SMTP)
-    mail["From"] = sender
-    mail["To"] = list(to)
-    mail["Subject"] = clean(subject, limit=250)
+    mail["From"] = _safe(sender)
+    mail["To"] = recipients
+    mail["Subject"] = header_text(subject, limit=250)
     mail["Date"] = formatdate(localtime=False, usegmt=True)
     mail["Message-ID"] = message_id
     if reply_to is not None:
-        mail["Reply-To"] = reply_to
-    # Message-IDs may come from mail we received: no line break or control character survives.
-    if in_reply_to and clean(in_reply_to, limit=998):
-        mail["In-Reply-To"] = "".join(clean(in_reply_to, limit=998).split())
-    ids = ["".join(clean(value, limit=998).split()) for value in references]
-    if any(ids):
-        mail["References"] = " ".join(value for value in ids if value)
+        mail["Reply-To"] = _safe(reply_to)
+    # Message-IDs may come from mail we received: only well-formed ones are repeated.
+    answered = message_ids([in_reply_to or ""])[:1]
+    if answered:
+        mail["In-Reply-To"] = answered[0]
+    thread = message_ids(references)[-MAX_REFERENCES:]
+    if thread:
+        mail["References"] = " ".join(thread)
     if automatic:
         # RFC 3834: a well-behaved auto-responder never answers this mail; Exchange neither.
         mail["Auto-Submitted"] = "auto-replied"
@@ -72,4 +183,42 @@ def compose(
     mail.set_content(text)
     if html is not None:
         mail.add_alternative(html, subtype="html")
+    check_round_trip(mail, text=text, html=html)
     return mail
+
+
+def check_round_trip(mail: EmailMessage, *, text: str, html: str | None) -> None:
+    """Raise UnsafeMail unless `mail`, serialised and its header section read back as a
+    recipient would, has the same headers (names and order, addresses, Subject) and no control
+    character in any value. Defence in depth: whatever slipped past the header functions (a header
+    added, a value that decodes to a line break) shows up here, and so does a body replaced
+    through a header: a blank line that ends the header section early drops the headers after it
+    (the MIME headers always come last). Only the header section is parsed, a tenth of the cost
+    of reading the whole mail back (this runs for every mail); `text` and `html` name the bodies
+    the caller meant, for the check to grow into without changing its callers."""
+    del text, html
+    parsed = BytesHeaderParser(policy=default).parsebytes(mail.as_bytes())
+    expected = [name.lower() for name in mail]
+    found = [name.lower() for name in parsed]
+    if found != expected:
+        raise UnsafeMail(f"the mail reads back with the headers {found}, not {expected}")
+    for name, value in parsed.items():
+        if _UNSAFE.search(str(value)):
+            raise UnsafeMail(f"the {name} header reads back with a control character")
+    if parsed.defects:
+        raise UnsafeMail(f"the mail reads back with defects: {parsed.defects}")
+    if "".join(str(parsed["Subject"]).split()) != "".join(str(mail["Subject"]).split()):
+        raise UnsafeMail("the Subject reads back changed")
+    for name in ("From", "To", "Reply-To"):
+        if _people(parsed, name) != _people(mail, name):
+            raise UnsafeMail(f"the {name} header reads back with other addresses")
+
+
+def _people(mail: Message, name: str) -> list[tuple[str, str]]:
+    """The addresses of an address header. Whitespace in names is left out: the stdlib may add or
+    double a space between encoded-words it folded, which changes no address."""
+    header: Any = mail[name]  # an AddressHeader under policy.default (typeshed says str)
+    if header is None:
+        return []
+    addresses: tuple[Address, ...] = header.addresses
+    return [("".join(item.display_name.split()), item.addr_spec) for item in addresses]

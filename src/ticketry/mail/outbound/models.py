@@ -36,6 +36,9 @@ class MailStatus(enum.StrEnum):
     LOOP = "loop"
     SPAM_HELD = "spam_held"
     REJECTED = "rejected"  # denied sender, too large
+    # the sender could not be trusted to act as who it names (staff without proof, a forged
+    # customer opening a ticket): waits for an admin to release it (SPEC §4)
+    HELD = "held"
 
 
 # Inbound outcomes an admin may send through ingestion again.
@@ -47,6 +50,7 @@ REPROCESSABLE = frozenset(
         MailStatus.REJECTED,
         MailStatus.LOOP,
         MailStatus.AUTO_REPLY,
+        MailStatus.HELD,
     }
 )
 

@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 SEND_JOB = "mail.send"
 # Mail that carries a secret link: its body is not kept once delivered.
-SECRET_PURPOSES = frozenset({"password_reset", "email_verification"})
+SECRET_PURPOSES = frozenset({"password_reset", "email_verification", "signup"})
 
 
 def queue(

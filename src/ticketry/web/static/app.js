@@ -165,6 +165,11 @@
     source.addEventListener("changed", scheduleRefresh);
     source.addEventListener("created", scheduleRefresh);
     source.addEventListener("presence", function () { beat(null); });
+    // The session ended (signed out here or elsewhere): stop listening; the next click signs in.
+    source.addEventListener("signed_out", function () {
+      if (source) { source.close(); source = null; }
+      document.body.dataset.live = "signed-out";
+    });
     // A watched ticket changed (ids and a number only): watch.js shows it.
     source.addEventListener("watched", function (event) {
       document.dispatchEvent(new CustomEvent("ticketry:watched", { detail: event.data }));

@@ -1,0 +1,176 @@
+"""Whether a mail may speak for the person it names, on the ticket it names (SPEC §4: "a mail
+acts for a person only as far as it is authenticated").
+
+Three answers:
+
+- **post**: it joins the conversation as its sender (a customer's reply, a new ticket, an
+  agent's note by mail);
+- **hold the message**: it reaches the ticket, but as a staff-only "held" message an agent may
+  accept into the conversation: mail from someone who is not a participant (the "ticket trick":
+  a stranger's mail to the ticket's reply address, or quoting a Message-ID of the ticket), and
+  mail whose sender a trusted server says is forged;
+- **hold the mail**: nothing is posted; the mail waits in the log for an admin to release it.
+  Staff without proof (acting as staff by mail needs the person's own signed reply address and,
+  by default, a passing trusted result), and a forged sender opening a new ticket in someone
+  else's name.
+
+The proof is `identity.authenticate` (trusted `Authentication-Results`) plus the signed reply
+address, which names the ticket *and* the person it was written to (`ids.reply_tag`).
+Strictness is configurable (`TICKETRY_MAIL_CUSTOMER_AUTH`, `TICKETRY_MAIL_STAFF_AUTH`); an admin's
+release skips every check (they vouch for the mail).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from ticketry.core.config import Settings
+from ticketry.mail.inbound.identity import Authentication, Proof, authenticate
+from ticketry.mail.inbound.parse import ParsedMail
+from ticketry.mail.outbound import ids
+from ticketry.mail.outbound.addresses import is_unattended
+from ticketry.tickets import participants
+from ticketry.tickets.errors import InvalidParticipant
+from ticketry.tickets.models import ParticipantRole, Ticket
+from ticketry.users import service as users
+from ticketry.users.models import Role, User
+
+
+class Admission(enum.StrEnum):
+    POST = "post"
+    HOLD_MESSAGE = "hold_message"
+    HOLD_MAIL = "hold_mail"
+
+
+@dataclass(frozen=True)
+class Decision:
+    admission: Admission
+    reason: str  # for people: the mail log, the held message's banner
+    authentication: Authentication
+
+    @property
+    def posts(self) -> bool:
+        return self.admission is Admission.POST
+
+
+def trusted_servers(settings: Settings) -> list[str]:
+    return [part.strip() for part in settings.mail_trusted_authserv_ids.split(",") if part.strip()]
+
+
+def decide(
+    session: Session,
+    mail: ParsedMail,
+    settings: Settings,
+    *,
+    sender: User | None,
+    ticket: Ticket | None,
+    released: bool = False,
+) -> Decision:
+    """`ticket` is the open ticket the mail threads onto (None: it would open a new ticket)."""
+    proof = authenticate(mail, trusted_servers(settings))
+    if released:
+        return Decision(Admission.POST, "Released by an admin.", proof)
+    if sender is not None and sender.role.is_staff:
+        return _staff(mail, settings, proof, sender, ticket)
+    checked = _customer_proof(settings, proof)
+    if ticket is None:
+        if checked:
+            return Decision(
+                Admission.HOLD_MAIL, f"{checked} A new ticket in their name waits for review.", proof
+            )
+        return Decision(Admission.POST, "", proof)
+    if sender is None or not participants.is_participant(session, ticket, sender):
+        who = sender.email if sender is not None else mail.from_address
+        return Decision(
+            Admission.HOLD_MESSAGE,
+            f"{who} is not a participant of {ticket.number}: held for an agent to accept, never shown "
+            "to the customer until then.",
+            proof,
+        )
+    if checked:
+        return Decision(Admission.HOLD_MESSAGE, checked, proof)
+    return Decision(Admission.POST, "", proof)
+
+
+def _customer_proof(settings: Settings, proof: Authentication) -> str:
+    """Why the sender's address cannot be believed under the configured strictness ('' if it can)."""
+    policy = settings.mail_customer_auth
+    if policy == "none":
+        return ""
+    if proof.proof is Proof.FAIL:
+        return f"The sender's address failed authentication: {proof.detail}."
+    if policy == "pass" and proof.proof is not Proof.PASS:
+        return f"The sender's address is not proven by a trusted mail server ({proof.detail})."
+    return ""
+
+
+def _staff(
+    mail: ParsedMail, settings: Settings, proof: Authentication, sender: User, ticket: Ticket | None
+) -> Decision:
+    """Acting as staff by mail: the person's own signed reply address for this ticket, and (by
+    default) a trusted passing result. Otherwise the mail is held: never posted as staff."""
+    policy = settings.mail_staff_auth
+
+    def hold(why: str) -> Decision:
+        return Decision(Admission.HOLD_MAIL, f"Mail from staff address {sender.email} held: {why}", proof)
+
+    if policy == "never":
+        return hold("staff actions by mail are switched off (TICKETRY_MAIL_STAFF_AUTH=never).")
+    if proof.proof is Proof.FAIL:
+        return hold(f"it failed authentication ({proof.detail}).")
+    if ticket is not None and not _own_reply_address(mail, settings, sender, ticket):
+        return hold(f"it was not sent to {sender.name}'s own signed reply address of {ticket.number}.")
+    if policy == "pass" and proof.proof is not Proof.PASS:
+        return hold(f"no trusted mail server vouches for it ({proof.detail}).")
+    return Decision(Admission.POST, "", proof)
+
+
+def _own_reply_address(mail: ParsedMail, settings: Settings, sender: User, ticket: Ticket) -> bool:
+    for address in (*mail.to, *mail.cc, *mail.delivered_to):
+        tag = ids.reply_tag(settings.secret_key, address)
+        if tag is not None and tag.user_id == sender.id and tag.ticket_id == ticket.id:
+            return True
+    return False
+
+
+def enlist_copied(
+    session: Session,
+    ticket: Ticket,
+    customer: User,
+    mail: ParsedMail,
+    decision: Decision,
+    settings: Settings,
+    *,
+    own_addresses: frozenset[str],
+) -> None:
+    """People the customer copied (Cc) become participants: their replies join the conversation.
+
+    Only from a mail that shows it is the customer's: a trusted passing result, or sent to the
+    reply address we wrote to the customer alone. Otherwise a forged From of the customer with a
+    Cc would make its writer a participant of someone else's conversation. Never our own
+    addresses, never staff (they act as staff only with proof), never an address nobody reads (a
+    no-reply sender copied in is how a stranger's verification mail would reach the customer:
+    the "ticket trick")."""
+    proven = decision.authentication.proof is Proof.PASS or _own_reply_address(
+        mail, settings, customer, ticket
+    )
+    if not proven:
+        return
+    for address in mail.cc[: participants.MAX_PARTICIPANTS]:
+        local, _, domain = address.lower().partition("@")
+        if not domain or f"{local.partition('+')[0]}@{domain}" in own_addresses or is_unattended(address):
+            continue
+        person = users.find_user_by_email(session, address)
+        if person is not None and (person.role.is_staff or not person.is_active or person.id == customer.id):
+            continue
+        if person is None:
+            person = users.create_user(
+                session, email=address, name=local[:200] or address, role=Role.CUSTOMER
+            )
+        try:
+            participants.enlist(session, ticket, person, role=ParticipantRole.CC, by=None)
+        except InvalidParticipant:
+            return  # the list is full

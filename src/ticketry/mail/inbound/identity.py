@@ -1,0 +1,120 @@
+"""How far a mail proves who wrote it (SPEC §4: "a mail acts for a person only as far as it is
+authenticated"). Pure: the parsed mail and the trusted servers in, a verdict out.
+
+Anyone can write `From: the-ceo@example.com`, and anyone can write an `Authentication-Results`
+header too. So only the results of servers the admin named (`TICKETRY_MAIL_TRUSTED_AUTHSERV_IDS`,
+the receiving MTA's authserv-id, RFC 8601) count, and of those only the topmost: the one our own
+MTA added last, above anything the sender wrote. Within it:
+
+- DMARC decides when present: `dmarc=pass` for the From domain proves it, `dmarc=fail` refutes it;
+- without DMARC, a passing DKIM signature or SPF check *aligned* with the From domain (the same
+  domain, or one a subdomain of the other) proves it; a hard SPF `fail` with no passing DKIM
+  refutes it; anything else (`none`, `neutral`, `softfail`, `temperror`, a result for another
+  domain) proves nothing either way.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ticketry.mail.inbound.parse import ParsedMail
+
+MAX_HEADERS = 20  # Authentication-Results headers looked at, top down
+_METHOD = re.compile(r"^\s*([a-z0-9_-]+)\s*=\s*([a-z]+)", re.IGNORECASE)
+_PROPERTY = re.compile(
+    r"\b(header\.from|header\.d|header\.i|smtp\.mailfrom|smtp\.from)\s*=\s*([^\s;()]+)", re.IGNORECASE
+)
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+class Proof(enum.StrEnum):
+    PASS = "pass"  # noqa: S105 - a trusted server vouches for the From domain
+    FAIL = "fail"  # a trusted server says the From domain did not send it
+    NONE = "none"  # no trusted result, or one that proves nothing
+
+
+@dataclass(frozen=True)
+class Authentication:
+    proof: Proof
+    detail: str  # for the mail log: "dmarc=pass (mx.example.com)"
+
+
+@dataclass(frozen=True)
+class _Result:
+    method: str
+    result: str
+    domain: str
+
+
+def authenticate(mail: ParsedMail, trusted: Iterable[str]) -> Authentication:
+    """What the trusted receiving server says of the mail's From domain."""
+    servers = {server.strip().lower() for server in trusted if server.strip()}
+    if not servers:
+        return Authentication(Proof.NONE, "no trusted mail server is configured")
+    sender_domain = mail.from_address.rpartition("@")[2].lower()
+    if not sender_domain:
+        return Authentication(Proof.NONE, "the mail has no From address")
+    for header in mail.headers("Authentication-Results")[:MAX_HEADERS]:
+        server, results = _parse(header)
+        if server in servers:
+            return _judge(results, sender_domain, server)
+    return Authentication(Proof.NONE, "no Authentication-Results from a trusted server")
+
+
+def _parse(header: str) -> tuple[str, list[_Result]]:
+    """`mx.example.com; dkim=pass header.d=example.com; spf=fail …` → the server and results."""
+    text = _COMMENT.sub(" ", " ".join(header.split()))
+    first, _, rest = text.partition(";")
+    server = (first.split() or [""])[0].lower()
+    results = []
+    for clause in rest.split(";"):
+        method = _METHOD.match(clause)
+        if method is None:
+            continue
+        props = {name.lower(): value.strip("<>\"'").lower() for name, value in _PROPERTY.findall(clause)}
+        domain = (
+            props.get("header.from")
+            or props.get("header.d")
+            or props.get("header.i", "").rpartition("@")[2]
+            or (props.get("smtp.mailfrom") or props.get("smtp.from") or "").rpartition("@")[2]
+        )
+        results.append(_Result(method[1].lower(), method[2].lower(), domain))
+    return server, results
+
+
+def _aligned(domain: str, sender_domain: str) -> bool:
+    """Relaxed alignment without a public-suffix list: the same domain, or one inside the other."""
+    if not domain:
+        return False
+    return (
+        domain == sender_domain
+        or sender_domain.endswith("." + domain)
+        or domain.endswith("." + sender_domain)
+    )
+
+
+def _judge(results: list[_Result], sender_domain: str, server: str) -> Authentication:
+    def said(method: str, result: str) -> str:
+        return f"{method}={result} ({server})"
+
+    dmarc = [r for r in results if r.method == "dmarc"]
+    for result in dmarc:
+        if result.result == "fail" and (not result.domain or _aligned(result.domain, sender_domain)):
+            return Authentication(Proof.FAIL, said("dmarc", "fail"))
+    for result in dmarc:
+        if result.result == "pass" and (not result.domain or _aligned(result.domain, sender_domain)):
+            return Authentication(Proof.PASS, said("dmarc", "pass"))
+    for result in results:
+        passed = result.method in ("dkim", "spf") and result.result == "pass"
+        if passed and _aligned(result.domain, sender_domain):
+            return Authentication(Proof.PASS, said(result.method, "pass"))
+    if not dmarc:
+        for result in results:
+            if result.method == "spf" and result.result == "fail" and _aligned(result.domain, sender_domain):
+                return Authentication(Proof.FAIL, said("spf", "fail"))
+    if dmarc:
+        return Authentication(Proof.NONE, said("dmarc", dmarc[0].result))
+    return Authentication(Proof.NONE, f"nothing aligned with {sender_domain} passed ({server})")
