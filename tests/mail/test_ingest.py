@@ -170,14 +170,23 @@ class TestThreading:
         entry = inbox.receive(mail(subject="No headers at all", to=reply_address(ticket.id)))
         assert entry.status is MailStatus.APPENDED and entry.ticket_id == ticket.id
 
-    def test_the_number_in_the_subject_is_believed_from_the_requester(
-        self, db: Database, mail_settings: MailServer
+    def test_the_number_in_the_subject_from_the_requester_threads_but_proves_nothing(
+        self, db: Database, mail_settings: MailServer, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        """Anyone can type a number and a From: by default such a mail is held on the ticket for
+        an agent; with `not_failed` (no proof asked of customers) it posts (issue 12)."""
         inbox = make_mailbox(db)
         inbox.receive(mail())
         [ticket] = tickets(db)
         entry = inbox.receive(mail(subject=f"Re: [{ticket.number}] anything"))
         assert entry.status is MailStatus.APPENDED and entry.ticket_id == ticket.id
+        assert "ticket number in the subject" in entry.reason
+        [held] = messages(db, ticket.id)
+        assert held.held_reason is not None
+        monkeypatch.setenv("TICKETRY_MAIL_CUSTOMER_AUTH", "not_failed")
+        get_settings.cache_clear()
+        posted = inbox.receive(mail(subject=f"Re: [{ticket.number}] again"))
+        assert posted.ticket_id == ticket.id and messages(db, ticket.id)[-1].held_reason is None
 
     def test_the_number_in_the_subject_from_a_stranger_opens_a_ticket_of_their_own(
         self, db: Database, mail_settings: MailServer

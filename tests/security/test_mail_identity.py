@@ -333,7 +333,13 @@ class TestOutsiders:
         customer = make_customer(db)
         inbox = make_mailbox(db)
         copied = {"Cc": "Boss <boss@example.test>, no-reply@service.example"}
-        proven = inbox.receive(mail(sender=customer.email, headers={**copied, **results("pass")}))
+        proven = inbox.receive(
+            mail(
+                sender=customer.email,
+                message_id="<start@example.test>",
+                headers={**copied, **results("pass")},
+            )
+        )
         forged = inbox.receive(mail(sender=customer.email, headers={"Cc": "mallory@evil.example"}))
         assert participant_emails(db, proven.ticket_id or 0) == {"boss@example.test"}
         assert participant_emails(db, forged.ticket_id or 0) == set()
@@ -341,8 +347,19 @@ class TestOutsiders:
         with db.unit_of_work(write=False) as session:
             ticket = session.get(Ticket, ticket_id)
             assert ticket is not None
-        reply = inbox.receive(mail(sender="boss@example.test", to=reply_address(ticket), body="Approved."))
+        # A reply-all quotes the thread's mail and joins; the same person writing out of the blue
+        # (or a service at that address: the ticket trick) is held.
+        reply = inbox.receive(
+            mail(
+                sender="boss@example.test",
+                to=reply_address(ticket),
+                references="<start@example.test>",
+                body="Approved.",
+            )
+        )
         assert reply.status is MailStatus.APPENDED and "Held" not in reply.reason
+        unthreaded = inbox.receive(mail(sender="boss@example.test", to=reply_address(ticket), body="Code 1"))
+        assert "copied in by the customer" in unthreaded.reason
 
     def test_a_colleague_of_a_shared_organization_takes_part_and_of_a_private_one_does_not(
         self, db: Database, mail_settings: MailServer

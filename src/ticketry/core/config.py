@@ -78,10 +78,12 @@ class Settings(BaseSettings):
     # the receiving mail servers whose `Authentication-Results` headers are believed (comma
     # separated, e.g. `mx.example.com`); any other such header is ignored, as anyone can write one.
     mail_trusted_authserv_ids: str = ""
-    # Customers: `not_failed` holds mail a trusted result says is forged (DMARC/DKIM/SPF fail) and
-    # accepts the rest; `pass` accepts only mail with a passing trusted result; `none` ignores
-    # results.
-    mail_customer_auth: Literal["none", "not_failed", "pass"] = "not_failed"
+    # Customers' mail on a ticket: `proof` (default) needs a clue only their mailbox got (their
+    # signed reply address, a Message-ID of the ticket's mail) or a trusted pass, and holds mail a
+    # trusted result says is forged; `pass` needs a trusted pass; `not_failed` holds only what a
+    # trusted result says is forged (the ticket number in the subject is then enough); `none`
+    # ignores results.
+    mail_customer_auth: Literal["proof", "pass", "not_failed", "none"] = "proof"
     # Staff acting by mail (a note by replying to a notification): `pass` needs their own signed
     # reply address and a passing trusted result; `address` needs only the address (for mail
     # servers that add no Authentication-Results: anyone who sees a staff mail could then write as

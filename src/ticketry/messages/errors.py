@@ -27,3 +27,7 @@ class StaleMessage(Conflict):
 
 class MessageNotHeld(Conflict):
     code = "message_not_held"
+
+
+class MessageHeld(Conflict):
+    code = "message_held"

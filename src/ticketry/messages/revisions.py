@@ -37,7 +37,7 @@ from ticketry.core.errors import PermissionDenied
 from ticketry.core.text import render_markdown, render_plain_text
 from ticketry.history import service as history
 from ticketry.history.models import Change
-from ticketry.messages.errors import EmptyMessage, MessageDeleted, MessageNotFound, StaleMessage
+from ticketry.messages.errors import EmptyMessage, MessageDeleted, MessageHeld, MessageNotFound, StaleMessage
 from ticketry.messages.models import Message, MessageRevision
 from ticketry.messages.repository import message_visibility, readable_messages
 from ticketry.tickets import changes as ticket_changes
@@ -66,7 +66,7 @@ class Revision:
 def may_edit(actor: Actor | None, message: Message, ticket: Ticket | None = None) -> bool:
     """Whether to offer the edit action (the rules above; `edit_message` enforces them).
     `ticket` is needed for a customer's (closed tickets take no edits)."""
-    if actor is None or message.deleted_at is not None:
+    if actor is None or message.deleted_at is not None or message.held_reason is not None:
         return False
     if message.author_id != actor.user_id:
         return actor.can(Permission.MESSAGES_EDIT_ANY)
@@ -96,6 +96,10 @@ def edit_message(
         raise TicketDeleted("This ticket is deleted. Restore it first.")
     message = _editable(session, actor, ticket, message_id)
     _ensure_may_edit(actor, ticket, message)
+    if message.held_reason is not None:
+        # Accepted later, its revisions and whole mail would show the customer what an edit took
+        # out: a held mail is accepted as it came, or left where it is.
+        raise MessageHeld("A held mail cannot be edited: accept it as it came, or leave it staff-only.")
     count = revision_count(session, message.id)
     if expected_revisions is not None and expected_revisions != count:
         raise StaleMessage(

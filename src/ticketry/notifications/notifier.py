@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from markupsafe import Markup
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from ticketry.auth import service as auth_service
@@ -74,12 +74,15 @@ def thread_root(session: Session, ticket_id: int) -> str | None:
     mail): every later one answers it, so a mail client keeps the whole ticket in one thread."""
     return session.scalar(
         select(MailLog.message_id_header)
+        .outerjoin(Message, Message.id == MailLog.message_id)
         .where(
             MailLog.ticket_id == ticket_id,
             MailLog.message_id_header != "",
             or_(
                 MailLog.direction == Direction.OUTBOUND,
-                MailLog.status.in_((MailStatus.CREATED_TICKET, MailStatus.APPENDED)),
+                MailLog.status == MailStatus.CREATED_TICKET,
+                # Not mail held for review: a stranger's Message-ID would reach the customer.
+                and_(MailLog.status == MailStatus.APPENDED, Message.held_reason.is_(None)),
             ),
         )
         .order_by(MailLog.id)

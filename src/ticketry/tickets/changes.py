@@ -42,6 +42,8 @@ def touch(
     deleted: it vanishes from their conversation, and its history stays staff-only)."""
     stamp = stamp or now()
     public = is_public(changes) if public is None else public
+    if ticket.public_updated_at is None:  # a row from before the customer's side was kept apart
+        ticket.public_updated_at = ticket.updated_at
     ticket.updated_at = stamp
     ticket.updated_by_id = actor_id
     if public:

@@ -28,20 +28,26 @@ MAX_PARTICIPANTS = 50
 
 
 def is_participant(session: Session, ticket: Ticket, user: User) -> bool:
-    """Whether mail from `user` joins this ticket's conversation as it comes."""
+    """Whether mail from `user` joins this ticket's conversation (see `role_of`)."""
+    return role_of(session, ticket, user) is not None
+
+
+def role_of(session: Session, ticket: Ticket, user: User) -> str | None:
+    """How `user` takes part in the ticket: "customer", "organization" (a colleague in the
+    customer's shared organization), a `ParticipantRole` value, or None (they do not)."""
     if not user.is_active:
-        return False
+        return None
     if user.id == ticket.customer_id:
-        return True
+        return "customer"
     listed = session.scalar(
-        select(TicketParticipant.user_id).where(
+        select(TicketParticipant.role).where(
             TicketParticipant.ticket_id == ticket.id, TicketParticipant.user_id == user.id
         )
     )
     if listed is not None:
-        return True
+        return listed.value
     if user.organization_id is None:
-        return False
+        return None
     shared_colleague = session.scalar(
         select(User.id)
         .join(Organization, Organization.id == User.organization_id)
@@ -51,7 +57,7 @@ def is_participant(session: Session, ticket: Ticket, user: User) -> bool:
             Organization.shared.is_(True),
         )
     )
-    return shared_colleague is not None
+    return "organization" if shared_colleague is not None else None
 
 
 def list_participants(session: Session, actor: Actor, ticket_id: int) -> list[TicketParticipant]:

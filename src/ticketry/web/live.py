@@ -18,7 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from ticketry.auth import service as auth_service
 from ticketry.core.db import Database
-from ticketry.core.errors import NotAuthenticated
+from ticketry.core.errors import NotAuthenticated, NotFound
 from ticketry.core.schemas import MAX_ID
 from ticketry.http.deps import DbSession, PathId
 from ticketry.realtime.broker import (
@@ -65,17 +65,28 @@ def events(
         ticket_service.get_ticket(session, actor, ticket)  # 404 unless the actor may see it
         channels.add(ticket_channel(ticket, public=not actor.is_staff))
     database: Database = request.app.state.db
-    still_signed_in = partial(_session_alive, database, who.secret)
-    return EventSourceResponse(_stream(request, frozenset(channels), still_signed_in), ping=KEEPALIVE_SECONDS)
+    still_allowed = partial(_still_allowed, database, who.secret, ticket)
+    return EventSourceResponse(_stream(request, frozenset(channels), still_allowed), ping=KEEPALIVE_SECONDS)
 
 
-def _session_alive(database: Database, secret: str) -> bool:
+def _still_allowed(database: Database, secret: str, ticket_id: int | None) -> bool:
+    """The session still stands, and its user still sees the ticket the stream is about (a
+    shared organization made private, an agent moved out of the department: its events stop)."""
     with database.unit_of_work(write=False) as session:
-        return auth_service.web_session_for(session, secret) is not None
+        found = auth_service.web_session_for(session, secret)
+        if found is None:
+            return False
+        if ticket_id is None:
+            return True
+        try:
+            ticket_service.get_ticket(session, auth_service.actor_for(session, found[0]), ticket_id)
+        except NotFound:
+            return False
+        return True
 
 
 async def _stream(
-    request: Request, channels: frozenset[str], still_signed_in: Callable[[], bool]
+    request: Request, channels: frozenset[str], still_allowed: Callable[[], bool]
 ) -> AsyncIterator[dict[str, str]]:
     with hub.subscribe(channels) as subscription:
         yield {"event": "ready", "data": "ok"}
@@ -88,8 +99,8 @@ async def _stream(
             except TimeoutError:
                 item = None
             if item is None or time.monotonic() - checked >= RECHECK_SECONDS:
-                if not await anyio.to_thread.run_sync(still_signed_in):
-                    yield {"event": "signed_out", "data": "signed out"}
+                if not await anyio.to_thread.run_sync(still_allowed):
+                    yield {"event": "signed_out", "data": "ended"}
                     return
                 checked = time.monotonic()
             if item is not None:

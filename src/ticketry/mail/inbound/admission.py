@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ticketry.core.config import Settings
@@ -32,11 +33,15 @@ from ticketry.mail.inbound.identity import Authentication, Proof, authenticate
 from ticketry.mail.inbound.parse import ParsedMail
 from ticketry.mail.outbound import ids
 from ticketry.mail.outbound.addresses import is_unattended
+from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.messages.models import Message
 from ticketry.tickets import participants
 from ticketry.tickets.errors import InvalidParticipant
 from ticketry.tickets.models import ParticipantRole, Ticket
 from ticketry.users import service as users
 from ticketry.users.models import Role, User
+
+MAX_REFERENCES = 50
 
 
 class Admission(enum.StrEnum):
@@ -67,11 +72,12 @@ def decide(
     *,
     sender: User | None,
     ticket: Ticket | None,
-    released: bool = False,
+    vouched: bool = False,
 ) -> Decision:
-    """`ticket` is the open ticket the mail threads onto (None: it would open a new ticket)."""
+    """`ticket` is the open ticket the mail threads onto (None: it would open a new ticket).
+    `vouched`: an admin released this very decision's hold (never a spam or loop release)."""
     proof = authenticate(mail, trusted_servers(settings))
-    if released:
+    if vouched:
         return Decision(Admission.POST, "Released by an admin.", proof)
     if sender is not None and sender.role.is_staff:
         return _staff(mail, settings, proof, sender, ticket)
@@ -82,17 +88,37 @@ def decide(
                 Admission.HOLD_MAIL, f"{checked} A new ticket in their name waits for review.", proof
             )
         return Decision(Admission.POST, "", proof)
-    if sender is None or not participants.is_participant(session, ticket, sender):
-        who = sender.email if sender is not None else mail.from_address
-        return Decision(
-            Admission.HOLD_MESSAGE,
-            f"{who} is not a participant of {ticket.number}: held for an agent to accept, never shown "
-            "to the customer until then.",
+    role = participants.role_of(session, ticket, sender) if sender is not None else None
+    who = sender.email if sender is not None else mail.from_address
+    if sender is None or role is None:
+        return _hold(f"{who} is not a participant of {ticket.number}", proof)
+    if checked:
+        return _hold(checked, proof)
+    known = _answers_ticket_mail(session, mail, settings, ticket)
+    if role == ParticipantRole.CC.value and not known:
+        # Copied in by the customer: a person answering the thread quotes its mail; a service
+        # mailing the ticket's address (a sign-up code: the ticket trick) does not.
+        return _hold(
+            f"{who} was copied in by the customer, but this mail answers none of the ticket's mail", proof
+        )
+    proven = (
+        proof.proof is Proof.PASS or known or _own_reply_address(mail, settings, sender, ticket, legacy=True)
+    )
+    if settings.mail_customer_auth == "proof" and not proven:
+        return _hold(
+            f"Nothing but the ticket number in the subject ties this mail to {ticket.number}, and anyone "
+            f"can write From: {who}",
             proof,
         )
-    if checked:
-        return Decision(Admission.HOLD_MESSAGE, checked, proof)
     return Decision(Admission.POST, "", proof)
+
+
+def _hold(why: str, proof: Authentication) -> Decision:
+    return Decision(
+        Admission.HOLD_MESSAGE,
+        f"{why.rstrip('.')}: held for an agent to accept, never shown to the customer until then.",
+        proof,
+    )
 
 
 def _customer_proof(settings: Settings, proof: Authentication) -> str:
@@ -105,6 +131,45 @@ def _customer_proof(settings: Settings, proof: Authentication) -> str:
     if policy == "pass" and proof.proof is not Proof.PASS:
         return f"The sender's address is not proven by a trusted mail server ({proof.detail})."
     return ""
+
+
+def _answers_ticket_mail(session: Session, mail: ParsedMail, settings: Settings, ticket: Ticket) -> bool:
+    """Whether the mail quotes a Message-ID of the ticket's own mail (ours, signed, or one that
+    joined its conversation): what a reply in the thread does, and a stranger can hardly know."""
+    referenced = [*mail.in_reply_to, *mail.references][-MAX_REFERENCES:]
+    if not referenced:
+        return False
+    tickets = _thread_of(session, ticket)
+    for value in referenced:
+        named = ids.ticket_in_message_id(settings.secret_key, value)
+        if named is not None and named[0] in tickets:
+            return True
+    return bool(known_message_ids(session, tickets, referenced))
+
+
+def _thread_of(session: Session, ticket: Ticket) -> set[int]:
+    """The ticket and those merged into it: their mail is the thread's."""
+    merged = session.scalars(select(Ticket.id).where(Ticket.merged_into_id == ticket.id))
+    return {ticket.id, *merged}
+
+
+def known_message_ids(session: Session, ticket_ids: set[int], values: list[str]) -> set[str]:
+    """Which of `values` are Message-IDs of mail that is part of these tickets' conversation: sent
+    by us, opened the ticket, or joined it (a mail held for review has not)."""
+    rows = session.scalars(
+        select(MailLog.message_id_header)
+        .outerjoin(Message, Message.id == MailLog.message_id)
+        .where(
+            MailLog.ticket_id.in_(sorted(ticket_ids)),
+            MailLog.message_id_header.in_(values),
+            or_(
+                MailLog.direction == Direction.OUTBOUND,
+                MailLog.status == MailStatus.CREATED_TICKET,
+                and_(MailLog.status == MailStatus.APPENDED, Message.held_reason.is_(None)),
+            ),
+        )
+    )
+    return set(rows)
 
 
 def _staff(
@@ -121,17 +186,27 @@ def _staff(
         return hold("staff actions by mail are switched off (TICKETRY_MAIL_STAFF_AUTH=never).")
     if proof.proof is Proof.FAIL:
         return hold(f"it failed authentication ({proof.detail}).")
-    if ticket is not None and not _own_reply_address(mail, settings, sender, ticket):
+    if ticket is None:
+        # Staff work tickets in the desk; their mail to the support address names no ticket
+        # they may write on (or one they cannot see), so nothing proves it is theirs.
+        return hold("it names no ticket they may write on; staff open tickets in the desk.")
+    if not _own_reply_address(mail, settings, sender, ticket):
         return hold(f"it was not sent to {sender.name}'s own signed reply address of {ticket.number}.")
     if policy == "pass" and proof.proof is not Proof.PASS:
         return hold(f"no trusted mail server vouches for it ({proof.detail}).")
     return Decision(Admission.POST, "", proof)
 
 
-def _own_reply_address(mail: ParsedMail, settings: Settings, sender: User, ticket: Ticket) -> bool:
+def _own_reply_address(
+    mail: ParsedMail, settings: Settings, sender: User, ticket: Ticket, *, legacy: bool = False
+) -> bool:
+    """Sent to the reply address we wrote to `sender` about this ticket (with `legacy`, also the
+    older per-ticket form, which went to the customer and staff alone)."""
     for address in (*mail.to, *mail.cc, *mail.delivered_to):
         tag = ids.reply_tag(settings.secret_key, address)
-        if tag is not None and tag.user_id == sender.id and tag.ticket_id == ticket.id:
+        if tag is None or tag.ticket_id != ticket.id:
+            continue
+        if tag.user_id == sender.id or (legacy and tag.user_id is None):
             return True
     return False
 

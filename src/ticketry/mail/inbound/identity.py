@@ -16,18 +16,14 @@ MTA added last, above anything the sender wrote. Within it:
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ticketry.mail.inbound.parse import ParsedMail
 
 MAX_HEADERS = 20  # Authentication-Results headers looked at, top down
-_METHOD = re.compile(r"^\s*([a-z0-9_-]+)\s*=\s*([a-z]+)", re.IGNORECASE)
-_PROPERTY = re.compile(
-    r"\b(header\.from|header\.d|header\.i|smtp\.mailfrom|smtp\.from)\s*=\s*([^\s;()]+)", re.IGNORECASE
-)
-_COMMENT = re.compile(r"\([^()]*\)")
+MAX_HEADER_LENGTH = 8000
+_PROPERTIES = ("header.from", "header.d", "header.i", "smtp.mailfrom", "smtp.from")
 
 
 class Proof(enum.StrEnum):
@@ -57,32 +53,90 @@ def authenticate(mail: ParsedMail, trusted: Iterable[str]) -> Authentication:
     sender_domain = mail.from_address.rpartition("@")[2].lower()
     if not sender_domain:
         return Authentication(Proof.NONE, "the mail has no From address")
-    for header in mail.headers("Authentication-Results")[:MAX_HEADERS]:
-        server, results = _parse(header)
+    # As written, never RFC 2047-decoded: the header quotes what the sender chose (the envelope
+    # sender in `smtp.mailfrom`), and a decoded `=3B` must not become a `;` of the header's syntax.
+    for header in mail.raw_headers("Authentication-Results")[:MAX_HEADERS]:
+        server, results = _parse(header[:MAX_HEADER_LENGTH])
         if server in servers:
             return _judge(results, sender_domain, server)
     return Authentication(Proof.NONE, "no Authentication-Results from a trusted server")
 
 
+def _words(text: str) -> list[list[str]]:
+    """RFC 8601's header as clauses (split at `;`) of words (split at white space), outside
+    quoted strings and comments: a quoted string stays inside its word, quotes and all (the
+    sender chose its content), and a comment, however nested, goes."""
+    clauses: list[list[str]] = [[]]
+    word: list[str] = []
+    depth = 0
+    quoted = escaped = False
+
+    def end_word() -> None:
+        if word:
+            clauses[-1].append("".join(word))
+            word.clear()
+
+    for char in text:
+        if escaped:
+            escaped = False
+            if depth == 0:
+                word.append(char)
+        elif char == "\\" and (quoted or depth):
+            escaped = True
+            if depth == 0:
+                word.append(char)
+        elif quoted:
+            word.append(char)
+            quoted = char != '"'
+        elif depth:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+        elif char == "(":
+            depth = 1
+            end_word()
+        elif char == '"':
+            quoted = True
+            word.append(char)
+        elif char == ";":
+            end_word()
+            clauses.append([])
+        elif char.isspace():
+            end_word()
+        else:
+            word.append(char)
+    end_word()
+    return clauses
+
+
 def _parse(header: str) -> tuple[str, list[_Result]]:
     """`mx.example.com; dkim=pass header.d=example.com; spf=fail …` → the server and results."""
-    text = _COMMENT.sub(" ", " ".join(header.split()))
-    first, _, rest = text.partition(";")
-    server = (first.split() or [""])[0].lower()
+    clauses = _words(header)
+    server = (clauses[0] or [""])[0].lower()
     results = []
-    for clause in rest.split(";"):
-        method = _METHOD.match(clause)
-        if method is None:
+    for clause in clauses[1:]:
+        if not clause:
             continue
-        props = {name.lower(): value.strip("<>\"'").lower() for name, value in _PROPERTY.findall(clause)}
-        domain = (
-            props.get("header.from")
-            or props.get("header.d")
-            or props.get("header.i", "").rpartition("@")[2]
-            or (props.get("smtp.mailfrom") or props.get("smtp.from") or "").rpartition("@")[2]
-        )
-        results.append(_Result(method[1].lower(), method[2].lower(), domain))
+        method, equals, result = clause[0].partition("=")
+        if not equals or '"' in method or '"' in result:
+            continue
+        props: dict[str, str] = {}
+        for word in clause[1:]:
+            name, equals, value = word.partition("=")
+            if equals and name.lower() in _PROPERTIES and name.lower() not in props:
+                props[name.lower()] = value.lower()
+        domain = _domain(props.get("header.from") or props.get("header.d") or "")
+        if not domain:
+            address = props.get("header.i") or props.get("smtp.mailfrom") or props.get("smtp.from") or ""
+            domain = _domain(address.rpartition("@")[2]) if "@" in address else ""
+        results.append(_Result(method.partition("/")[0].lower(), result.lower(), domain))
     return server, results
+
+
+def _domain(value: str) -> str:
+    """A plain domain name, or "" for anything else (a quoted string, an address, junk)."""
+    value = value.strip().rstrip(".")
+    if not value or len(value) > 253 or not all(ch.isalnum() or ch in "-." for ch in value):
+        return ""
+    return value
 
 
 def _aligned(domain: str, sender_domain: str) -> bool:
@@ -105,7 +159,8 @@ def _judge(results: list[_Result], sender_domain: str, server: str) -> Authentic
         if result.result == "fail" and (not result.domain or _aligned(result.domain, sender_domain)):
             return Authentication(Proof.FAIL, said("dmarc", "fail"))
     for result in dmarc:
-        if result.result == "pass" and (not result.domain or _aligned(result.domain, sender_domain)):
+        # A pass proves the From only when it names that domain (`header.from`).
+        if result.result == "pass" and _aligned(result.domain, sender_domain):
             return Authentication(Proof.PASS, said("dmarc", "pass"))
     for result in results:
         passed = result.method in ("dkim", "spf") and result.result == "pass"

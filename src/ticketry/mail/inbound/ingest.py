@@ -93,7 +93,9 @@ class _Plan:
 
     mail: ParsedMail
     classification: Classification
-    released: bool = False  # an admin released it: no classification, no sender checks
+    # An admin released it from the hold of `admission` (its sender checks): they vouch for who
+    # wrote it. A release from spam, loop or auto-reply skips only the classification.
+    vouched: bool = False
     ticket_id: int | None = None
     used: int = 0
     staged: list[StagedFile] = field(default_factory=list)
@@ -107,7 +109,9 @@ def ingest(db: Database, payload: dict[str, Any]) -> None:
     the error as its reason, for the job's retries and, after the last, an admin's re-process."""
     log_id = int(payload["mail_log_id"])
     try:
-        _ingest(db, log_id, release=bool(payload.get("release", False)))
+        _ingest(
+            db, log_id, release=bool(payload.get("release", False)), vouch=bool(payload.get("vouch", False))
+        )
     except Exception as error:
         with db.unit_of_work() as session:
             entry = session.get(MailLog, log_id, with_for_update=True)
@@ -117,7 +121,7 @@ def ingest(db: Database, payload: dict[str, Any]) -> None:
         raise
 
 
-def _ingest(db: Database, log_id: int, *, release: bool) -> None:
+def _ingest(db: Database, log_id: int, *, release: bool, vouch: bool) -> None:
     settings = get_settings()
     with db.unit_of_work(write=False) as session:
         entry = session.get(MailLog, log_id)
@@ -133,7 +137,7 @@ def _ingest(db: Database, log_id: int, *, release: bool) -> None:
             )
         if verdict.verdict is Verdict.ACCEPT and not release:
             verdict = _sender_flood(session, mail, log_id, settings) or verdict
-        plan = _Plan(mail, verdict, released=release)
+        plan = _Plan(mail, verdict, vouched=vouch)
         if verdict.verdict is Verdict.ACCEPT:
             sender = users.find_user_by_email(session, mail.from_address)
             match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
@@ -293,7 +297,7 @@ def _deliver(
         and not _staff_sees(session, sender, ticket)
     ):
         ticket = None
-    decision = admission.decide(session, mail, settings, sender=sender, ticket=ticket, released=plan.released)
+    decision = admission.decide(session, mail, settings, sender=sender, ticket=ticket, vouched=plan.vouched)
     if decision.admission is Admission.HOLD_MAIL:
         entry.status, entry.reason = MailStatus.HELD, decision.reason
         log.info("mail.held_for_review", mail_log_id=entry.id, reason=decision.reason)

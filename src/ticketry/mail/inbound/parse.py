@@ -132,6 +132,11 @@ class ParsedMail:
         """Every value of a header, decoded, in order."""
         return tuple(decode_header_value(v).strip() for v in self._header_index.get(name.lower(), ()))
 
+    def raw_headers(self, name: str) -> tuple[str, ...]:
+        """Every value of a header as written (unfolded, never RFC 2047-decoded), in order: for
+        structured headers whose syntax an encoded-word must not be able to change."""
+        return tuple(v.strip() for v in self._header_index.get(name.lower(), ()))
+
 
 def parse(raw: bytes, *, remote_images: bool = False) -> ParsedMail:
     """Read a raw RFC 5322 mail. Never raises: anything unexpected gives a best-effort result

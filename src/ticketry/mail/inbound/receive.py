@@ -124,11 +124,12 @@ def _summary(raw: bytes) -> _Summary:
 # --- the admins' re-process ---------------------------------------------------------------------
 
 
-def requeue(session: Session, entry: MailLog, *, release: bool) -> None:
-    """Send a held, refused or failed mail through ingestion again; `release` skips the checks
-    that held it (an admin vouched for it)."""
+def requeue(session: Session, entry: MailLog, *, release: bool, vouch: bool = False) -> None:
+    """Send a held, refused or failed mail through ingestion again; `release` skips the
+    classification that held it (spam, loop, auto-reply, refusal); `vouch` also the sender checks
+    (`admission`: the admin says who wrote it), for mail those checks held."""
     entry.status = MailStatus.RECEIVED
     entry.reason = "Queued again by an admin."
     entry.updated_at = now()
     session.flush()
-    jobs.enqueue(session, INGEST_TASK, mail_log_id=entry.id, release=release)
+    jobs.enqueue(session, INGEST_TASK, mail_log_id=entry.id, release=release, vouch=vouch)

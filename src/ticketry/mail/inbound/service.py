@@ -394,7 +394,9 @@ def reprocess(session: Session, actor: Actor, mail_id: int) -> MailLog:
     if entry.direction is Direction.OUTBOUND:
         outbound.resend(session, entry)
         return entry
-    receive.requeue(session, entry, release=entry.status in HELD)
+    # Releasing spam or a loop says nothing of who wrote it: only a hold for want of proof of the
+    # sender (`held`) is vouched for, and everything else still meets the sender checks.
+    receive.requeue(session, entry, release=entry.status in HELD, vouch=entry.status is MailStatus.HELD)
     return entry
 
 
