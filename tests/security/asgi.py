@@ -3,6 +3,7 @@ its body never ends (the live event stream): the client hangs up once the head h
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,10 @@ def call(
         await app(scope, receive, send)
 
     try:
-        anyio.run(run)
+        # In a thread of its own: Playwright's sync API (the browser tests, earlier in the same
+        # run) leaves an event loop running in the main thread, where anyio.run() refuses to start.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(anyio.run, run).result()
     except Exception as error:  # the server's own 500 went out first, if it could
         if not head:
             return Answer(500, body=repr(error).encode())
