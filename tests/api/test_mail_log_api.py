@@ -170,17 +170,20 @@ class TestRawMail:
 
 class TestReprocess:
     @pytest.mark.parametrize(
-        ("status", "release"),
+        ("status", "release", "vouch"),
         [
-            (MailStatus.SPAM_HELD, True),
-            (MailStatus.REJECTED, True),
-            (MailStatus.FAILED, False),
-            (MailStatus.RECEIVED, False),
+            (MailStatus.SPAM_HELD, True, False),
+            (MailStatus.REJECTED, True, False),
+            (MailStatus.HELD, True, True),
+            (MailStatus.FAILED, False, False),
+            (MailStatus.RECEIVED, False, False),
         ],
     )
     def test_held_refused_or_failed_mail_is_queued_again(
-        self, client: TestClient, db: Database, status: MailStatus, release: bool
+        self, client: TestClient, db: Database, status: MailStatus, release: bool, vouch: bool
     ) -> None:
+        """Released spam or refusals skip the classification only; mail held for want of proof of
+        its sender (`held`) is vouched for by the admin (issue 12)."""
         admin = make_admin(db)
         entry_id = log_mail(db, status=status, reason="Held.")
 
@@ -191,7 +194,9 @@ class TestReprocess:
             "received",
             "Queued again by an admin.",
         )
-        assert queued_jobs(db, "mail.ingest") == [{"mail_log_id": entry_id, "release": release}]
+        assert queued_jobs(db, "mail.ingest") == [
+            {"mail_log_id": entry_id, "release": release, "vouch": vouch}
+        ]
 
     def test_failed_outbound_mail_is_sent_again(self, client: TestClient, db: Database) -> None:
         admin = make_admin(db)

@@ -418,7 +418,7 @@ class TestMailEntry:
         entry = mail_entry(db, entry_id)
         assert entry is not None
         assert entry.status is MailStatus.RECEIVED
-        assert queued_jobs(db, "mail.ingest") == [{"mail_log_id": entry_id, "release": True}]
+        assert queued_jobs(db, "mail.ingest") == [{"mail_log_id": entry_id, "release": True, "vouch": False}]
 
     def test_a_mail_that_became_a_ticket_is_not_processed_again(
         self, client: TestClient, db: Database
