@@ -13,7 +13,7 @@ import pytest
 
 from tests.imapserver import Dovecot, ImapUser
 from tests.servers import closed_port
-from ticketry.mail.inbound import imap
+from ticketry.mail.inbound import imapwire
 from ticketry.mail.inbound.imap import (
     LOGIN_REFUSED,
     PROBES,
@@ -21,12 +21,9 @@ from ticketry.mail.inbound.imap import (
     ImapError,
     ImapMailbox,
     ImapSecurity,
-    String,
-    parse_fetch,
     probe,
-    quote_folder,
-    uid_sets,
 )
+from ticketry.mail.inbound.imapwire import String, UnreadableResponse, parse_fetch, quote_folder, uid_sets
 
 
 def mail(subject: str, body: str = "Hello.\r\n") -> bytes:
@@ -224,7 +221,7 @@ class TestEnvelopes:
     ) -> None:
         raws = [mail(f"m{n}") for n in range(7)]
         uids = dovecot.append_many(imap_user, raws)
-        monkeypatch.setattr(imap, "UIDS_PER_COMMAND", 2)
+        monkeypatch.setattr(imapwire, "UIDS_PER_COMMAND", 2)
         wanted = [uid for uid in uids if uid != uids[3]]
         with ImapMailbox(dovecot.account(imap_user)) as mailbox:
             mailbox.open()
@@ -388,8 +385,9 @@ class TestParseFetch:
         ]
 
     @pytest.mark.parametrize("data", [[b"1 (UID 5"], [b"UID 5)"], [b'1 (UID "5)']])
-    def test_garbage_is_an_imap_error(self, data: list[bytes]) -> None:
-        with pytest.raises(ImapError, match="could not be read"):
+    def test_garbage_is_refused(self, data: list[bytes]) -> None:
+        """(`ImapMailbox` turns it into an ImapError: the poll fails with that reason.)"""
+        with pytest.raises(UnreadableResponse, match="could not be read"):
             parse_fetch(data)
 
 

@@ -7,35 +7,37 @@ docstring names the attack, the code that was at fault and the fix; each passes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from tests.factories import (
-    Persona,
     make_admin,
     make_agent,
     make_customer,
     make_message,
     make_ticket,
-    web_session,
 )
-from tests.mail.inbound import Inbox, mail, mail_settings, make_mailbox, run_jobs
+from tests.mail.inbound import mail, mail_settings, make_mailbox, run_jobs
 from tests.mailserver import MailServer, mailserver
+from tests.security.test_mail_identity import (
+    customer_reads,
+    messages,
+    participant_emails,
+    reply_address,
+    scene,
+    trusted,
+)
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.mail.inbound import service as mail_service
 from ticketry.mail.inbound.identity import Proof, authenticate
 from ticketry.mail.inbound.parse import parse
-from ticketry.mail.outbound import ids
 from ticketry.mail.outbound.models import MailStatus
-from ticketry.messages.models import Message
-from ticketry.tickets.models import Ticket, TicketParticipant
+from ticketry.tickets.models import Ticket
 from ticketry.users.models import User
 
-__all__ = ["mail_settings", "mailserver"]
+__all__ = ["mail_settings", "mailserver", "trusted"]
 
 OUR_MX = "mx.help.example.com"
 CODE = "482910"
@@ -43,59 +45,6 @@ SECRET_TEXT = f"Your verification code is {CODE}"
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def trusted(monkeypatch: pytest.MonkeyPatch, mail_settings: MailServer) -> Iterator[MailServer]:
-    """Our MX adds Authentication-Results as `mx.help.example.com`, and Ticketry believes it."""
-    monkeypatch.setenv("TICKETRY_MAIL_TRUSTED_AUTHSERV_IDS", OUR_MX)
-    get_settings.cache_clear()
-    yield mail_settings
-    get_settings.cache_clear()
-
-
-def reply_address(ticket: Ticket, person: Persona | None = None) -> str:
-    settings = get_settings()
-    user_id = person.id if person is not None else None
-    return ids.reply_address(settings.secret_key, settings.mail_from, ticket_id=ticket.id, user_id=user_id)
-
-
-def messages(db: Database, ticket_id: int) -> list[Message]:
-    with db.unit_of_work(write=False) as session:
-        return list(
-            session.scalars(select(Message).where(Message.ticket_id == ticket_id).order_by(Message.id))
-        )
-
-
-def participant_emails(db: Database, ticket_id: int) -> set[str]:
-    with db.unit_of_work(write=False) as session:
-        rows = session.execute(
-            select(User.email)
-            .join(TicketParticipant, TicketParticipant.user_id == User.id)
-            .where(TicketParticipant.ticket_id == ticket_id)
-        )
-        return set(rows.scalars())
-
-
-def customer_reads(client: TestClient, customer: Persona, ticket_id: int) -> str:
-    """What the customer's side shows of the ticket: the API's conversation and the portal page."""
-    replies = client.get(f"/api/v1/tickets/{ticket_id}/replies", headers=customer.headers)
-    assert replies.status_code == 200, replies.text
-    db: Database = client.app.state.db  # type: ignore[attr-defined]
-    cookie, _ = web_session(db, customer)
-    client.cookies.set("ticketry_session", cookie)
-    page = client.get(f"/tickets/{ticket_id}")
-    client.cookies.clear()
-    assert page.status_code == 200, page.text
-    return f"{replies.text}{page.text}"
-
-
-def scene(db: Database) -> tuple[Persona, Persona, Ticket, Inbox]:
-    customer = make_customer(db)
-    agent = make_agent(db)
-    ticket = make_ticket(db, customer, title="Printer on fire")
-    run_jobs(db)
-    return customer, agent, ticket, make_mailbox(db)
 
 
 def with_header_on_top(name: str, value: str, raw: bytes) -> bytes:

@@ -16,7 +16,6 @@ most PROBES_PER_MINUTE times a minute (per process), so that it is no port scann
 
 from __future__ import annotations
 
-import base64
 import enum
 import imaplib
 import re
@@ -32,9 +31,17 @@ from typing import Any, Self
 
 import structlog
 
+from ticketry.mail.inbound.imapwire import (
+    FetchValue,
+    UnreadableResponse,
+    parse_fetch,
+    quote_folder,
+    string_of,
+    uid_sets,
+)
+
 log = structlog.get_logger(__name__)
 
-UIDS_PER_COMMAND = 200
 MAX_UID = 2**32 - 1
 PROBE_SECONDS = 10.0  # the whole connection test, connecting to selecting the folder
 PROBES_PER_MINUTE = 6
@@ -173,10 +180,10 @@ class ImapMailbox:
                 data = _ok(
                     self._client.uid("FETCH", uid_set, "(UID RFC822.SIZE BODY.PEEK[HEADER])"), "UID FETCH"
                 )
-            for item in parse_fetch(data):
+            for item in _fetched(data):
                 uid, size, headers = item.get("UID"), item.get("RFC822.SIZE"), item.get("BODY[HEADER]")
                 if isinstance(uid, bytes) and uid.isdigit() and isinstance(size, bytes) and size.isdigit():
-                    found[int(uid)] = Envelope(int(uid), int(size), _string(headers or b""))
+                    found[int(uid)] = Envelope(int(uid), int(size), string_of(headers or b""))
         return [found[uid] for uid in sorted(set(uids)) if uid in found]
 
     def bodies(self, uids: Sequence[int]) -> Iterator[tuple[int, bytes]]:
@@ -185,10 +192,10 @@ class ImapMailbox:
         for wanted in sorted(set(uids)):
             with self._talking("fetching a message"):
                 data = _ok(self._client.uid("FETCH", str(wanted), "(UID BODY.PEEK[])"), "UID FETCH")
-            for item in parse_fetch(data):
+            for item in _fetched(data):
                 uid, body = item.get("UID"), item.get("BODY[]")
                 if uid == str(wanted).encode() and body is not None:
-                    yield wanted, _string(body)
+                    yield wanted, string_of(body)
                     break
 
     def mark_seen(self, uids: Sequence[int]) -> None:
@@ -534,135 +541,11 @@ def probe_message(account: ImapAccount, error: ImapError) -> str:
             return f"{where} does not answer as an IMAP server."
 
 
-# --- the protocol's small print ----------------------------------------------------------------
-
-
-def uid_sets(uids: Sequence[int], per_command: int | None = None) -> Iterator[str]:
-    """UID sets of at most `per_command` (UIDS_PER_COMMAND) UIDs each, runs compressed:
-    [1, 2, 3, 7] -> "1:3,7"."""
-    per_command = per_command or UIDS_PER_COMMAND
-    ordered = sorted(set(uids))
-    for start in range(0, len(ordered), per_command):
-        parts: list[str] = []
-        run_start = previous = ordered[start]
-        for uid in [*ordered[start + 1 : start + per_command], None]:
-            if uid is not None and uid == previous + 1:
-                previous = uid
-                continue
-            parts.append(str(run_start) if run_start == previous else f"{run_start}:{previous}")
-            if uid is not None:
-                run_start = previous = uid
-        yield ",".join(parts)
-
-
-def quote_folder(name: str) -> str:
-    """A folder name as an IMAP quoted string, in modified UTF-7 (RFC 3501 §5.1.3). Anything
-    outside printable ASCII is base64-encoded, so no name can break the command line."""
-    encoded: list[str] = []
-    pending: list[str] = []
-
-    def flush() -> None:
-        if pending:
-            shifted = base64.b64encode("".join(pending).encode("utf-16-be")).rstrip(b"=")
-            encoded.append("&" + shifted.replace(b"/", b",").decode("ascii") + "-")
-            pending.clear()
-
-    for char in name:
-        if " " <= char <= "~":
-            flush()
-            encoded.append("&-" if char == "&" else char)
-        else:
-            pending.append(char)
-    flush()
-    return '"' + "".join(encoded).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-@dataclass(frozen=True)
-class String:
-    """A quoted string or literal in a FETCH response (an atom stays `bytes`)."""
-
-    value: bytes
-
-
-FetchValue = bytes | String | list["FetchValue"]
-_LITERAL_AT_END = re.compile(rb"\{\d+\+?\}$")
-_TOKEN = re.compile(
-    rb'\s*(?:(?P<open>\()|(?P<close>\))|"(?P<quoted>(?:[^"\\]|\\.)*)"'
-    rb"|(?P<atom>[^\s()\"\[\]]+(?:\[[^\]]*\](?:<\d+>)?)?))"
-)
-_OPEN, _CLOSE = object(), object()
-
-
-def parse_fetch(data: Sequence[Any]) -> list[dict[str, FetchValue]]:
-    """The FETCH responses imaplib returns, one dict per message keyed by upper-case item name
-    ("UID", "RFC822.SIZE", "BODY[HEADER]", "FLAGS"), in the order the messages came.
-
-    imaplib gives a response with a literal as a tuple (the text up to the literal's {n}, the
-    literal) followed by the text after it (b")" or b" UID 5)"), and one without as bytes. Items
-    come in any order; a server may split one message's items over several responses (merged
-    here by sequence number) and mix in unsolicited ones (flag changes): callers pick what they
-    asked for."""
-    tokens: list[object] = []
-    for part in data:
-        if isinstance(part, tuple):
-            head, literal = part
-            tokens += _tokens(_LITERAL_AT_END.sub(b"", head))
-            tokens.append(String(literal))
-        elif part is not None:
-            tokens += _tokens(part)
-    messages: dict[int, dict[str, FetchValue]] = {}
-    position = 0
-    while position < len(tokens):
-        number, opening = tokens[position], tokens[position + 1 : position + 2]
-        if not isinstance(number, bytes) or not number.isdigit() or opening != [_OPEN]:
-            raise ImapError("The server sent a FETCH response that could not be read.")
-        items, position = _parse_list(tokens, position + 2)
-        names = [
-            name.decode("ascii", "replace").upper() if isinstance(name, bytes) else "" for name in items[::2]
-        ]
-        messages.setdefault(int(number), {}).update(zip(names, items[1::2], strict=False))
-    return list(messages.values())
-
-
-def _tokens(text: bytes) -> list[object]:
-    tokens: list[object] = []
-    text, position = text.rstrip(), 0
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise ImapError("The server sent a FETCH response that could not be read.")
-        position = match.end()
-        if match["open"]:
-            tokens.append(_OPEN)
-        elif match["close"]:
-            tokens.append(_CLOSE)
-        elif match["quoted"] is not None:
-            tokens.append(String(re.sub(rb"\\(.)", rb"\1", match["quoted"])))
-        else:
-            tokens.append(match["atom"])
-    return tokens
-
-
-def _parse_list(tokens: list[object], position: int) -> tuple[list[FetchValue], int]:
-    """The values up to the matching ")", and the position after it."""
-    values: list[FetchValue] = []
-    while position < len(tokens):
-        token = tokens[position]
-        if token is _CLOSE:
-            return values, position + 1
-        if token is _OPEN:
-            inner, position = _parse_list(tokens, position + 1)
-            values.append(inner)
-            continue
-        assert isinstance(token, bytes | String)
-        values.append(token)
-        position += 1
-    raise ImapError("The server sent a FETCH response that could not be read.")
-
-
-def _string(value: FetchValue) -> bytes:
-    """A literal or quoted string's bytes; NIL (or any atom) is empty."""
-    return value.value if isinstance(value, String) else b""
+def _fetched(data: Sequence[Any]) -> list[dict[str, FetchValue]]:
+    try:
+        return parse_fetch(data)
+    except UnreadableResponse as error:
+        raise ImapError(str(error)) from error
 
 
 def _ok(result: tuple[str, list[Any]], command: str) -> list[Any]:
