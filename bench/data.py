@@ -175,11 +175,14 @@ class Vocabulary:
         return cls(words, cumulative, rare_words)
 
     def search_terms(self) -> dict[str, list[str]]:
-        """Terms for the search scenario, by how many documents contain them."""
+        """Words for the search scenarios, by how many documents contain them (ticket numbers and
+        e-mail addresses come from the database: `bench.__main__.sample`)."""
         return {
             "common": self.words[20:30],  # each in 5-10% of messages, 10-20% of tickets
             "medium": self.words[200:210],  # each in about 1% of messages
             "rare": self.rare[100:110],  # each in a few dozen messages
+            # two common-ish words (ranks 21-30 with 31-40), both in the same text for a match
+            "two-words": [f"{a} {b}" for a, b in zip(self.words[20:30], self.words[30:40], strict=True)],
         }
 
 

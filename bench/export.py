@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from bench import data
 from bench.__main__ import DEFAULT_TICKETS, PG_URL, prepare
+from bench.facts import load_average, warn_if_busy
 from ticketry.auth import service as auth_service
 from ticketry.core.db import Database
 from ticketry.exports import tables
@@ -56,6 +57,7 @@ def rss_mb() -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     facts = prepare(args)
+    load_start = warn_if_busy("the export")
     db = Database.connect(args.database_url, pool_size=2)
     try:
         with db.unit_of_work(write=False) as session:
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  RSS peak (sampled)    {max(peak_during, after):>12,.1f} MB")
     print(f"  RSS after             {after:>12,.1f} MB")
     print(f"  ru_maxrss (process)   {peak:>12,.1f} MB")
+    print(f"  load average          {load_start[0]:>12.2f} at the start, {load_average()[0]:.2f} at the end")
     return 0
 
 

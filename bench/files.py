@@ -27,7 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import load
+from bench import facts, load
 from bench import server as proc
 from bench.server import PeakRss, Server, moto_server
 from bench.transfer import Client, Payload, TransferError
@@ -277,9 +277,9 @@ def serve_and_drive(
         runner = asyncio.run
     server = Server.start(database_url, workers=1, log_path=log_path, env=env)
     try:
-        load_before = os.getloadavg()
+        load_before = facts.load_average()
         result: dict[str, Any] = runner(drive(storage, server, plan, email, nonce, store_pids))
-        result["loadavg_before"], result["loadavg_after"] = load_before, os.getloadavg()
+        result["loadavg_before"], result["loadavg_after"] = load_before, facts.load_average()
         return result
     finally:
         server.stop()
@@ -305,6 +305,7 @@ def print_table(backends: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    load_start = facts.warn_if_busy("the run")
     plan = phases(args)
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -336,10 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 print(
                     f"{storage}: `ticketry serve --workers 1 --no-migrate`, TICKETRY_STORAGE_URL="
-                    f"{env['TICKETRY_STORAGE_URL']} (log: {log_path}); load average "
-                    f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+                    f"{env['TICKETRY_STORAGE_URL']} (log: {log_path})",
                     flush=True,
                 )
+                facts.warn_if_busy(f"the {storage} phases")
                 backends.append(
                     serve_and_drive(storage, plan, database_url, env, email, nonce, log_path, store_pids)
                 )
@@ -360,13 +361,22 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{backend['storage']}: warm RSS {backend['warm_rss_mb']} MB; load average "
             f"{backend['loadavg_before'][0]:.2f} before, {backend['loadavg_after'][0]:.2f} after"
+            + (
+                " (not a quiet machine: figures are noise)"
+                if backend["loadavg_before"][0] > facts.QUIET_LOAD
+                else ""
+            )
         )
+    load_end = facts.load_average()
+    print(f"Load average {load_start[0]:.2f} at the start of the run, {load_end[0]:.2f} at the end.")
     out = RESULTS / f"files-{stamp}.json"
     out.write_text(
         json.dumps(
             {
+                "commit": facts.source_commit(),
                 "config": {**vars(args), "database_url": database_url},
                 "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                "loadavg": {"start": load_start, "end": load_end, "quiet_below": facts.QUIET_LOAD},
                 "target": {
                     "figure": "peak_increase_mb",
                     "phase": "upload 50 MB one at a time",

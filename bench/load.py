@@ -17,8 +17,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
+from bench import facts
 from bench import server as proc
 
 
@@ -105,9 +106,14 @@ class Actors:
     customer: str
     staff_ids: list[int]  # tickets the staff member may read
     reply_ids: list[int]  # of those, tickets that are not closed (staff can reply)
-    terms: dict[str, list[str]]
+    terms: dict[str, list[str]]  # search terms by class (`TERM_CLASSES`), readable by the staff member
     staff_cookie: str = ""  # browser session of the same staff member (page scenarios)
     customer_cookie: str = ""
+    customer_terms: dict[str, list[str]] = field(default_factory=dict)  # for the customer's own tickets
+
+
+# The search term classes, in the order they are printed (bench/README.md, "Search term classes").
+TERM_CLASSES = ("rare", "medium", "common", "two-words", "number", "email")
 
 
 Outcome = tuple[bool, int, str, str]  # ok, HTTP requests made, error text, sub-class ("" if none)
@@ -120,7 +126,7 @@ def _ok(status: int, expected: int, content: bytes, tag: str = "") -> Outcome:
 
 def scenarios(actors: Actors) -> dict[str, Op]:
     """One async function per scenario; each call is one measured operation."""
-    words = [w for kind in actors.terms.values() for w in kind]
+    words = [w for kind in ("rare", "medium", "common") for w in actors.terms.get(kind, [])]
 
     async def create(conn: Connection, rng: random.Random) -> Outcome:
         body = {
@@ -154,11 +160,17 @@ def scenarios(actors: Actors) -> dict[str, Op]:
         )
         return _ok(status, 201, content)
 
-    async def search(conn: Connection, rng: random.Random) -> Outcome:
-        kind = rng.choice(list(actors.terms))
-        term = rng.choice(actors.terms[kind])
-        status, content = await conn.request("GET", f"/api/v1/tickets?q={term}", actors.staff)
-        return _ok(status, 200, content, kind)
+    def searching(token: str, terms: dict[str, list[str]]) -> Op:
+        """A class drawn evenly, then a term of it: each class gets its share of the operations."""
+        kinds = [kind for kind in TERM_CLASSES if terms.get(kind)]
+
+        async def search(conn: Connection, rng: random.Random) -> Outcome:
+            kind = rng.choice(kinds)
+            term = rng.choice(terms[kind])
+            status, content = await conn.request("GET", f"/api/v1/tickets?q={quote_plus(term)}", token)
+            return _ok(status, 200, content, kind)
+
+        return search
 
     async def stats(conn: Connection, rng: random.Random) -> Outcome:
         status, content = await conn.request("GET", "/api/v1/stats", actors.staff)
@@ -185,7 +197,8 @@ def scenarios(actors: Actors) -> dict[str, Op]:
         "portal": portal,
         "list": listing,
         "detail": detail,
-        "search": search,
+        "search": searching(actors.staff, actors.terms),
+        "search_customer": searching(actors.customer, actors.customer_terms),
         "stats": stats,
         "create": create,
         "reply": reply,
@@ -201,12 +214,16 @@ class Result:
     seconds: float
     latencies_ms: list[float] = field(repr=False)
     by_tag: dict[str, list[float]] = field(repr=False)
+    errors_by_tag: dict[str, int]
     peak_rss_mb: float
     server_cpu_percent: float
     client_cpu_percent: float
     machine_cpu_percent: float
+    database_cpu_percent: float
     error_samples: list[str]
     worker_restarts: int
+    loadavg_start: list[float]
+    loadavg_end: list[float]
 
     def percentile(self, p: float) -> float | None:
         return percentile(self.latencies_ms, p)
@@ -231,11 +248,25 @@ class Result:
             "server_cpu_percent": round(self.server_cpu_percent),
             "client_cpu_percent": round(self.client_cpu_percent),
             "machine_cpu_percent": round(self.machine_cpu_percent),
+            "database_cpu_percent": round(self.database_cpu_percent),
+            # Everything else the machine ran meanwhile: other people's work, not ours.
+            "other_cpu_percent": round(
+                max(
+                    0.0,
+                    self.machine_cpu_percent
+                    - self.server_cpu_percent
+                    - self.client_cpu_percent
+                    - self.database_cpu_percent,
+                )
+            ),
+            "loadavg_start": self.loadavg_start,
+            "loadavg_end": self.loadavg_end,
             "error_samples": self.error_samples,
             "worker_restarts": self.worker_restarts,
             "by_class": {
                 tag: {
                     "operations": len(values),
+                    "errors": self.errors_by_tag.get(tag, 0),
                     "p50_ms": _round(percentile(values, 50)),
                     "p95_ms": _round(percentile(values, 95)),
                     "p99_ms": _round(percentile(values, 99)),
@@ -262,6 +293,7 @@ async def run_scenario(
     *,
     port: int,
     server_pids: Callable[[], list[int]],
+    database_pids: Callable[[], list[int]],
     concurrency: int,
     seconds: float,
     max_operations: int,
@@ -271,6 +303,7 @@ async def run_scenario(
     connections = [Connection(port) for _ in range(concurrency)]
     latencies: list[float] = []
     by_tag: dict[str, list[float]] = {}
+    errors_by_tag: dict[str, int] = {}
     counters = {"ops": 0, "http": 0, "errors": 0, "started": 0}
     samples: list[str] = []
     peak = [0]
@@ -299,6 +332,8 @@ async def run_scenario(
             counters["http"] += requests
             if not ok:
                 counters["errors"] += 1
+                if tag:
+                    errors_by_tag[tag] = errors_by_tag.get(tag, 0) + 1
                 if len(samples) < 5:
                     samples.append(error)
 
@@ -308,6 +343,7 @@ async def run_scenario(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
 
+    loadavg_start = facts.load_average()
     if warmup_seconds > 0:
         end = time.monotonic() + warmup_seconds
         await asyncio.gather(*(worker(i, end, False) for i in range(concurrency)))
@@ -316,6 +352,7 @@ async def run_scenario(
     pids = server_pids()
     server_cpu, client_cpu = proc.cpu_seconds(pids), _own_cpu()
     busy, _ = proc.machine_busy()
+    database = proc.CpuOf(database_pids)
     started = time.monotonic()
     await asyncio.gather(*(worker(i, started + seconds, True) for i in range(concurrency)))
     elapsed = time.monotonic() - started
@@ -324,6 +361,7 @@ async def run_scenario(
     # its connections are then lost, which shows up as errors.
     restarts = len(set(pids) - set(server_pids()))
     client_cpu = _own_cpu() - client_cpu
+    database_cpu = database.seconds()
     busy2, _ = proc.machine_busy()
     stop.set()
     await watcher
@@ -337,12 +375,16 @@ async def run_scenario(
         seconds=elapsed,
         latencies_ms=latencies,
         by_tag=by_tag,
+        errors_by_tag=errors_by_tag,
         peak_rss_mb=peak[0] / 1024,
         server_cpu_percent=100 * server_cpu / elapsed,
         client_cpu_percent=100 * client_cpu / elapsed,
         machine_cpu_percent=100 * (busy2 - busy) / elapsed if elapsed else 0.0,
+        database_cpu_percent=100 * database_cpu / elapsed if elapsed else 0.0,
         error_samples=samples,
         worker_restarts=restarts,
+        loadavg_start=loadavg_start,
+        loadavg_end=facts.load_average(),
     )
 
 

@@ -50,7 +50,9 @@ from typing import Any
 from sqlalchemy import and_, create_engine, func, or_, select, text
 from sqlalchemy.engine import make_url
 
+from bench import fanout
 from bench import server as proc
+from bench.facts import load_average, source_commit, warn_if_busy
 from ticketry.app import configure_logging  # the composition root: every job handler registers
 from ticketry.core import crypto
 from ticketry.core.clock import as_utc, now
@@ -112,7 +114,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="agents in the mailbox's department, told of each new ticket (3)",
     )
     parser.add_argument("--send", type=int, default=1000, help="notification mails to send (1000; 0 skips)")
-    parser.add_argument("--runs", default="one,two,send", help="comma-separated subset of one,two,send")
+    parser.add_argument(
+        "--runs",
+        default="one,two,send,fanout",
+        help="comma-separated subset of one,two,send,fanout (fanout: bench/fanout.py)",
+    )
+    fanout.add_arguments(parser)
     parser.add_argument(
         "--postgres",
         metavar="URL",
@@ -132,8 +139,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory and databases")
     args = parser.parse_args(argv)
     args.runs = args.runs.split(",")
-    if set(args.runs) - {"one", "two", "send"}:
-        parser.error("--runs takes a subset of one,two,send")
+    if set(args.runs) - {"one", "two", "send", "fanout"}:
+        parser.error("--runs takes a subset of one,two,send,fanout")
     args.backends = ([] if args.no_sqlite else ["sqlite"]) + (["postgresql"] if args.postgres else [])
     if not args.backends:
         parser.error("--no-sqlite needs --postgres")
@@ -1138,10 +1145,11 @@ def send_rate(url: str, count: int) -> dict[str, Any]:
                 for mail in mails[start : start + 500]:
                     outbound.queue(session, mail, purpose="ticket_received")
         queue_s = watch.seconds()
+        smtp_cpu = proc.cpu_seconds([smtp.pid]) if smtp.pid else 0.0  # its start-up is not the sending
         started, watch = now(), Watch()
         drain(db, Worker(db))
         figures = watch.figures()
-        smtp_cpu = proc.cpu_seconds([smtp.pid]) if smtp.pid else 0.0
+        smtp_cpu = (proc.cpu_seconds([smtp.pid]) if smtp.pid else 0.0) - smtp_cpu
     finally:
         set_environment(previous)
         stop.set()
@@ -1172,7 +1180,7 @@ def machine_facts(postgres: str | None) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "sqlite": sqlite3.sqlite_version,
-        "loadavg": [round(v, 2) for v in os.getloadavg()],
+        "loadavg": load_average(),
     }
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -1321,11 +1329,14 @@ def print_report(results: list[dict[str, Any]], mix: dict[str, Any], facts: dict
             (" mail log", -1),
         ]
         print_table(columns, rows)
+    fanouts = [r for r in results if r.get("run") == "fanout"]
+    if fanouts:
+        fanout.print_report(fanouts)
     print(
         f"\nMachine: {facts.get('cpu_model', '?')}, {facts['cpus']} CPUs, {facts.get('memory_gb', '?')} GB; "
         f"Python {facts['python']}, SQLite {facts['sqlite']}, PostgreSQL {facts.get('postgresql', '-')}, "
         f"Dovecot {facts.get('dovecot', '?')}, aiosmtpd {facts.get('aiosmtpd', '?')}; load average "
-        f"{facts['loadavg']} before, {[round(v, 2) for v in os.getloadavg()]} after"
+        f"{facts['loadavg']} before, {load_average()} after"
     )
 
 
@@ -1380,11 +1391,12 @@ def run_ingest(
     args: argparse.Namespace, backend: str, run: str, dovecot: Any, mails: list[Mail], workdir: Path
 ) -> dict[str, Any]:
     """One ingest run on a fresh database and a fresh Dovecot user holding the whole mix."""
+    workers = "1 worker" if run == "one" else "2 workers"
+    load_start = warn_if_busy(f"the {workers} ingest run on {backend}")
     user = dovecot.add_user()
     begun = time.perf_counter()
     uids = dovecot.append_many(user, [m.raw for m in mails])
     kinds = {uid: mail.kind for uid, mail in zip(uids, mails, strict=True)}
-    workers = "1 worker" if run == "one" else "2 workers"
     print(
         f"{backend}, {workers}: {len(mails)} mails APPENDed to {user.name} in "
         f"{time.perf_counter() - begun:.1f} s; ingesting ...",
@@ -1400,7 +1412,7 @@ def run_ingest(
             result = ingest_one_worker(url, mailbox_id, len(mails), kinds)
         else:
             result = ingest_two_workers(url, mailbox_id, len(mails), kinds, args.log_level)
-    result["backend"] = backend
+    result.update(backend=backend, loadavg_start=load_start, loadavg_end=load_average())
     print(
         f"  poll {_fmt(result['poll_rate'])}/s; ingest {_fmt(result['ingest_rate'])}/s "
         f"({_fmt(result['ingest_seconds'], 2)} s); drained in {_fmt(result['drain_seconds'], 2)} s; "
@@ -1411,10 +1423,11 @@ def run_ingest(
 
 
 def run_send(args: argparse.Namespace, backend: str, workdir: Path) -> dict[str, Any]:
+    load_start = warn_if_busy(f"the send run on {backend}")
     with fresh_database(backend, args.postgres, workdir, "send", args.keep) as url:
         set_environment({"TICKETRY_DATABASE_URL": url, "TICKETRY_STORAGE_URL": str(workdir / "files-send")})
         result = send_rate(url, args.send)
-    result["backend"] = backend
+    result.update(backend=backend, loadavg_start=load_start, loadavg_end=load_average())
     print(
         f"{backend}, send: {args.send} mails at {_fmt(result['send_rate'])}/s; "
         f"aiosmtpd accepted {result['smtp_server']['accepted']}",
@@ -1435,15 +1448,17 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine_facts(args.postgres)
     results: list[dict[str, Any]] = []
     configure_logging(args.log_level)
+    # Dovecot only for what reads mail: the send and fan-out runs do without it.
+    ingests = [r for r in ("one", "two") if r in args.runs]
+    needs_imap = bool(args.profile or ingests)
     try:
-        with running_dovecot(tls=True) as dovecot:
-            assert dovecot.ca_file is not None
+        with running_dovecot(tls=True) if needs_imap else contextlib.nullcontext() as dovecot:
             # No TICKETRY_SMTP_HOST while ingesting: notifications are logged `not_sent`, not sent.
             set_environment(
                 {
                     "TICKETRY_SECRET_KEY": SECRET_KEY,
                     "TICKETRY_MAIL_FROM": MAIL_FROM,
-                    "TICKETRY_MAIL_CA_FILE": dovecot.ca_file,
+                    "TICKETRY_MAIL_CA_FILE": dovecot.ca_file if dovecot is not None else None,
                     "TICKETRY_SMTP_HOST": "",
                     "TICKETRY_INPROCESS_WORKER": "false",
                     "TICKETRY_LOG_LEVEL": args.log_level,
@@ -1452,17 +1467,23 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile:
                 profile(args, mails, dovecot, workdir, stamp)
                 return 0
-            print(
+            where = (
                 f"Dovecot {facts.get('dovecot', '')} on 127.0.0.1:{dovecot.port} (STARTTLS); "
-                f"{len(mails)} mails, {mix['bytes_total'] / 1e6:.1f} MB; backends "
-                f"{', '.join(args.backends)}; work dir {workdir}",
+                if dovecot
+                else ""
+            )
+            print(
+                f"{where}{len(mails)} mails, {mix['bytes_total'] / 1e6:.1f} MB; backends "
+                f"{', '.join(args.backends)}; runs {', '.join(args.runs)}; work dir {workdir}",
                 flush=True,
             )
             for backend in args.backends:
-                for run in [r for r in ("one", "two") if r in args.runs]:
+                for run in ingests:
                     results.append(run_ingest(args, backend, run, dovecot, mails, workdir))
                 if "send" in args.runs and args.send > 0:
                     results.append(run_send(args, backend, workdir))
+                if "fanout" in args.runs and args.events > 0:
+                    results.append(fanout.run(args, backend, args.postgres, workdir))
     finally:
         if args.keep:
             print(f"Kept {workdir}")
@@ -1474,8 +1495,9 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(
         json.dumps(
             {
+                "commit": source_commit(),
                 "config": config,
-                "machine": facts,
+                "machine": {**facts, "loadavg_end": load_average()},
                 "target": {"figure": "ingest_rate", "run": "1 worker", "at_least": TARGET_PER_S},
                 "mix": mix,
                 "results": results,

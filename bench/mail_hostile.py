@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import facts
 from ticketry.mail.inbound.parse import parse
 
 RESULTS = Path(__file__).parent / "results"
@@ -336,13 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="reads per case; the fastest counts (1)")
     parser.add_argument("--timeout", type=float, help="read each case in a child process stopped after this")
     args = parser.parse_args(argv)
-    load = os.getloadavg()
     print(
-        f"Reading hostile mails: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-        f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+        f"Reading hostile mails: Python {platform.python_version()}, {os.cpu_count()} CPUs; "
         f"target: at most {TARGET_SECONDS:g} s of CPU per mail",
         flush=True,
     )
+    load = facts.warn_if_busy("the run")
     figures: list[Figure] = []
     group = ""
     for index, case in enumerate(cases()):
@@ -370,12 +370,20 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{len(figures)} cases; slowest {slowest:.3f} s of CPU"
         + (f"; {stopped} stopped after {args.timeout:g} s" if stopped else "")
     )
+    load_end = facts.load_average()
+    print(f"Load average {load[0]:.2f} at the start, {load_end[0]:.2f} at the end.")
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"mail_hostile-{stamp}.json"
     out.write_text(
         json.dumps(
-            {"load": load, "python": platform.python_version(), "cases": [asdict(f) for f in figures]},
+            {
+                "commit": facts.source_commit(),
+                "load": load,
+                "loadavg": {"start": load, "end": load_end, "quiet_below": facts.QUIET_LOAD},
+                "python": platform.python_version(),
+                "cases": [asdict(f) for f in figures],
+            },
             indent=2,
         )
     )

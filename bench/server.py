@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,14 +54,32 @@ def rss_kb(pids: list[int]) -> int:
 
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU of the processes (children that already exited are not counted)."""
-    total = 0
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process still there."""
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            found[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
         except (OSError, IndexError, ValueError):
             pass
-    return total / CLOCK_TICKS
+    return found
+
+
+class CpuOf:
+    """CPU seconds spent by a changing set of processes (e.g. every PostgreSQL backend) since it
+    was created: processes that come later count from their start, ones that exit are lost."""
+
+    def __init__(self, pids: Callable[[], list[int]]) -> None:
+        self.pids = pids
+        self.start = cpu_by_pid(pids())
+
+    def seconds(self) -> float:
+        end = cpu_by_pid(self.pids())
+        return sum(value - self.start.get(pid, 0.0) for pid, value in end.items())
 
 
 def machine_busy() -> tuple[float, float]:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bench import data
 from bench.__main__ import DEFAULT_TICKETS, PG_URL, prepare
+from bench.facts import load_average, warn_if_busy
 from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor
 from ticketry.core.clock import now
@@ -140,8 +141,8 @@ def plan_of(session: Session, actor: Actor, view: SavedView) -> list[str]:
 
 
 def _page_sidebar(session: Session, actor: Actor) -> None:
-    """What a desk list page does for its sidebar (the saved views' counts come afterwards, by
-    `GET /desk/views/counts`; a live refresh does both)."""
+    """The built-in views' counts, which `GET /desk/views/counts` computes right after a desk
+    list page has loaded, together with the saved views' counts (a live refresh does both)."""
     search.view_counts(session, actor)
     saved_views.sidebar(session, actor, counted=False)
 
@@ -155,6 +156,7 @@ def _badge(count: int | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     facts = prepare(args)
+    load_start = warn_if_busy("the run")
     db = Database.connect(args.database_url, pool_size=2)
     try:
         print(
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for who, email in (("admin", data.ADMIN_EMAIL), ("agent (2 departments)", data.AGENT_EMAIL)):
             print(f"\n  as the {who}")
+            warn_if_busy(f"the {who}'s views")
             print(f"  {'view':<42} {'median ms':>10} {'slowest ms':>11} {'count':>8}")
             rows, plans = measure(db, email, args.runs, explain=args.explain)
             for name, median, worst, count in rows:
@@ -173,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n".join(f"    {line}" for line in lines))
     finally:
         db.dispose()
+    print(f"\nLoad average {load_start[0]:.2f} at the start of the run, {load_average()[0]:.2f} at the end.")
     return 0
 
 

@@ -200,7 +200,13 @@ class TestListTickets:
         assert response.status_code == 200
         body = response.json()
         assert set(body) == {"data", "pagination"}
-        assert body["pagination"] == {"total": 5, "page": 2, "pageSize": 2, "totalPages": 3}
+        assert body["pagination"] == {
+            "total": 5,
+            "page": 2,
+            "pageSize": 2,
+            "totalPages": 3,
+            "totalCapped": False,
+        }
         assert [t["id"] for t in body["data"]] == [ids[2], ids[1]]  # newest first by default
 
     def test_page_size_over_100_is_422(self, client: TestClient, db: Database) -> None:

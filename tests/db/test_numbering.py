@@ -1,24 +1,33 @@
 """Human ticket numbers `PREFIX-YYYY-NNNN` (SPEC §2): unique under concurrent creation, a fresh
-sequence each year, a configurable prefix."""
+sequence each year, a configurable prefix; on PostgreSQL taken without a lock that creates wait on,
+and continuing after the numbers issued before the sequences existed (migration 0013)."""
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 from tests.factories import Persona, api_ticket, make_customer
 
 from ticketry.core.clock import travel_to
 from ticketry.core.config import Settings, get_settings
-from ticketry.core.db import Database
+from ticketry.core.db import Database, normalize_url
+from ticketry.migrations import downgrade, upgrade
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.numbering import format_number
+
+POSTGRES_URL = os.environ.get("TICKETRY_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
 def create(db: Database, persona: Persona) -> str:
@@ -104,9 +113,106 @@ class TestYearlySequence:
             ticket_service.create_ticket(session, customer.actor, title="x", description="y")
             raise RuntimeError("crash before commit")
         second = create(db, customer)
-        assert sequence(second) > sequence(first)
+        # PostgreSQL's sequence does not give a number back; SQLite's upsert rolls back with it.
+        assert sequence(second) == sequence(first) + (2 if db.dialect == "postgresql" else 1)
         with db.unit_of_work(write=False) as session:
             assert sorted(session.scalars(select(Ticket.number))) == sorted([first, second])
+
+    def test_the_first_tickets_of_a_new_year_racing_get_distinct_numbers_from_0001(
+        self, db: Database
+    ) -> None:
+        """The year's sequence does not exist yet: the racers create it once between them."""
+        customers = [make_customer(db) for _ in range(4)]
+        start = threading.Barrier(len(customers))
+        numbers: list[str] = []
+        lock = threading.Lock()
+
+        def work(persona: Persona) -> None:
+            start.wait()
+            with travel_to(datetime(2034, 3, 1, tzinfo=UTC)):
+                mine = [create(db, persona) for _ in range(3)]
+            with lock:
+                numbers.extend(mine)
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in customers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert sorted(numbers) == [format_number("TICK", 2034, n) for n in range(1, 13)]
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only: SQLite has one writer")
+class TestNoLockHeldOnPostgres:
+    def test_a_create_does_not_wait_for_another_open_create(self, db: Database) -> None:
+        """The old per-year row stayed locked until the creating transaction ended: a second
+        create waited (here: would hit its lock timeout). Now both go through at once."""
+        if db.dialect != "postgresql":
+            pytest.skip("PostgreSQL only")
+        customer = make_customer(db)
+        create(db, customer)  # the year's sequence exists
+        with db.unit_of_work() as first:
+            held = ticket_service.create_ticket(first, customer.actor, title="Open", description="x").number
+            with db.unit_of_work() as second:
+                second.execute(text("SET LOCAL lock_timeout = '2s'"))
+                other = ticket_service.create_ticket(
+                    second, customer.actor, title="Other", description="y"
+                ).number
+        assert sequence(other) == sequence(held) + 1
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of each backend with no schema yet, for migrating step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'numbers.db'}"
+        return
+    assert POSTGRES_URL is not None
+    base = make_url(normalize_url(POSTGRES_URL))
+    name = f"ticketry_num_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def set_last_value(db: Database, year: int, value: int) -> None:
+    """What `bench/seed.py` (or the numbering before migration 0013) leaves behind."""
+    with db.unit_of_work() as session:
+        session.execute(
+            text("INSERT INTO ticket_number_sequences (year, last_value) VALUES (:year, :value)"),
+            {"year": year, "value": value},
+        )
+
+
+class TestNumbersIssuedBefore:
+    def test_numbers_continue_after_the_migration_and_after_a_way_back(self, fresh_url: str) -> None:
+        upgrade(fresh_url, "0012")
+        db = Database.connect(fresh_url, pool_size=2)
+        try:
+            set_last_value(db, 2030, 41)
+            upgrade(fresh_url)
+            customer = make_customer(db)
+            # a year loaded after migrating (the bench seeds this way)
+            set_last_value(db, 2031, 7)
+            with travel_to(datetime(2030, 6, 1, tzinfo=UTC)):
+                assert create(db, customer) == "TICK-2030-0042"
+            with travel_to(datetime(2031, 6, 1, tzinfo=UTC)):
+                assert create(db, customer) == "TICK-2031-0008"
+            db.dispose()
+            downgrade(fresh_url, "0012")
+            upgrade(fresh_url)
+            with travel_to(datetime(2030, 6, 1, tzinfo=UTC)):
+                assert create(db, customer) == "TICK-2030-0043"
+            with travel_to(datetime(2031, 6, 1, tzinfo=UTC)):
+                assert create(db, customer) == "TICK-2031-0009"
+        finally:
+            db.dispose()
 
 
 class TestPrefix:

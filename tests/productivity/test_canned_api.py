@@ -420,7 +420,13 @@ class TestListing:
         assert titles(client, agent, "?category=Access&scope=shared&q=router") == ["delta"]
         page = client.get(f"{BASE}?page=2&page_size=3", headers=agent.headers).json()
         assert [r["title"] for r in page["data"]] == ["delta"]
-        assert page["pagination"] == {"total": 4, "page": 2, "pageSize": 3, "totalPages": 2}
+        assert page["pagination"] == {
+            "total": 4,
+            "page": 2,
+            "pageSize": 3,
+            "totalPages": 2,
+            "totalCapped": False,
+        }
 
     def test_bad_parameters_are_422(self, client: TestClient, db: Database) -> None:
         agent = make_agent(db)

@@ -1,12 +1,8 @@
-"""A capped count of a full-text search (a saved view's badge) gives the same answer whichever
-way it is worked out: by reading every match first (`fulltext.matching`), or, for a word most
-tickets contain, by testing the tickets one by one up to the cap (`fulltext.matching_each`,
-PostgreSQL). Both go through the same visibility: a customer never counts a ticket by the words
-of an internal note, an agent never counts another department's ticket."""
+"""Capped counts of a full-text search (a saved view's badge, a list's total) are the exact count
+up to the cap, through the same visibility as the list: a customer never counts a ticket by the
+words of an internal note, an agent never counts another department's ticket."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import pytest
 
@@ -20,8 +16,7 @@ from tests.factories import (
     make_ticket,
 )
 from ticketry.core.db import Database
-from ticketry.core.pagination import PageRequest, count_rows
-from ticketry.search import fulltext
+from ticketry.core.pagination import PageRequest
 from ticketry.search import service as search
 from ticketry.search.service import TicketFilters, TicketSort
 
@@ -54,38 +49,57 @@ EXPECTED = {"admin": 5, "agent": 4, "customer": 4}
 
 
 @pytest.mark.parametrize("who", sorted(EXPECTED))
-def test_both_ways_of_matching_find_the_same_tickets(
-    db: Database, cast: dict[str, Persona], who: str
-) -> None:
-    actor = cast[who].actor
-    filters = TicketFilters(q=WORD)
-    with db.unit_of_work(write=False) as session:
-        every = count_rows(session, search.filtered_tickets(session, actor, filters))
-        walk = search.filtered_tickets(session, actor, replace(filters, q=None))
-        match = fulltext.matching_each(session, actor, WORD)
-        assert match is not None
-        each = count_rows(session, walk.where(match))
-    assert every == each == EXPECTED[who]
-
-
-@pytest.mark.parametrize("who", sorted(EXPECTED))
 @pytest.mark.parametrize("cap", [1, 2, 3, 4, 5, 100])
 def test_capped_counts_are_the_exact_count_up_to_the_cap(
     db: Database, cast: dict[str, Persona], who: str, cap: int
 ) -> None:
-    """A small cap makes the word "common" (on PostgreSQL the walk counts it), a large one not.
-    The probe reads the tickets' own text regardless of who may see them (four tickets: title,
-    description, billing, deleted): it only picks the way of counting, never the answer."""
     actor = cast[who].actor
     with db.unit_of_work(write=False) as session:
         counted = search.count_tickets(session, actor, TicketFilters(q=WORD), cap=cap)
-        is_common = fulltext.common(session, actor, WORD, cap)
-        postgres = session.get_bind().dialect.name == "postgresql"
     assert counted == min(cap, EXPECTED[who])
-    assert is_common == (postgres and cap <= 4)
 
 
-def test_a_ticket_number_is_found_either_way(db: Database, cast: dict[str, Persona]) -> None:
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+@pytest.mark.parametrize("page_size", [1, 2, 3, 4, 5, 25])
+def test_a_search_page_counts_its_total_past_the_page(
+    db: Database, cast: dict[str, Persona], who: str, page_size: int
+) -> None:
+    """The total is counted only when the page is full (otherwise the page is the whole list)."""
+    actor = cast[who].actor
+    with db.unit_of_work(write=False) as session:
+        page = search.find_tickets(
+            session,
+            actor,
+            filters=TicketFilters(q=WORD),
+            sort=TicketSort(),
+            page=PageRequest(page=1, page_size=page_size),
+        )
+    assert page.total == EXPECTED[who]
+    assert not page.capped
+    assert len(page.items) == min(page_size, EXPECTED[who])
+
+
+def test_a_search_past_its_cap_says_so(
+    db: Database, cast: dict[str, Persona], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 3)
+    actor = cast["admin"].actor
+    with db.unit_of_work(write=False) as session:
+        page = search.find_tickets(
+            session,
+            actor,
+            filters=TicketFilters(q=WORD),
+            sort=TicketSort(),
+            page=PageRequest(page=1, page_size=2),
+        )
+        plain = search.find_tickets(
+            session, actor, filters=TicketFilters(), sort=TicketSort(), page=PageRequest(page=1, page_size=2)
+        )
+    assert (page.total, page.capped, page.total_pages) == (3, True, 2)
+    assert (plain.total, plain.capped) == (6, False)  # lists are capped further (LIST_TOTAL_CAP)
+
+
+def test_a_ticket_number_finds_its_ticket(db: Database, cast: dict[str, Persona]) -> None:
     actor = cast["agent"].actor
     with db.unit_of_work(write=False) as session:
         [ticket] = search.find_tickets(
@@ -95,7 +109,12 @@ def test_a_ticket_number_is_found_either_way(db: Database, cast: dict[str, Perso
             sort=TicketSort(),
             page=PageRequest(page=1, page_size=5),
         ).items
-        match = fulltext.matching_each(session, actor, ticket.number.lower())
-        assert match is not None
-        walk = search.filtered_tickets(session, actor, TicketFilters())
-        assert [t.id for t in session.scalars(walk.where(match))] == [ticket.id]
+        for query in (ticket.number, ticket.number.lower()):
+            found = search.find_tickets(
+                session,
+                actor,
+                filters=TicketFilters(q=query),
+                sort=TicketSort(),
+                page=PageRequest(page=1, page_size=5),
+            ).items
+            assert [t.id for t in found] == [ticket.id]

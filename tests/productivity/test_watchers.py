@@ -78,7 +78,7 @@ class TestWatch:
         assert gone.status_code == 200
         assert gone.json() == {
             "data": [],
-            "pagination": {"total": 0, "page": 1, "pageSize": 1, "totalPages": 0},
+            "pagination": {"total": 0, "page": 1, "pageSize": 1, "totalPages": 0, "totalCapped": False},
             "watching": False,
         }
         assert watcher_ids(db, ticket_id) == set()

@@ -86,7 +86,7 @@ def stats(
     period_to: datetime | None = None,
 ) -> StatsView:
     """Counts over every live ticket you can see; times and per-day trends over the period
-    (default: the last 30 days)."""
+    (default: the last 30 days). Computed at most 30 seconds ago (60 during a refresh)."""
     result = reports.stats(session, actor, period_from=period_from, period_to=period_to)
     return StatsView.model_validate(result)
 

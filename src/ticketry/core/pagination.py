@@ -30,6 +30,8 @@ class Page(Generic[T]):
     items: list[T]
     total: int
     request: PageRequest
+    # The total is a lower bound: counting stopped there ("1,000+").
+    capped: bool = False
 
     @property
     def total_pages(self) -> int:
@@ -52,6 +54,8 @@ class PaginationView(Schema):
     page: int
     page_size: int
     total_pages: int
+    # True when `total` is a lower bound: a long list or a common word is counted only that far.
+    total_capped: bool = False
 
 
 def pagination_view(page: Page[T]) -> PaginationView:
@@ -60,6 +64,7 @@ def pagination_view(page: Page[T]) -> PaginationView:
         page=page.request.page,
         page_size=page.request.page_size,
         total_pages=page.total_pages,
+        total_capped=page.capped,
     )
 
 

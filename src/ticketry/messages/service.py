@@ -20,7 +20,7 @@ from ticketry.jobs import service as jobs
 from ticketry.messages.attachments import readable_bytes
 from ticketry.messages.errors import EmptyMessage, MessageNotDeleted, MessageNotFound
 from ticketry.messages.models import Message
-from ticketry.messages.repository import readable_messages
+from ticketry.messages.repository import message_visibility, readable_messages
 from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import lifecycle
 from ticketry.tickets import service as ticket_service
@@ -30,11 +30,12 @@ from ticketry.tickets.models import Source, Ticket, TicketStatus
 
 
 def list_messages(session: Session, actor: Actor, ticket_id: int) -> list[Message]:
-    """The conversation as this actor may read it, oldest first."""
+    """The conversation as this actor may read it, oldest first. The ticket is checked once by
+    `access_ticket`; its messages then need only their own half of `readable_messages`."""
     access_ticket(session, actor, ticket_id)
     query = (
-        readable_messages(actor)
-        .where(Message.ticket_id == ticket_id)
+        select(Message)
+        .where(Message.ticket_id == ticket_id, message_visibility(actor))
         .options(joinedload(Message.author), selectinload(Message.attachments))
         .order_by(Message.id)
     )

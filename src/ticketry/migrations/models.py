@@ -34,11 +34,19 @@ MODEL_MODULES = (
 )
 metadata = Base.metadata
 
-# Search artifacts are created by hand in the migrations (FTS5 tables and triggers on SQLite,
-# generated tsvector columns on PostgreSQL); they have no model, so comparisons skip them.
-SEARCH_TABLE_PREFIXES = ("tickets_fts", "messages_fts")
+# Search artifacts are created by hand in the migrations (the FTS5 table, its view and triggers on
+# SQLite; the table of tsvectors, its functions and triggers on PostgreSQL, before 0012 generated
+# tsvector columns); they have no model, so comparisons skip them.
+SEARCH_TABLE_PREFIXES = ("search_documents", "tickets_fts", "messages_fts")
 SEARCH_COLUMNS = frozenset({"search_vector"})
-SEARCH_INDEXES = frozenset({"ix_tickets_search_vector", "ix_messages_search_vector"})
+SEARCH_INDEXES = frozenset(
+    {
+        "ix_search_documents_public_document",
+        "ix_search_documents_staff_document",
+        "ix_tickets_search_vector",
+        "ix_messages_search_vector",
+    }
+)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

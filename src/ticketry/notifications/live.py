@@ -10,31 +10,27 @@ depend on the mail preferences: it is only shown to someone who has the desk ope
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from ticketry.auth import service as auth_service
-from ticketry.notifications.notifier import watchers
+from ticketry.notifications.notifier import may_read, staff_actors
 from ticketry.realtime import broker as realtime
 from ticketry.tickets.models import Ticket
-from ticketry.tickets.repository import readable_tickets
+from ticketry.users.models import User
 
 EVENT = "watched"
 
 
-def tell_watchers(session: Session, ticket: Ticket, *, actor_id: int | None, change: str) -> list[int]:
-    """Publish to each watcher who may hear of it; returns their user ids."""
-    told: list[int] = []
+def tell_watchers(
+    session: Session, ticket: Ticket, watching: Sequence[User], *, actor_id: int | None, change: str
+) -> list[int]:
+    """Publish to each of the ticket's watchers (`watching`) who may hear of it; returns their user
+    ids. Whether each may still read the ticket is decided for all of them in one statement."""
+    candidates = [user for user in watching if user.id != actor_id and user.is_active]
+    readable = may_read(session, staff_actors(session, candidates), ticket_id=ticket.id)
     detail = json.dumps({"ticketId": ticket.id, "number": ticket.number, "change": change})
-    for user in watchers(session, ticket.id):
-        if user.id == actor_id or not user.is_active:
-            continue
-        actor = auth_service.actor_for(session, user)
-        visible = session.scalar(
-            readable_tickets(actor).with_only_columns(Ticket.id).where(Ticket.id == ticket.id)
-        )
-        if not actor.is_staff or visible is None:
-            continue
-        realtime.publish(session, realtime.user_channel(user.id), EVENT, detail)
-        told.append(user.id)
+    told = [user.id for user in candidates if user.id in readable]
+    for user_id in told:
+        realtime.publish(session, realtime.user_channel(user_id), EVENT, detail)
     return told

@@ -1,4 +1,5 @@
-"""Building and queueing the notifications of one ticket event, one mail per recipient.
+"""Building and queueing the notifications of one ticket event, one mail per recipient, logged
+together and sent by one job over one SMTP connection.
 
 Each recipient is checked at job time: active, with an address somebody reads (not `noreply@`,
 `mailer-daemon@` …), wanting this kind, not the person who caused the event, and (for agents)
@@ -6,10 +7,16 @@ still able to see the ticket. Customer mail is rendered from rows `readable_mess
 returns, with is_internal excluded again, so a note cannot reach a customer even if an event
 named one. Each mail's Reply-To is the ticket's reply address signed for its recipient
 (`support+t42.u7.<signature>@…`), so a reply says whose mail it answers.
+
+What every mail of the event needs is read once: the ticket, the thread's root, the message; the
+agents' departments in one query and whether each may read the ticket in one statement (each by
+their own `readable_tickets`); the agents' mail is rendered once with their name filled in after.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -90,15 +97,75 @@ def thread_root(session: Session, ticket_id: int) -> str | None:
     )
 
 
+def staff_actors(session: Session, users: Sequence[User]) -> list[Actor]:
+    """The actors of many users with one query for all their departments (what
+    `auth_service.actor_for` reads per user). Only staff actors are made: customers are never told
+    of tickets as agents are."""
+    staff = [user for user in users if user.role.is_staff]
+    departments: dict[int, set[int]] = defaultdict(set)
+    if staff:
+        rows = session.execute(
+            select(department_members.c.user_id, department_members.c.department_id).where(
+                department_members.c.user_id.in_([user.id for user in staff])
+            )
+        )
+        for user_id, department_id in rows:
+            departments[user_id].add(department_id)
+    actors = [
+        Actor.for_user(user, organization_shared=False, department_ids=frozenset(departments[user.id]))
+        for user in staff
+    ]
+    return [actor for actor in actors if actor.is_staff]
+
+
+# Actors checked by one statement at most (one EXISTS each).
+VISIBILITY_BATCH = 200
+
+
+def may_read(
+    session: Session, actors: Sequence[Actor], *, ticket_id: int, message_id: int | None = None
+) -> set[int]:
+    """The user ids of the actors who may read the ticket (with `message_id`: that message),
+    each decided by their own `readable_tickets` (`readable_messages`), all in one statement."""
+    readable: set[int] = set()
+    for start in range(0, len(actors), VISIBILITY_BATCH):
+        batch = actors[start : start + VISIBILITY_BATCH]
+        checks = [
+            (
+                readable_tickets(actor).with_only_columns(Ticket.id).where(Ticket.id == ticket_id)
+                if message_id is None
+                else readable_messages(actor).with_only_columns(Message.id).where(Message.id == message_id)
+            ).exists()
+            for actor in batch
+        ]
+        row = session.execute(select(*checks)).one()
+        readable.update(actor.user_id for actor, allowed in zip(batch, row, strict=True) if allowed)
+    return readable
+
+
 @dataclass
 class Notifier:
-    """The mails of one event about one ticket; each person gets at most one."""
+    """The mails of one event about one ticket; each person gets at most one. Used as a context
+    manager: the mails are logged together (one INSERT) and handed to one `mail.send` job when the
+    block ends without an error."""
 
     session: Session
     ticket: Ticket
     actor_id: int | None
     settings: Settings = field(default_factory=get_settings)
     notified: set[int] = field(default_factory=set)
+    mails: list[outbound.Outgoing] = field(default_factory=list)
+    _root: str | None = None
+    _root_read: bool = False
+    _shared: dict[tuple[str, str | None], compose.Shared] = field(default_factory=dict)
+
+    def __enter__(self) -> Notifier:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            outbound.queue_many(self.session, self.mails)
+            self.mails = []
 
     def _eligible(self, user: User, kind: Kind, *, own_action_ok: bool = False) -> bool:
         if user.id in self.notified or not user.is_active or not user.email:
@@ -144,7 +211,7 @@ class Notifier:
             url=f"{self.settings.public_url.rstrip('/')}/tickets/{self.ticket.id}",
         )
         mail = render.render_customer(kind, name=customer.name, ticket=ticket, message=message)
-        self._send(customer, kind, mail, message_id=message_id)
+        self._add(customer, kind, mail, message_id=message_id)
 
     def to_customer_merged(self, primary: Ticket) -> None:
         """This (secondary) ticket's customer hears that it was merged into `primary`. They are
@@ -175,25 +242,32 @@ class Notifier:
         mail = render.render_customer(
             Kind.TICKET_MERGED, name=customer.name, ticket=ticket, merged_into=merged_into
         )
-        self._send(customer, Kind.TICKET_MERGED, mail, message_id=None)
+        self._add(customer, Kind.TICKET_MERGED, mail, message_id=None)
 
     # --- agents ------------------------------------------------------------------------------
 
     def to_agent(
         self, user: User | None, kind: Kind, *, message_id: int | None = None, change: str | None = None
     ) -> None:
-        if user is None or not self._eligible(user, kind):
-            return
-        actor = auth_service.actor_for(self.session, user)
-        if not actor.is_staff or not self._sees_ticket(actor):
+        self.to_agents([] if user is None else [user], kind, message_id=message_id, change=change)
+
+    def to_agents(
+        self, users: Sequence[User], kind: Kind, *, message_id: int | None = None, change: str | None = None
+    ) -> None:
+        """Every eligible staff member among `users` who may still read the ticket (and the
+        message), checked for all of them in one statement; the mail is rendered once."""
+        eligible = [user for user in users if self._eligible(user, kind)]
+        actors = staff_actors(self.session, eligible)
+        readable = may_read(self.session, actors, ticket_id=self.ticket.id, message_id=message_id)
+        recipients = [user for user in eligible if user.id in readable]
+        if not recipients:
             return
         message: render.AgentMessage | None = None
         if message_id is not None:
+            # The row every recipient above may read (`readable_messages` of each, in `may_read`).
             row = self.session.scalars(
-                readable_messages(actor).where(Message.id == message_id).options(joinedload(Message.author))
-            ).one_or_none()
-            if row is None:
-                return
+                select(Message).where(Message.id == message_id).options(joinedload(Message.author))
+            ).one()
             message = render.AgentMessage(row.author.name, row.is_internal, row.body, Markup(row.body_html))  # noqa: S704 (sanitized)
         ticket = render.AgentTicket(
             number=self.ticket.number,
@@ -205,16 +279,22 @@ class Notifier:
             assignee=self.ticket.assignee.name if self.ticket.assignee else None,
             url=f"{self.settings.public_url.rstrip('/')}/desk/tickets/{self.ticket.id}",
         )
-        mail = render.render_agent(kind, name=user.name, ticket=ticket, message=message, change=change)
-        self._send(user, kind, mail, message_id=message_id)
-
-    def _sees_ticket(self, actor: Actor) -> bool:
-        query = readable_tickets(actor).with_only_columns(Ticket.id).where(Ticket.id == self.ticket.id)
-        return self.session.scalar(query) is not None
+        greeting = render.greet_agents(kind, ticket=ticket, message=message, change=change)
+        for user in recipients:
+            if user.id not in self.notified:  # a user listed twice
+                self._add(user, kind, greeting.to(user.name), message_id=message_id)
 
     # --- the mail ----------------------------------------------------------------------------
 
-    def _send(self, user: User, kind: Kind, mail: render.Rendered, *, message_id: int | None) -> None:
+    def _thread_root(self) -> str | None:
+        """Read once per event; the event's own first mail is the root of a ticket without one."""
+        if not self._root_read:
+            self._root, self._root_read = thread_root(self.session, self.ticket.id), True
+        if self._root is None and self.mails:
+            self._root = str(self.mails[0].mail.mail["Message-ID"])
+        return self._root
+
+    def _add(self, user: User, kind: Kind, mail: render.Rendered, *, message_id: int | None) -> None:
         settings = self.settings
         try:
             sender = compose.parse_from(settings.mail_from)
@@ -228,12 +308,15 @@ class Notifier:
             ),
             sender.display_name,
         )
-        root = thread_root(self.session, self.ticket.id)
+        root = self._thread_root()
+        shared = self._shared.get((mail.subject, root))
+        if shared is None:
+            shared = self._shared[mail.subject, root] = compose.Shared(
+                sender=sender, subject=mail.subject, in_reply_to=root, references=[root] if root else ()
+            )
         try:
-            message = compose.compose(
-                sender=sender,
+            composed = shared.build(
                 to=[recipient],
-                subject=mail.subject,
                 text=mail.text,
                 html=mail.html,
                 message_id=ids.message_id(
@@ -242,13 +325,13 @@ class Notifier:
                     ticket_id=self.ticket.id,
                     message_id=message_id or 0,
                 ),
-                in_reply_to=root,
-                references=[root] if root else (),
                 reply_to=reply_to,
             )
         except compose.UnsafeMail as error:
             # Refused by compose's own check: never sent, and no retry would build it otherwise.
             log.error("notification.unsafe_mail", user_id=user.id, kind=kind.value, error=str(error))
             return
-        outbound.queue(self.session, message, purpose=kind.value, ticket_id=self.ticket.id, user_id=user.id)
+        self.mails.append(
+            outbound.Outgoing(composed, purpose=kind.value, ticket_id=self.ticket.id, user_id=user.id)
+        )
         self.notified.add(user.id)

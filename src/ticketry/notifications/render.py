@@ -8,10 +8,11 @@ conversation already shows.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ticketry.notifications.preferences import Kind
 
@@ -69,6 +70,27 @@ class Rendered:
     html: str
 
 
+@dataclass(frozen=True)
+class Greeting:
+    """One notification rendered once for all its recipients, their name left as a slot: `to()`
+    fills it in as the templates would have (escaped in the HTML). The slot holds a NUL, which
+    no stored text can hold (core.db), and a random part, so no text can fake it."""
+
+    rendered: Rendered
+    slot: str
+
+    def to(self, name: str) -> Rendered:
+        return Rendered(
+            self.rendered.subject,
+            self.rendered.text.replace(self.slot, name),
+            self.rendered.html.replace(self.slot, str(escape(name))),
+        )
+
+
+def name_slot() -> str:
+    return f"\x00{secrets.token_hex(8)}\x00"
+
+
 def subject_for(number: str, title: str) -> str:
     """`[TICK-2026-0001] Printer on fire`: the same for every mail of a ticket, so clients that
     thread by subject agree with those that thread by References."""
@@ -112,3 +134,11 @@ def render_agent(
         _env.get_template("agent.txt").render(context),
         _env.get_template("agent.html").render(context),
     )
+
+
+def greet_agents(
+    kind: Kind, *, ticket: AgentTicket, message: AgentMessage | None = None, change: str | None = None
+) -> Greeting:
+    """`render_agent` once for every agent told of one event."""
+    slot = name_slot()
+    return Greeting(render_agent(kind, name=slot, ticket=ticket, message=message, change=change), slot)

@@ -6,6 +6,7 @@ their ticket, any change on a ticket they watch. Never the person who caused the
 the customer's own "received" confirmation). The more specific rule comes first, so an assignee
 who also watches gets one mail.
 
+Each event is one job: its mails are built together and sent by one `mail.send` job (notifier.py).
 These handlers own the event names: the job registry takes one handler per name.
 """
 
@@ -37,11 +38,10 @@ def ticket_created(session: Session, payload: dict[str, Any]) -> None:
     ticket = load_ticket(session, int(payload["ticket_id"]))
     if ticket is None:
         return
-    notifier = Notifier(session, ticket, actor_id=ticket.created_by_id)
-    notifier.to_customer(Kind.TICKET_RECEIVED)
-    if ticket.assignee_id is None:
-        for agent in department_staff(session, ticket.department_id):
-            notifier.to_agent(agent, Kind.NEW_TICKET)
+    with Notifier(session, ticket, actor_id=ticket.created_by_id) as notifier:
+        notifier.to_customer(Kind.TICKET_RECEIVED)
+        if ticket.assignee_id is None:
+            notifier.to_agents(department_staff(session, ticket.department_id), Kind.NEW_TICKET)
 
 
 @job("messages.created")
@@ -54,15 +54,15 @@ def message_created(session: Session, payload: dict[str, Any]) -> None:
     if ticket is None or row is None:
         return
     author_id, internal, staff = row
-    notifier = Notifier(session, ticket, actor_id=author_id)
-    if staff and not internal:
-        notifier.to_customer(Kind.STAFF_REPLY, message_id=message_id)
-    if not staff:
-        notifier.to_agent(ticket.assignee, Kind.CUSTOMER_REPLY, message_id=message_id)
     change = "a new internal note" if internal else "a new reply"
-    for watcher in watchers(session, ticket.id):
-        notifier.to_agent(watcher, Kind.WATCHED_TICKET, message_id=message_id, change=change)
-    live.tell_watchers(session, ticket, actor_id=author_id, change=change)
+    watching = watchers(session, ticket.id)
+    with Notifier(session, ticket, actor_id=author_id) as notifier:
+        if staff and not internal:
+            notifier.to_customer(Kind.STAFF_REPLY, message_id=message_id)
+        if not staff:
+            notifier.to_agent(ticket.assignee, Kind.CUSTOMER_REPLY, message_id=message_id)
+        notifier.to_agents(watching, Kind.WATCHED_TICKET, message_id=message_id, change=change)
+    live.tell_watchers(session, ticket, watching, actor_id=author_id, change=change)
 
 
 @job("tickets.status_changed")
@@ -71,28 +71,27 @@ def status_changed(session: Session, payload: dict[str, Any]) -> None:
     if ticket is None:
         return
     status = TicketStatus(payload["status"])
-    notifier = Notifier(session, ticket, actor_id=_actor(payload))
-    # Only if the ticket is still in that state: a resolve undone before the job ran says nothing.
-    if status is ticket.status and status in CUSTOMER_STATUSES:
-        notifier.to_customer(CUSTOMER_STATUSES[status])
-    for watcher in watchers(session, ticket.id):
-        notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=f"status set to {STATUS_LABELS[status]}")
-    live.tell_watchers(
-        session, ticket, actor_id=_actor(payload), change=f"status set to {STATUS_LABELS[status]}"
-    )
+    change = f"status set to {STATUS_LABELS[status]}"
+    watching = watchers(session, ticket.id)
+    with Notifier(session, ticket, actor_id=_actor(payload)) as notifier:
+        # Only if the ticket is still in that state: a resolve undone before the job ran says nothing.
+        if status is ticket.status and status in CUSTOMER_STATUSES:
+            notifier.to_customer(CUSTOMER_STATUSES[status])
+        notifier.to_agents(watching, Kind.WATCHED_TICKET, change=change)
+    live.tell_watchers(session, ticket, watching, actor_id=_actor(payload), change=change)
 
 
 def _assignment(session: Session, payload: dict[str, Any], change: str) -> None:
     ticket = load_ticket(session, int(payload["ticket_id"]))
     if ticket is None:
         return
-    notifier = Notifier(session, ticket, actor_id=_actor(payload))
     assignee_id = payload.get("assignee_id")
-    if assignee_id is not None and ticket.assignee is not None and ticket.assignee.id == assignee_id:
-        notifier.to_agent(ticket.assignee, Kind.ASSIGNED_TO_ME)
-    for watcher in watchers(session, ticket.id):
-        notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=change)
-    live.tell_watchers(session, ticket, actor_id=_actor(payload), change=change)
+    watching = watchers(session, ticket.id)
+    with Notifier(session, ticket, actor_id=_actor(payload)) as notifier:
+        if assignee_id is not None and ticket.assignee is not None and ticket.assignee.id == assignee_id:
+            notifier.to_agent(ticket.assignee, Kind.ASSIGNED_TO_ME)
+        notifier.to_agents(watching, Kind.WATCHED_TICKET, change=change)
+    live.tell_watchers(session, ticket, watching, actor_id=_actor(payload), change=change)
 
 
 @job("tickets.assigned")
@@ -116,10 +115,10 @@ def ticket_updated(session: Session, payload: dict[str, Any]) -> None:
     if ticket is None:
         return
     fields = ", ".join(str(name) for name in payload.get("fields", [])) or "details"
-    notifier = Notifier(session, ticket, actor_id=_actor(payload))
-    for watcher in watchers(session, ticket.id):
-        notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=f"{fields} changed")
-    live.tell_watchers(session, ticket, actor_id=_actor(payload), change=f"{fields} changed")
+    watching = watchers(session, ticket.id)
+    with Notifier(session, ticket, actor_id=_actor(payload)) as notifier:
+        notifier.to_agents(watching, Kind.WATCHED_TICKET, change=f"{fields} changed")
+    live.tell_watchers(session, ticket, watching, actor_id=_actor(payload), change=f"{fields} changed")
 
 
 @job("tickets.merged")
@@ -130,8 +129,9 @@ def ticket_merged(session: Session, payload: dict[str, Any]) -> None:
     secondary = load_ticket(session, int(payload["secondary_id"]))
     if primary is None or secondary is None or secondary.merged_into_id != primary.id:
         return  # deleted or unmerged before the job ran
-    notifier = Notifier(session, secondary, actor_id=_actor(payload))
-    if secondary.customer_id != primary.customer_id:
-        notifier.to_customer_merged(primary)
-    for watcher in watchers(session, secondary.id):
-        notifier.to_agent(watcher, Kind.WATCHED_TICKET, change=f"merged into {primary.number}")
+    with Notifier(session, secondary, actor_id=_actor(payload)) as notifier:
+        if secondary.customer_id != primary.customer_id:
+            notifier.to_customer_merged(primary)
+        notifier.to_agents(
+            watchers(session, secondary.id), Kind.WATCHED_TICKET, change=f"merged into {primary.number}"
+        )

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
+from ticketry.reports.cache import RecentAnswers, visibility_key
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import ticket_visibility
@@ -88,11 +89,27 @@ def _day(session: Session, column: DateColumn) -> ColumnElement[date]:
     return func.date(column)
 
 
+# `GET /stats` is exact as of when it was computed, at most this many seconds ago (twice that
+# while a refresh is under way); docs/api.md says so.
+STATS_MAX_AGE = 30.0
+_recent_stats: RecentAnswers[Stats] = RecentAnswers(max_age=STATS_MAX_AGE)
+
+
 def stats(
     session: Session, actor: Actor, *, period_from: datetime | None, period_to: datetime | None
 ) -> Stats:
-    """Counts are over every live ticket; times and trends over the period (default 30 days)."""
+    """Counts are over every live ticket; times and trends over the period (default 30 days).
+    Answered from a recent computation for the same visibility and period (`STATS_MAX_AGE`)."""
     require(actor, Permission.STATS_VIEW)
+    key = (visibility_key(actor), period_from, period_to)
+    return _recent_stats.get(
+        session, key, lambda: _compute_stats(session, actor, period_from=period_from, period_to=period_to)
+    )
+
+
+def _compute_stats(
+    session: Session, actor: Actor, *, period_from: datetime | None, period_to: datetime | None
+) -> Stats:
     end = period_to or now()
     start = period_from or end - timedelta(days=30)
     grouped = session.execute(

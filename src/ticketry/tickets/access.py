@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
 from ticketry.auth.actor import Actor
 from ticketry.tickets.errors import TicketNotFound
 from ticketry.tickets.models import Ticket
-from ticketry.tickets.repository import readable_tickets
+from ticketry.tickets.repository import readable_tickets, ticket_visible
 
 
 def access_ticket(
@@ -20,12 +21,22 @@ def access_ticket(
     include_deleted: bool = False,
     options: tuple[ORMOption, ...] = (),
 ) -> Ticket:
-    query = readable_tickets(actor, include_deleted=include_deleted).where(Ticket.id == ticket_id)
+    """A read loads by primary key, then asks `ticket_visible`: no scan of what the actor may
+    see. A lock is only ever taken on a ticket the actor may see, so there the clause decides
+    in the locking query itself."""
+    if lock:
+        query = (
+            readable_tickets(actor, include_deleted=include_deleted)
+            .where(Ticket.id == ticket_id)
+            .with_for_update(of=Ticket)
+        )
+    else:
+        query = select(Ticket).where(Ticket.id == ticket_id)
     if options:
         query = query.options(*options)
-    if lock:
-        query = query.with_for_update(of=Ticket)
     ticket = session.scalars(query).one_or_none()
-    if ticket is None:
+    if ticket is None or not (
+        lock or ticket_visible(session, actor, ticket, include_deleted=include_deleted)
+    ):
         raise TicketNotFound(f"Ticket {ticket_id} not found.", details={"ticketId": ticket_id})
     return ticket

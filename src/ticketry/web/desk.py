@@ -64,8 +64,12 @@ def ticket_list(
         return away
     params = {key: request.query_params.getlist(key) for key in request.query_params}
     chosen = parse_list_query(who.actor, params)
-    # A live refresh (app.js) comes with the saved views' counts; a page load fetches them after.
-    counted = "x-live-refresh" in request.headers
+    block = "results" if is_htmx(request) and request.headers.get("hx-target") == "results" else None
+    # The sidebar's counts cost more than the rest of the page (six capped counts, 70 ms at a
+    # million tickets): a page load shows the views at once and fetches their counts after
+    # (`GET /desk/views/counts`), a live refresh (app.js) comes with them, and a list alone
+    # (htmx, for a filter or a page) has no sidebar.
+    counted = "x-live-refresh" in request.headers and block is None
     saved = saved_views.sidebar(session, who.actor, counted=counted)
     saved_id = _int_or_none(request.query_params.get("saved", ""))
     current = next((c.view for c in saved if c.view.id == saved_id), None)
@@ -80,7 +84,7 @@ def ticket_list(
         "page": result,
         "view": chosen.view,
         "views": VIEW_LABELS,
-        "counts": search.view_counts(session, who.actor),
+        "counts": search.view_counts(session, who.actor) if counted else None,
         "departments": user_service.list_departments(session),
         "categories": ticket_service.list_categories(session),
         "agents": user_service.list_staff(session),
@@ -99,7 +103,6 @@ def ticket_list(
         "order": "desc" if chosen.sort.descending else "asc",
         "filters_active": chosen.narrowed,
     }
-    block = "results" if is_htmx(request) and request.headers.get("hx-target") == "results" else None
     return render(request, "desk/list.html", context, who=who, block=block)
 
 
@@ -162,35 +165,55 @@ def _int_or_none(value: str) -> int | None:
 def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: PathId) -> Response:
     if (away := _staff_only(who)) is not None:
         return away
-    ticket = ticket_service.get_ticket(session, who.actor, ticket_id, include_deleted=True)
+    actor = who.actor
+    ticket = ticket_service.get_ticket(session, actor, ticket_id, include_deleted=True)
     record_view(ticket.id)
+    # Whom the sidebar offers to assign, transfer to or add as a watcher, where it offers any; the
+    # agents' workloads (desk/_assignee_select.html) come after a page load, with a live refresh.
+    offers_agents = (
+        actor.can(Permission.TICKETS_ASSIGN)
+        or actor.can(Permission.TICKETS_WATCHERS)
+        or ticket.assignee_id == actor.user_id
+    )
+    with_workload = "x-live-refresh" in request.headers and actor.can(Permission.TICKETS_ASSIGN)
     others = search.find_tickets(
         session,
-        who.actor,
+        actor,
         filters=TicketFilters(customer_id=ticket.customer_id),
         sort=TicketSort(),
         page=PageRequest(page=1, page_size=6),
     )
     context = {
         "ticket": ticket,
-        "messages": revisions.desk_thread(session, who.actor, ticket_id),
-        "events": ticket_service.timeline(session, who.actor, ticket_id),
+        "messages": revisions.desk_thread(session, actor, ticket_id),
+        "events": ticket_service.timeline(session, actor, ticket_id),
         "allowed": lifecycle.allowed_targets(ticket.status),
         "departments": user_service.list_departments(session),
         "categories": ticket_service.list_categories(session),
-        "agents": reports.agent_workload(session, who.actor),
+        "agents": user_service.list_staff(session) if offers_agents else [],
+        "workload": reports.agent_workload(session, actor) if with_workload else None,
         "other_tickets": [t for t in others.items if t.id != ticket.id][:5],
         "other_total": others.total - 1,
-        "threads": desk_threads.panel(
-            session, who.actor, ticket, retry=request.query_params.get("merge", "")
-        ),
-        "links": link_service.list_links(session, who.actor, ticket_id),
-        "participants": participant_service.list_participants(session, who.actor, ticket_id),
+        "threads": desk_threads.panel(session, actor, ticket, retry=request.query_params.get("merge", "")),
+        "links": link_service.list_links(session, actor, ticket_id),
+        "participants": participant_service.list_participants(session, actor, ticket_id),
         "all_tags": tag_service.all_tags(session),
         "pdf_available": pdf.available(),
-        "may_create_tags": tag_service.may_create(session, who.actor),
+        "may_create_tags": tag_service.may_create(session, actor),
     }
     return render(request, "desk/ticket.html", context, who=who)
+
+
+@router.get("/assignees")
+def assignees(
+    request: Request, session: DbSession, who: SignedIn, assignee: Annotated[str, Query(max_length=10)] = ""
+) -> Response:
+    """The ticket page's "Assign to" list with each agent's active tickets, fetched after the page
+    loads; `assignee` is the choice on screen, kept."""
+    if not who.actor.is_staff:
+        return Response(status_code=403)
+    context = {"workload": reports.agent_workload(session, who.actor), "chosen": _int_or_none(assignee)}
+    return render(request, "desk/_assignee_select.html", context, who=who)
 
 
 def _back_to(ticket_id: int, text: str) -> Response:

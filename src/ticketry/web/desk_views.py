@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from ticketry.auth.permissions import Permission
 from ticketry.http.deps import DbSession, PathId
+from ticketry.search import service as search
 from ticketry.search import views as saved_views
 from ticketry.search.views import MAX_NAME_LENGTH
 from ticketry.web.session import SignedIn
@@ -48,13 +49,19 @@ def manage(request: Request, session: DbSession, who: SignedIn) -> Response:
 
 @router.get("/counts")
 def counts(request: Request, session: DbSession, who: SignedIn, saved: int | None = None) -> Response:
-    """The sidebar's saved views with their counts (the desk list fetches this after it loads)."""
+    """The sidebar's counts: the saved views with theirs, and the built-in views' (the desk list
+    fetches this after it loads)."""
     if not who.actor.is_staff:
         return Response(status_code=403)
     views = saved_views.sidebar(session, who.actor, counted=True)
     current = next((c.view for c in views if c.view.id == saved), None)
-    context = {"saved": views, "views_counted": True, "current_view": current}
-    return render(request, "desk/_saved_views.html", context, who=who)
+    context = {
+        "saved": views,
+        "views_counted": True,
+        "current_view": current,
+        "counts": search.view_counts(session, who.actor),
+    }
+    return render(request, "desk/_sidebar_counts.html", context, who=who)
 
 
 @router.post("")

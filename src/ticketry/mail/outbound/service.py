@@ -1,19 +1,25 @@
-"""Queueing a mail in the caller's transaction and delivering it from a job.
+"""Queueing mail in the caller's transaction and delivering it from a job.
 
-`queue()` renders nothing: it takes a finished message, logs it and enqueues `mail.send` in the
-same transaction as the change that caused it, so a rolled-back change sends nothing and a
-committed one is sent even if the SMTP server is down right now. Delivery failures are retried
-with backoff (1, 2, 4 … minutes, at most an hour apart) up to `TICKETRY_MAIL_MAX_ATTEMPTS`, each
-failure's reason visible in the log.
+`queue()` and `queue_many()` render nothing: they take finished messages, log them and enqueue
+one `mail.send` job in the same transaction as the change that caused them, so a rolled-back
+change sends nothing and a committed one is sent even if the SMTP server is down right now. The
+job delivers its mails over one SMTP connection; each mail keeps its own outcome: a refusal or
+failure is retried with backoff (1, 2, 4 … minutes, at most an hour apart) up to
+`TICKETRY_MAIL_MAX_ATTEMPTS`, each failure's reason visible in the log.
 """
 
 from __future__ import annotations
 
 import smtplib
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 import structlog
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ticketry.core.clock import now
@@ -21,6 +27,7 @@ from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs import service as jobs
 from ticketry.jobs.registry import task
+from ticketry.mail.outbound.compose import Composed
 from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound.smtp import SmtpServer
 
@@ -29,6 +36,38 @@ log = structlog.get_logger(__name__)
 SEND_JOB = "mail.send"
 # Mail that carries a secret link: its body is not kept once delivered.
 SECRET_PURPOSES = frozenset({"password_reset", "email_verification", "signup"})
+# A sending job records its outcomes after this many mails, so a crash re-sends at most these.
+RECORD_EVERY = 20
+
+SmtpFailure = smtplib.SMTPException | OSError
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One finished mail to log and send, and what it is about."""
+
+    mail: Composed
+    purpose: str
+    ticket_id: int | None = None
+    user_id: int | None = None
+
+
+def _values(
+    mail: EmailMessage, raw: bytes, *, purpose: str, ticket_id: int | None, user_id: int | None
+) -> dict[str, Any]:
+    recipients = [str(address.addr_spec) for address in mail["To"].addresses]
+    return {
+        "direction": Direction.OUTBOUND,
+        "status": MailStatus.QUEUED,
+        "purpose": purpose,
+        "message_id_header": str(mail["Message-ID"]),
+        "sender": str(mail["From"].addresses[0].addr_spec),
+        "recipients": ", ".join(recipients),
+        "subject": str(mail["Subject"]),
+        "ticket_id": ticket_id,
+        "user_id": user_id,
+        "raw": raw,
+    }
 
 
 def queue(
@@ -39,23 +78,32 @@ def queue(
     ticket_id: int | None = None,
     user_id: int | None = None,
 ) -> MailLog:
-    recipients = [str(address.addr_spec) for address in mail["To"].addresses]
-    entry = MailLog(
-        direction=Direction.OUTBOUND,
-        status=MailStatus.QUEUED,
-        purpose=purpose,
-        message_id_header=str(mail["Message-ID"]),
-        sender=str(mail["From"].addresses[0].addr_spec),
-        recipients=", ".join(recipients),
-        subject=str(mail["Subject"]),
-        ticket_id=ticket_id,
-        user_id=user_id,
-        raw=mail.as_bytes(),
-    )
+    entry = MailLog(**_values(mail, mail.as_bytes(), purpose=purpose, ticket_id=ticket_id, user_id=user_id))
     session.add(entry)
     session.flush()
-    jobs.enqueue(session, SEND_JOB, mail_log_id=entry.id)
+    jobs.enqueue(session, SEND_JOB, **_payload([entry.id]))
     return entry
+
+
+def queue_many(session: Session, mails: Sequence[Outgoing]) -> list[int]:
+    """Log the mails with one INSERT and enqueue one job that sends them all; their ids (in the
+    order of `mails`). The logged values are the composed mail's headers: single-line, checked."""
+    if not mails:
+        return []
+    rows = [
+        _values(
+            item.mail.mail,
+            item.mail.raw,
+            purpose=item.purpose,
+            ticket_id=item.ticket_id,
+            user_id=item.user_id,
+        )
+        for item in mails
+    ]
+    # Rows are numbered in the order of the VALUES list, the order RETURNING need not keep.
+    ids = sorted(session.scalars(insert(MailLog).returning(MailLog.id), rows))
+    jobs.enqueue(session, SEND_JOB, **_payload(ids))
+    return ids
 
 
 def resend(session: Session, entry: MailLog) -> None:
@@ -67,7 +115,7 @@ def resend(session: Session, entry: MailLog) -> None:
         now(),
     )
     session.flush()
-    jobs.enqueue(session, SEND_JOB, mail_log_id=entry.id)
+    jobs.enqueue(session, SEND_JOB, **_payload([entry.id]))
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -77,52 +125,161 @@ def backoff_seconds(attempts: int) -> float:
 FINISHED = (MailStatus.SENT, MailStatus.FAILED, MailStatus.NOT_SENT)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    id: int
+    raw: bytes | None
+    sender: str
+    recipients: list[str]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    id: int
+    failure: SmtpFailure | None = None
+    refused: tuple[str, ...] = ()
+    no_body: bool = False
+
+
+def _payload(ids: Sequence[int]) -> dict[str, Any]:
+    """A `mail.send` job's payload: `mail_log_id` for one mail (as before batches), else
+    `mail_log_ids`."""
+    return {"mail_log_id": ids[0]} if len(ids) == 1 else {"mail_log_ids": list(ids)}
+
+
+def _ids(payload: dict[str, Any]) -> list[int]:
+    if "mail_log_ids" in payload:
+        return [int(value) for value in payload["mail_log_ids"]]
+    return [int(payload["mail_log_id"])]
+
+
 @task(SEND_JOB)
 def send(db: Database, payload: dict[str, Any]) -> None:
-    """Deliver one logged mail. No transaction is open while the SMTP server is talked to, so a
-    slow or hanging server never holds a database lock (on SQLite: the one write lock)."""
-    log_id = int(payload["mail_log_id"])
+    """Deliver the logged mails of the job over one connection. No transaction is open while the
+    SMTP server is talked to, so a slow or hanging server never holds a database lock (on
+    SQLite: the one write lock). Outcomes are recorded every `RECORD_EVERY` mails; past half the
+    job's lease the rest goes to a new job, so no other worker takes this one over mid-way."""
     settings = get_settings()
     server = SmtpServer.from_settings(settings)
     with db.unit_of_work(write=False) as session:
-        entry = session.get(MailLog, log_id)
-        if entry is None or entry.status in FINISHED:
-            return  # delivered (or given up) already: a job may run twice
-        raw, sender, recipients = entry.raw, entry.sender, entry.recipients.split(", ")
-    failure: smtplib.SMTPException | OSError | None = None
-    refused: dict[str, Any] = {}
-    if server is not None and raw is not None:
+        rows = session.execute(
+            select(MailLog.id, MailLog.raw, MailLog.sender, MailLog.recipients)
+            .where(MailLog.id.in_(_ids(payload)), MailLog.status.not_in(FINISHED))
+            .order_by(MailLog.id)
+        ).all()
+    pending = [_Pending(row.id, row.raw, row.sender, row.recipients.split(", ")) for row in rows]
+    if server is None:
+        with db.unit_of_work() as session:
+            _record(session, [_Outcome(item.id) for item in pending], configured=False)
+        return
+    deadline = time.monotonic() + settings.job_lease_seconds / 2
+    connection = _Connection(server)
+    outcomes: list[_Outcome] = []
+    try:
+        for done, item in enumerate(pending, start=1):
+            outcomes.append(connection.send(item))
+            rest = [later.id for later in pending[done:]]
+            late = time.monotonic() > deadline
+            if len(outcomes) >= RECORD_EVERY or late or not rest:
+                with db.unit_of_work() as session:
+                    _record(session, outcomes, configured=True)
+                    if late and rest:
+                        jobs.enqueue(session, SEND_JOB, **_payload(rest))
+                if late:
+                    return
+                outcomes = []
+    finally:
+        connection.close()
+
+
+class _Connection:
+    """The SMTP connection of one job: opened when first needed, and again when the server
+    dropped it between mails. Once the server cannot be reached, every mail left fails with that
+    reason at once (instead of one connect timeout each)."""
+
+    def __init__(self, server: SmtpServer) -> None:
+        self.server = server
+        self.client: smtplib.SMTP | None = None
+        self.unreachable: SmtpFailure | None = None
+
+    def send(self, item: _Pending) -> _Outcome:
+        if item.raw is None:
+            return _Outcome(item.id, no_body=True)
+        if self.unreachable is not None:
+            return _Outcome(item.id, failure=self.unreachable)
+        reused = self.client is not None
         try:
-            refused = server.send(raw, sender, recipients)
+            if self.client is None:
+                self.client = self.server.connect()
         except (smtplib.SMTPException, OSError) as error:
-            failure = error
-    with db.unit_of_work() as session:
-        entry = session.get(MailLog, log_id, with_for_update=True)
-        if entry is None or entry.status in FINISHED:
+            self.unreachable = error
+            return _Outcome(item.id, failure=error)
+        try:
+            refused = self.client.sendmail(item.sender, item.recipients, item.raw)
+        except smtplib.SMTPServerDisconnected as error:
+            self.close()
+            # Dropped while idle between mails (a timeout, a 421): once more on a new connection.
+            return self.send(item) if reused else _Outcome(item.id, failure=error)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException) as error:
+            return _Outcome(item.id, failure=error)  # answered: the connection is still good
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            return _Outcome(item.id, failure=error)
+        return _Outcome(item.id, refused=tuple(sorted(refused)))
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
             return
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+
+
+def _record(session: Session, outcomes: Sequence[_Outcome], *, configured: bool) -> None:
+    """Each mail's status; the failures to retry get one job per delay."""
+    if not outcomes:
+        return
+    settings = get_settings()
+    entries = session.scalars(
+        select(MailLog)
+        .where(MailLog.id.in_([outcome.id for outcome in outcomes]))
+        .order_by(MailLog.id)
+        .with_for_update()
+    )
+    by_id = {entry.id: entry for entry in entries}
+    retries: dict[float, list[int]] = defaultdict(list)
+    for outcome in outcomes:
+        entry = by_id.get(outcome.id)
+        if entry is None or entry.status in FINISHED:
+            continue  # delivered (or given up) already: a job may run twice
         entry.updated_at = now()
-        if server is None:
+        if not configured:
             entry.status, entry.reason = (
                 MailStatus.NOT_SENT,
                 "No SMTP server is configured (TICKETRY_SMTP_HOST).",
             )
             log.info("mail.not_configured", mail_log_id=entry.id, purpose=entry.purpose)
-        elif raw is None:
+        elif outcome.no_body:
             entry.status, entry.reason = MailStatus.FAILED, "The message body is no longer kept."
-        elif failure is not None:
-            _failed(session, entry, failure, settings.mail_max_attempts)
+        elif outcome.failure is not None:
+            delay = _failed(entry, outcome.failure, settings.mail_max_attempts)
+            if delay is not None:
+                retries[delay].append(entry.id)
         else:
             entry.attempts += 1
             entry.status = MailStatus.SENT
             entry.sent_at = entry.updated_at
-            entry.reason = f"Refused by the server: {', '.join(sorted(refused))}" if refused else ""
+            entry.reason = f"Refused by the server: {', '.join(outcome.refused)}" if outcome.refused else ""
             if entry.purpose in SECRET_PURPOSES:
                 entry.raw = None
+    for delay, ids in retries.items():
+        jobs.enqueue(session, SEND_JOB, delay_seconds=delay, **_payload(ids))
 
 
-def _failed(
-    session: Session, entry: MailLog, error: smtplib.SMTPException | OSError, max_attempts: int
-) -> None:
+def _failed(entry: MailLog, error: SmtpFailure, max_attempts: int) -> float | None:
+    """Count the attempt; the delay before the next one, or None when given up."""
     entry.attempts += 1
     permanent = isinstance(error, smtplib.SMTPRecipientsRefused) or (
         isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
@@ -131,8 +288,8 @@ def _failed(
     if permanent or entry.attempts >= max_attempts:
         entry.status = MailStatus.FAILED
         log.warning("mail.failed", mail_log_id=entry.id, reason=entry.reason)
-        return
+        return None
     entry.status = MailStatus.RETRYING
     delay = backoff_seconds(entry.attempts)
     log.info("mail.retrying", mail_log_id=entry.id, attempts=entry.attempts, delay=delay)
-    jobs.enqueue(session, SEND_JOB, delay_seconds=delay, mail_log_id=entry.id)
+    return delay

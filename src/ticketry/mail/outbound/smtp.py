@@ -34,22 +34,31 @@ class SmtpServer:
             settings.smtp_timeout_seconds,
         )
 
-    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> dict[str, tuple[int, bytes]]:
-        """Deliver, and return the recipients the server refused while accepting others; raise
-        (`smtplib.SMTPException`, `OSError`) when nothing was accepted, to be retried later."""
+    def connect(self) -> smtplib.SMTP:
+        """A connection that has greeted the server (and logged in): each `sendmail` on it is
+        one mail; `quit()` it when done. Raises `smtplib.SMTPException` or `OSError`."""
         context = _tls_context() if self.security != "none" else None
         client: smtplib.SMTP
         if self.security == "tls":
             client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
             client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with client:
+        try:
             client.ehlo()
             if self.security == "starttls":
                 client.starttls(context=context)  # raises SMTPNotSupportedError if not offered
                 client.ehlo()
             if self.username:
                 client.login(self.username, self.password)
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def send(self, raw: bytes, sender: str, recipients: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        """Deliver, and return the recipients the server refused while accepting others; raise
+        (`smtplib.SMTPException`, `OSError`) when nothing was accepted, to be retried later."""
+        with self.connect() as client:
             return client.sendmail(sender, list(recipients), raw)
 
 
