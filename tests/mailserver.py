@@ -39,10 +39,13 @@ class MailServer:
     messages: list[Received] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The client's address and port of each mail, refused ones too: one per SMTP connection.
+    peers: list[Any] = field(default_factory=list)
 
     # aiosmtpd handler hook
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         with self.lock:
+            self.peers.append(session.peer)
             if self.refusals:
                 return self.refusals.pop(0)
             raw = bytes(envelope.original_content or envelope.content)

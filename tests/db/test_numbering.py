@@ -6,28 +6,24 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 from tests.factories import Persona, api_ticket, make_customer
 
 from ticketry.core.clock import travel_to
 from ticketry.core.config import Settings, get_settings
-from ticketry.core.db import Database, normalize_url
+from ticketry.core.db import Database
 from ticketry.migrations import downgrade, upgrade
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.numbering import format_number
 
 POSTGRES_URL = os.environ.get("TICKETRY_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
 def create(db: Database, persona: Persona) -> str:
@@ -161,26 +157,6 @@ class TestNoLockHeldOnPostgres:
         assert sequence(other) == sequence(held) + 1
 
 
-@pytest.fixture(params=BACKENDS)
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of each backend with no schema yet, for migrating step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'numbers.db'}"
-        return
-    assert POSTGRES_URL is not None
-    base = make_url(normalize_url(POSTGRES_URL))
-    name = f"ticketry_num_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def set_last_value(db: Database, year: int, value: int) -> None:
     """What `bench/seed.py` (or the numbering before migration 0013) leaves behind."""
     with db.unit_of_work() as session:
@@ -191,12 +167,12 @@ def set_last_value(db: Database, year: int, value: int) -> None:
 
 
 class TestNumbersIssuedBefore:
-    def test_numbers_continue_after_the_migration_and_after_a_way_back(self, fresh_url: str) -> None:
-        upgrade(fresh_url, "0012")
-        db = Database.connect(fresh_url, pool_size=2)
+    def test_numbers_continue_after_the_migration_and_after_a_way_back(self, empty_url: str) -> None:
+        upgrade(empty_url, "0012")
+        db = Database.connect(empty_url, pool_size=2)
         try:
             set_last_value(db, 2030, 41)
-            upgrade(fresh_url)
+            upgrade(empty_url)
             customer = make_customer(db)
             # a year loaded after migrating (the bench seeds this way)
             set_last_value(db, 2031, 7)
@@ -205,8 +181,8 @@ class TestNumbersIssuedBefore:
             with travel_to(datetime(2031, 6, 1, tzinfo=UTC)):
                 assert create(db, customer) == "TICK-2031-0008"
             db.dispose()
-            downgrade(fresh_url, "0012")
-            upgrade(fresh_url)
+            downgrade(empty_url, "0012")
+            upgrade(empty_url)
             with travel_to(datetime(2030, 6, 1, tzinfo=UTC)):
                 assert create(db, customer) == "TICK-2030-0043"
             with travel_to(datetime(2031, 6, 1, tzinfo=UTC)):

@@ -19,6 +19,7 @@ def deliver(db: Database, server: MailServer | None = None) -> None:
     with a server, forget what it received before, so a test sees only this round's mail."""
     if server is not None:
         server.messages.clear()
+        server.peers.clear()
     Worker(db, retry_base_seconds=0).run_until_idle()
 
 

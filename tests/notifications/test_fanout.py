@@ -5,12 +5,9 @@ recorded as sent. The agents' mail is rendered once, each recipient's name fille
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from markupsafe import escape
 from sqlalchemy import select, update
 
@@ -24,8 +21,7 @@ from tests.factories import (
     make_user,
     watch,
 )
-from tests.mailserver import MailServer, start_server_on, use_smtp
-from tests.servers import free_port
+from tests.mailserver import MailServer, start_server_on
 from tests.web.test_query_counts import counting
 from ticketry.core.clock import now, travel_to
 from ticketry.core.db import Database
@@ -36,31 +32,6 @@ from ticketry.notifications import tasks as notification_tasks
 from ticketry.users.models import Role
 
 from .conftest import content, deliver, mail_log
-
-
-@dataclass
-class CountingServer(MailServer):
-    """Also notes the client's address and port of each mail: one per SMTP connection."""
-
-    peers: list[Any] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.peers.append(session.peer)
-        return await super().handle_DATA(server, session, envelope)
-
-
-@pytest.fixture
-def counting_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[CountingServer]:
-    from aiosmtpd.controller import Controller
-
-    server = CountingServer("127.0.0.1", free_port())
-    controller = Controller(server, hostname=server.host, port=server.port)
-    controller.start()
-    use_smtp(monkeypatch, server.port)
-    try:
-        yield server
-    finally:
-        controller.stop()
 
 
 def queued_sends(db: Database) -> list[Job]:
@@ -95,13 +66,13 @@ class TestOneBatchPerEvent:
         assert job.payload == {"mail_log_ids": [entry.id for entry in entries]}
         assert [entry.user_id for entry in entries] == [customer.id, *(agent.id for agent in agents)]
 
-    def test_the_mails_go_over_one_connection(self, db: Database, counting_server: CountingServer) -> None:
+    def test_the_mails_go_over_one_connection(self, db: Database, mailserver: MailServer) -> None:
         for _ in range(4):
             make_agent(db)
         make_ticket(db, make_customer(db))
-        deliver(db)
-        assert len(counting_server.messages) == 5
-        assert len(set(counting_server.peers)) == 1
+        deliver(db, mailserver)
+        assert len(mailserver.messages) == 5
+        assert len(set(mailserver.peers)) == 1
 
     def test_statements_do_not_grow_with_the_department(self, db: Database) -> None:
         customer = make_customer(db)
@@ -138,17 +109,17 @@ class TestRenderedOnce:
 
 
 class TestEachMailItsOwnOutcome:
-    def test_a_mail_refused_for_good_fails_alone(self, db: Database, counting_server: CountingServer) -> None:
+    def test_a_mail_refused_for_good_fails_alone(self, db: Database, mailserver: MailServer) -> None:
         customer = make_customer(db)
         agents = [make_agent(db), make_agent(db)]
-        counting_server.refusals = ["554 5.7.1 Rejected"]  # the first mail: the customer's
+        mailserver.refusals = ["554 5.7.1 Rejected"]  # the first mail: the customer's
         make_ticket(db, customer)
         deliver(db)
         statuses = {entry.user_id: (entry.status, entry.attempts) for entry in mail_log(db)}
         assert statuses[customer.id] == (MailStatus.FAILED, 1)
         assert all(statuses[agent.id] == (MailStatus.SENT, 1) for agent in agents)
         assert queued_sends(db) == []
-        assert len(set(counting_server.peers)) == 1, "the refusal did not cost the connection"
+        assert len(set(mailserver.peers)) == 1, "the refusal did not cost the connection"
 
     def test_a_mail_refused_for_now_is_retried_alone_with_backoff(
         self, db: Database, mailserver: MailServer
