@@ -16,6 +16,8 @@ from bench import facts
 
 RESULTS = Path(__file__).parent / "results"
 LABELS = {
+    "floor": "floor: health (one database round trip)",
+    "floor_auth": "floor: token check + constant answer",
     "create": "create ticket",
     "reply": "staff reply",
     "list": "list (open, page 1)",
@@ -28,7 +30,20 @@ LABELS = {
     "portal": "portal",
 }
 # The order: writes, reads, pages.
-ORDER = ("create", "reply", "list", "detail", "search", "search_customer", "stats", "desk", "page", "portal")
+ORDER = (
+    "floor",
+    "floor_auth",
+    "create",
+    "reply",
+    "list",
+    "detail",
+    "search",
+    "search_customer",
+    "stats",
+    "desk",
+    "page",
+    "portal",
+)
 TERM_CLASSES = ("rare", "medium", "common", "two-words", "number", "email")
 
 

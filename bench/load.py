@@ -128,6 +128,16 @@ def scenarios(actors: Actors) -> dict[str, Op]:
     """One async function per scenario; each call is one measured operation."""
     words = [w for kind in ("rare", "medium", "common") for w in actors.terms.get(kind, [])]
 
+    async def floor(conn: Connection, rng: random.Random) -> Outcome:
+        """The least a request costs: routing, one database round trip, a JSON answer."""
+        status, content = await conn.request("GET", "/api/v1/health", None)
+        return _ok(status, 200, content)
+
+    async def floor_auth(conn: Connection, rng: random.Random) -> Outcome:
+        """... plus authenticating the agent's token (a constant list as the answer)."""
+        status, content = await conn.request("GET", "/api/v1/priorities", actors.staff)
+        return _ok(status, 200, content)
+
     async def create(conn: Connection, rng: random.Random) -> Outcome:
         body = {
             "title": f"Bench ticket {' '.join(rng.choices(words, k=3))}",
@@ -192,6 +202,8 @@ def scenarios(actors: Actors) -> dict[str, Op]:
         return _ok(status, 200, content)
 
     return {
+        "floor": floor,
+        "floor_auth": floor_auth,
         "desk": desk,
         "page": page,
         "portal": portal,
@@ -232,6 +244,11 @@ class Result:
     def throughput(self) -> float:
         return self.operations / self.seconds if self.seconds else 0.0
 
+    def cpu_ms_per_operation(self, percent: float) -> float | None:
+        """CPU time per operation of a process group that used `percent` of one core meanwhile:
+        with every core busy, a closed loop of N clients waits about N x (this, summed) / cores."""
+        return percent / 100 * self.seconds * 1000 / self.operations if self.operations else None
+
     def summary(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
@@ -249,6 +266,8 @@ class Result:
             "client_cpu_percent": round(self.client_cpu_percent),
             "machine_cpu_percent": round(self.machine_cpu_percent),
             "database_cpu_percent": round(self.database_cpu_percent),
+            "server_cpu_ms_per_op": _round(self.cpu_ms_per_operation(self.server_cpu_percent)),
+            "database_cpu_ms_per_op": _round(self.cpu_ms_per_operation(self.database_cpu_percent)),
             # Everything else the machine ran meanwhile: other people's work, not ours.
             "other_cpu_percent": round(
                 max(

@@ -75,6 +75,7 @@ def test_keyboard_shortcuts(browsing: Browsing, server: Server) -> None:
     assert href
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(re.escape(href) + "$"))
+    page.wait_for_load_state()  # the shortcuts are bound once the page's script has run
 
     # r: the composer, in reply mode; typing there is just typing.
     composer = page.get_by_role("textbox", name="Message", exact=True)

@@ -3,6 +3,7 @@ commits, runs once even with competing workers, is retried, parked as dead, show
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from ticketry.core.clock import now, travel_to
 from ticketry.core.db import Database
 from ticketry.jobs import service as jobs
 from ticketry.jobs.models import Job, JobStatus
-from ticketry.jobs.registry import job, unregister
+from ticketry.jobs.registry import Writes, job, staged, unregister
 from ticketry.jobs.worker import Worker
 from ticketry.tickets import service as ticket_service
 
@@ -263,3 +264,123 @@ class TestLeases:
         crashed.run_job(job_id)
         [row] = job_rows(db, JOB)
         assert (row.status, row.last_error) == (JobStatus.DONE, None)
+
+
+STAGED = "tests.outbox.staged"
+
+
+class StagedRecorder:
+    """A staged handler: reads in its stage (and notes whether another connection could take the
+    write lock meanwhile), then writes one row per call in the job's transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.others_could_write: list[bool] = []
+        self.fail_in_stage = False
+
+    def __call__(self, session: Session, payload: dict[str, Any]) -> Writes:
+        session.scalar(select(Job.id).limit(1))  # the stage's own read transaction is open
+        self.others_could_write.append(self._another_writer_gets_in())
+        if self.fail_in_stage:
+            raise RuntimeError("boom in the stage")
+
+        def writes(session: Session) -> None:
+            session.add(LoginAttempt(account=f"job:{payload['n']}", ip="worker", succeeded=True))
+
+        return writes
+
+    def _another_writer_gets_in(self) -> bool:
+        """A request's write, made while the stage runs, on a connection of its own. On SQLite it
+        does not wait for the lock (busy timeout 0): it fails at once if the stage holds it."""
+        if self.db.dialect != "sqlite":
+            with self.db.unit_of_work() as session:
+                session.add(LoginAttempt(account="request", ip="request", succeeded=True))
+            return True
+        path = self.db.engine.url.database
+        assert path
+        connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("ROLLBACK")
+        except sqlite3.OperationalError as error:
+            assert "locked" in str(error)
+            return False
+        finally:
+            connection.close()
+        return True
+
+
+@pytest.fixture
+def staged_recorder(db: Database) -> Iterator[StagedRecorder]:
+    handler = StagedRecorder(db)
+    staged(STAGED)(handler)
+    yield handler
+    unregister(STAGED)
+
+
+def enqueue_staged(db: Database, n: int) -> int:
+    with db.unit_of_work() as session:
+        item = jobs.enqueue(session, STAGED, n=n)
+        session.flush()
+        return item.id
+
+
+class TestStagedJobs:
+    """Issue 13: a job that composes much and writes little (an event's 30 mails) reads first and
+    holds a write transaction only for its writes; on SQLite requests are not kept waiting."""
+
+    def test_requests_can_write_while_the_stage_reads(
+        self, db: Database, staged_recorder: StagedRecorder
+    ) -> None:
+        enqueue_staged(db, 1)
+        Worker(db, name="w").run_until_idle()
+        assert staged_recorder.others_could_write == [True]
+        assert effects(db) == Counter({"job:1": 1})
+        [row] = job_rows(db, STAGED)
+        assert row.status == JobStatus.DONE
+
+    def test_a_plain_job_holds_the_write_lock_on_sqlite(self, db: Database) -> None:
+        """What the stage avoids (and why the test above can fail)."""
+        if db.dialect != "sqlite":
+            pytest.skip("PostgreSQL has no database-wide write lock")
+        staged_recorder = StagedRecorder(db)
+        seen: list[bool] = []
+
+        def plain(session: Session, payload: dict[str, Any]) -> None:
+            session.scalar(select(Job.id).limit(1))
+            seen.append(staged_recorder._another_writer_gets_in())
+
+        job("tests.outbox.plain")(plain)
+        try:
+            with db.unit_of_work() as session:
+                jobs.enqueue(session, "tests.outbox.plain")
+            Worker(db, name="w").run_until_idle()
+        finally:
+            unregister("tests.outbox.plain")
+        assert seen == [False]
+
+    def test_a_failing_stage_writes_nothing_and_is_retried(
+        self, db: Database, staged_recorder: StagedRecorder
+    ) -> None:
+        enqueue_staged(db, 2)
+        staged_recorder.fail_in_stage = True
+        Worker(db, name="w").run_once()
+        [row] = job_rows(db, STAGED)
+        assert (row.status, row.attempts) == (JobStatus.QUEUED, 1)
+        assert "boom in the stage" in (row.last_error or "")
+        assert effects(db) == Counter()
+
+    def test_a_late_worker_s_writes_are_rolled_back(
+        self, db: Database, staged_recorder: StagedRecorder
+    ) -> None:
+        job_id = enqueue_staged(db, 3)
+        crashed = Worker(db, name="crashed", lease_seconds=60)
+        crashed.claim()
+        with travel_to(now() + timedelta(seconds=61)):
+            Worker(db, name="rescuer", lease_seconds=60).run_until_idle()
+        assert crashed.run_job(job_id) is False
+        assert effects(db) == Counter({"job:3": 1})
+
+    def test_one_name_takes_one_kind_of_handler(self, staged_recorder: StagedRecorder) -> None:
+        with pytest.raises(ValueError, match="registered twice"):
+            job(STAGED)(lambda session, payload: None)

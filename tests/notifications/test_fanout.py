@@ -46,9 +46,12 @@ def queued_sends(db: Database) -> list[Job]:
 
 
 def handle_created(db: Database, ticket_id: int) -> None:
-    """The `tickets.created` job's handler, in its own transaction as the worker runs it."""
+    """The `tickets.created` job's handler as the worker runs it: read, then write."""
+    with db.unit_of_work(write=False) as session:
+        writes = notification_tasks.ticket_created(session, {"ticket_id": ticket_id})
+    assert writes is not None
     with db.unit_of_work() as session:
-        notification_tasks.ticket_created(session, {"ticket_id": ticket_id})
+        writes(session)
 
 
 def later(minutes: int) -> Any:

@@ -11,7 +11,7 @@ from ticketry.attachments.intake import staged_batch
 from ticketry.auth.actor import Actor
 from ticketry.http.deps import CurrentActor, DbSession, PathId, StreamingActor, database
 from ticketry.http.openapi import json_or_multipart
-from ticketry.http.uploads import in_upload_thread, new_files, receive_body
+from ticketry.http.uploads import in_upload_thread, is_multipart, new_files, receive_body
 from ticketry.messages import held
 from ticketry.messages import service as message_service
 from ticketry.messages.attachments import readable_bytes
@@ -46,7 +46,8 @@ def _post_reply(request: Request, ticket_id: int, actor: Actor) -> MessageView:
     # Who may not see the ticket learns nothing, and uploads nothing, before the 404.
     with db.unit_of_work(write=False) as session:
         access_ticket(session, actor, ticket_id, include_deleted=True)
-        used = readable_bytes(session, actor, ticket_id)
+        # The room left for files matters only to a body that carries them.
+        used = readable_bytes(session, actor, ticket_id) if is_multipart(request) else 0
     with staged_batch() as staged:
         body = receive_body(request, ReplyCreate, staged, repeated=_REPEATED_FIELDS, used=used)
         with db.unit_of_work() as session:
@@ -60,7 +61,7 @@ def _post_reply(request: Request, ticket_id: int, actor: Actor) -> MessageView:
                 source=Source.API,
                 files=new_files(request, body.attachment_ids, staged),
             )
-            return message_view(actor, message_service.load_for_view(session, message))
+            return message_view(actor, message)
 
 
 @router.delete("/{ticket_id}/replies/{message_id}", status_code=204)

@@ -185,7 +185,7 @@ def _create_ticket(request: Request, actor: Actor) -> TicketView:
                 tags=body.tags,
                 files=new_files(request, body.attachment_ids, staged),
             )
-            return ticket_view(actor, ticket_service.load_for_view(session, ticket))
+            return ticket_view(actor, ticket)
 
 
 @router.post("/bulk-update", response_model=BulkUpdateOut)

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ScalarSelect, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
@@ -23,6 +23,7 @@ from ticketry.auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_p
 from ticketry.core.buffer import Accumulator
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
+from ticketry.core.db import joined_ids, split_ids
 from ticketry.core.errors import TooManyRequests, ValidationFailed
 from ticketry.users import service as users
 from ticketry.users.models import Organization, User, department_members
@@ -39,7 +40,8 @@ def _digest(secret: str) -> str:
 
 def actor_for(session: Session, user: User) -> Actor:
     """Build the Actor of a loaded user: at most one small query (departments, or the
-    organization's sharing flag). This runs on every request, so it stays lean."""
+    organization's sharing flag). A request's own actor comes with its credential's query
+    instead (`_actor_facts`): no query of its own."""
     department_ids: frozenset[int] = frozenset()
     shared = False
     if user.role.is_staff:
@@ -53,6 +55,27 @@ def actor_for(session: Session, user: User) -> Actor:
             session.scalar(select(Organization.shared).where(Organization.id == user.organization_id))
         )
     return Actor.for_user(user, organization_shared=shared, department_ids=department_ids)
+
+
+def _actor_facts() -> tuple[ScalarSelect[str], ScalarSelect[bool]]:
+    """What `actor_for` reads for the `User` a query selects, as two more columns of its row:
+    their departments, their organization's sharing flag."""
+    departments = (
+        select(joined_ids(department_members.c.department_id))
+        .where(department_members.c.user_id == User.id)
+        .scalar_subquery()
+    )
+    shared = select(Organization.shared).where(Organization.id == User.organization_id).scalar_subquery()
+    return departments, shared
+
+
+def _actor_of(user: User, departments: str | None, shared: bool | None) -> Actor:
+    """The Actor from a row with `_actor_facts`, as `actor_for` builds it."""
+    return Actor.for_user(
+        user,
+        organization_shared=bool(shared) and not user.role.is_staff,
+        department_ids=split_ids(departments),
+    )
 
 
 # --- login throttling ---------------------------------------------------------------------------
@@ -187,27 +210,27 @@ def revoke_secret(session: Session, secret: str) -> None:
 class TokenGrant:
     """Who a bearer token speaks for, and what it may do."""
 
-    user: User
+    actor: Actor
     scope: TokenScope
 
 
 def token_grant(session: Session, secret: str) -> TokenGrant | None:
-    """The active user behind a live token, and the token's scope, in one query."""
+    """The active user behind a live token as an Actor, and the token's scope, in one query."""
     row = session.execute(
-        select(ApiToken, User)
+        select(ApiToken, User, *_actor_facts())
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _digest(secret))
     ).one_or_none()
     if row is None:
         return None
-    token, user = row
+    token, user, departments, shared = row
     stamp = now()
     if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= stamp):
         return None
     if not user.is_active:
         return None
     _token_usage.add(token.id, stamp)
-    return TokenGrant(user=user, scope=token.scope)
+    return TokenGrant(actor=_actor_of(user, departments, shared), scope=token.scope)
 
 
 def flush_token_usage(session: Session) -> None:
@@ -254,20 +277,21 @@ def start_web_session(session: Session, user: User, *, user_agent: str = "", ip:
     return NewWebSession(secret=secret, csrf_token=csrf)
 
 
-def web_session_for(session: Session, secret: str) -> tuple[User, WebSession] | None:
+def web_session_for(session: Session, secret: str) -> tuple[Actor, WebSession] | None:
+    """The live browser session behind a cookie, with its active user as an Actor, in one query."""
     found = session.execute(
-        select(WebSession, User)
+        select(WebSession, User, *_actor_facts())
         .join(User, User.id == WebSession.user_id)
         .where(WebSession.session_hash == _digest(secret))
     ).one_or_none()
     if found is None:
         return None
-    row, user = found
+    row, user, departments, shared = found
     stamp = now()
     if row.revoked_at is not None or row.expires_at <= stamp or not user.is_active:
         return None
     _session_usage.add(row.id, stamp)
-    return user, row
+    return _actor_of(user, departments, shared), row
 
 
 def end_web_session(session: Session, secret: str) -> None:

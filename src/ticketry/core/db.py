@@ -271,6 +271,32 @@ def _among_any(element: among, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{compiler.process(element.column, **kw)} = ANY(ARRAY{ids})"
 
 
+class joined_ids(ColumnElement[str]):  # noqa: N801 (reads as a function, like sqlalchemy's func.*)
+    """An aggregate: the integers of `column`, joined by commas ("3,7"; NULL for no rows), so a
+    short list rides along in one row of another query. `split_ids` reads it back."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+    type = String()
+
+    def __init__(self, column: SQLColumnExpression[int]) -> None:
+        self.column: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, column)
+
+
+@compiles(joined_ids)
+def _joined_ids_group_concat(element: joined_ids, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.column, **kw)}, ',')"
+
+
+@compiles(joined_ids, "postgresql")
+def _joined_ids_string_agg(element: joined_ids, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"string_agg(CAST({compiler.process(element.column, **kw)} AS text), ',')"
+
+
+def split_ids(joined: str | None) -> frozenset[int]:
+    return frozenset(int(part) for part in joined.split(",")) if joined else frozenset()
+
+
 @dataclass(frozen=True)
 class Database:
     """The engine plus one session factory for reads and one for writes."""

@@ -90,12 +90,12 @@ def browser_session(request: Request, session: Session, csrf: str) -> BrowserSes
     found = auth_service.web_session_for(session, cookie)
     if found is None:
         return None
-    user, web_session = found
+    actor, web_session = found
     if request.method not in SAFE_METHODS and not secrets.compare_digest(
         csrf.encode(), web_session.csrf_token.encode()
     ):
         raise PermissionDenied("Missing or wrong CSRF token. Reload the page and try again.")
-    return BrowserSession(auth_service.actor_for(session, user), web_session.csrf_token, cookie)
+    return BrowserSession(actor, web_session.csrf_token, cookie)
 
 
 # Declares the bearer scheme in OpenAPI (the docs' "Authorize" button); parsing stays ours.
@@ -140,7 +140,7 @@ def authenticate(request: Request, session: Session, csrf: str) -> Actor:
                 "This API token is read-only: it may only read (GET). Use a token with full access.",
                 details={"scope": grant.scope.value, "method": request.method},
             )
-        return auth_service.actor_for(session, grant.user)
+        return grant.actor
     found = browser_session(request, session, csrf)
     if found is not None:
         return found.actor

@@ -1,9 +1,15 @@
 """Job handlers, registered by name so packages react to each other without importing each other.
 
-Two kinds: a `job` runs inside the transaction that marks it done (the common case: a few
-writes, all or nothing); a `task` gets the database and runs outside any transaction, for work
-that must not hold a write transaction while it waits on the network or stores files (polling a
-mailbox, ingesting a mail with attachments). A task commits its own steps and must be idempotent.
+Three kinds:
+- a `job` runs inside the transaction that marks it done (the common case: a few writes, all or
+  nothing);
+- a `staged` job reads and builds in a read transaction, then hands back its writes, which run
+  in the transaction that marks it done. For jobs that read and compute much and write little
+  (an event's notifications: 30 mails composed, then one INSERT): on SQLite a write transaction
+  holds the database's one write lock, and requests wait for it;
+- a `task` gets the database and runs outside any transaction, for work that must not hold a
+  write transaction while it waits on the network or stores files (polling a mailbox, ingesting a
+  mail with attachments). A task commits its own steps and must be idempotent.
 """
 
 from __future__ import annotations
@@ -16,10 +22,17 @@ from sqlalchemy.orm import Session
 from ticketry.core.db import Database
 
 Handler = Callable[[Session, dict[str, Any]], None]
+Writes = Callable[[Session], None]
+Stage = Callable[[Session, dict[str, Any]], Writes | None]
 TaskHandler = Callable[[Database, dict[str, Any]], None]
 
 _handlers: dict[str, Handler] = {}
+_stages: dict[str, Stage] = {}
 _tasks: dict[str, TaskHandler] = {}
+
+
+def _taken(name: str, handler: object) -> bool:
+    return any(name in kind and kind[name] is not handler for kind in (_handlers, _stages, _tasks))
 
 
 def job(name: str) -> Callable[[Handler], Handler]:
@@ -27,10 +40,26 @@ def job(name: str) -> Callable[[Handler], Handler]:
     least once (a worker can die after the work and before recording it)."""
 
     def register(handler: Handler) -> Handler:
-        if (name in _handlers and _handlers[name] is not handler) or name in _tasks:
+        if _taken(name, handler):
             raise ValueError(f"job handler {name!r} registered twice")
         _handlers[name] = handler
         return handler
+
+    return register
+
+
+def staged(name: str) -> Callable[[Stage], Stage]:
+    """Register a staged job (see the module docstring): it reads in a read transaction and
+    returns its writes (or None for none). Between the two another transaction may commit, so
+    the writes must hold whatever was read then (a mail to an agent who has since left is sent,
+    as it would have been a moment earlier). Delivery is at least once, as for a `job`; the writes
+    commit together with the job's completion, so they happen once per completed job."""
+
+    def register(stage: Stage) -> Stage:
+        if _taken(name, stage):
+            raise ValueError(f"job handler {name!r} registered twice")
+        _stages[name] = stage
+        return stage
 
     return register
 
@@ -39,7 +68,7 @@ def task(name: str) -> Callable[[TaskHandler], TaskHandler]:
     """Register a handler that manages its own transactions (see the module docstring)."""
 
     def register(handler: TaskHandler) -> TaskHandler:
-        if (name in _tasks and _tasks[name] is not handler) or name in _handlers:
+        if _taken(name, handler):
             raise ValueError(f"job handler {name!r} registered twice")
         _tasks[name] = handler
         return handler
@@ -51,6 +80,10 @@ def handler_for(name: str) -> Handler | None:
     return _handlers.get(name)
 
 
+def stage_for(name: str) -> Stage | None:
+    return _stages.get(name)
+
+
 def task_for(name: str) -> TaskHandler | None:
     return _tasks.get(name)
 
@@ -58,4 +91,5 @@ def task_for(name: str) -> TaskHandler | None:
 def unregister(name: str) -> None:
     """For tests that register throwaway handlers."""
     _handlers.pop(name, None)
+    _stages.pop(name, None)
     _tasks.pop(name, None)

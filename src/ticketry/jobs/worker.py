@@ -5,7 +5,8 @@ on SQLite the claim runs under `BEGIN IMMEDIATE`, one writer at a time. A job is
 the same transaction as its handler's writes, and only while this worker still holds the lease,
 so a committed job's effects happen once even when two workers race or one dies mid-run. A
 task (`jobs.registry.task`) runs first, outside any transaction; only its completion is recorded
-that way, so tasks make their own steps idempotent.
+that way, so tasks make their own steps idempotent. A staged job (`jobs.registry.staged`) reads in
+a read transaction first; the writes it returns commit with its completion.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job, JobStatus
-from ticketry.jobs.registry import handler_for, task_for
+from ticketry.jobs.registry import handler_for, stage_for, task_for
 
 log = structlog.get_logger(__name__)
 
@@ -93,14 +94,20 @@ class Worker:
                     return False
                 found = (row[0], dict(row[1]))
             name, payload = found
-            task = task_for(name)
+            task, stage = task_for(name), stage_for(name)
             if task is not None:
                 task(self.db, dict(payload))
+            writes = None
+            if stage is not None:
+                with self.db.unit_of_work(write=False) as session:
+                    writes = stage(session, dict(payload))
             with self.db.unit_of_work() as session:
                 handler = handler_for(name)
                 if handler is not None:
                     handler(session, dict(payload))
-                elif task is None:
+                elif writes is not None:
+                    writes(session)
+                elif task is None and stage is None:
                     log.debug("job.no_handler", job_id=job_id, name=name)
                 self._finish(session, job_id)
             return True

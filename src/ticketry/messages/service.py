@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ticketry.attachments import service as attachments
 from ticketry.attachments.service import NewFiles
@@ -27,6 +28,7 @@ from ticketry.tickets import service as ticket_service
 from ticketry.tickets.access import access_ticket
 from ticketry.tickets.errors import TicketDeleted
 from ticketry.tickets.models import Source, Ticket, TicketStatus
+from ticketry.users.models import User
 
 
 def list_messages(session: Session, actor: Actor, ticket_id: int) -> list[Message]:
@@ -146,11 +148,20 @@ def _append(
     files: NewFiles | None,
     used: int,
 ) -> None:
-    """Add the message with its files, its history and its event, in the caller's transaction."""
+    """Add the message with its files, its history and its event, in the caller's transaction.
+    The message comes back with its author and files loaded: its view reads nothing again."""
     session.add(message)
     session.flush()
-    if files:
+    described = (
         attachments.attach(session, actor, files, ticket_id=ticket.id, message_id=message.id, used=used)
+        if files
+        else []
+    )
+    if described:
+        session.flush()
+    set_committed_value(message, "attachments", sorted(described, key=lambda attachment: attachment.id))
+    if "author" in inspect(message).unloaded:
+        set_committed_value(message, "author", session.get(User, message.author_id))
     kind = "held_mail" if message.held_reason is not None else "note" if message.is_internal else "reply"
     recorded = [Change(kind, None, f"#{message.id}", internal=message.is_internal), *changes]
     ticket_changes.touch(session, ticket, actor.user_id, recorded, stamp=message.created_at)

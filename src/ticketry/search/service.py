@@ -20,7 +20,7 @@ from ticketry.search import fulltext
 from ticketry.tickets import lifecycle
 from ticketry.tickets.models import Priority, Source, Tag, Ticket, TicketStatus, ticket_tags, ticket_watchers
 from ticketry.tickets.repository import readable_tickets
-from ticketry.tickets.service import TICKET_LOAD
+from ticketry.tickets.service import CUSTOMER_LIST_LOAD, TICKET_LOAD
 from ticketry.users import service as users
 from ticketry.users.models import User
 
@@ -180,7 +180,7 @@ def find_tickets(
 ) -> Page[Ticket]:
     query = filtered_tickets(session, actor, filters)
     rows = session.scalars(
-        query.options(*TICKET_LOAD)
+        query.options(*(TICKET_LOAD if actor.is_staff else CUSTOMER_LIST_LOAD))
         .order_by(*ticket_order(sort, updated=updated_column(actor)))
         .limit(page.page_size)
         .offset(page.offset)

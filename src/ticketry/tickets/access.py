@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -22,19 +21,19 @@ def access_ticket(
     options: tuple[ORMOption, ...] = (),
 ) -> Ticket:
     """A read loads by primary key, then asks `ticket_visible`: no scan of what the actor may
-    see. A lock is only ever taken on a ticket the actor may see, so there the clause decides
-    in the locking query itself."""
+    see. The session's own copy is used when it has one (a page asks for its ticket in each of
+    its parts: thread, history, links, participants …; one query in all). A lock is only ever
+    taken on a ticket the actor may see, so there the clause decides in the locking query itself."""
+    ticket: Ticket | None
     if lock:
         query = (
             readable_tickets(actor, include_deleted=include_deleted)
             .where(Ticket.id == ticket_id)
             .with_for_update(of=Ticket)
         )
+        ticket = session.scalars(query.options(*options)).one_or_none()
     else:
-        query = select(Ticket).where(Ticket.id == ticket_id)
-    if options:
-        query = query.options(*options)
-    ticket = session.scalars(query).one_or_none()
+        ticket = session.get(Ticket, ticket_id, options=options)
     if ticket is None or not (
         lock or ticket_visible(session, actor, ticket, include_deleted=include_deleted)
     ):

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ticketry.attachments import service as attachments
@@ -53,6 +54,8 @@ _TICKET_JOINS = (
 )
 # Relationships every ticket view needs, loaded in one go; only tags need a second query.
 TICKET_LOAD = (*_TICKET_JOINS, selectinload(Ticket.tags))
+# A customer's list shows department and category only (`TicketCustomerListItem`, the portal).
+CUSTOMER_LIST_LOAD = _TICKET_JOINS[:2]
 # One ticket on its own page or in an API answer also shows the description's files.
 # ... and, to staff, who watches it.
 TICKET_DETAIL_LOAD = (*TICKET_LOAD, selectinload(Ticket.attachments), selectinload(Ticket.watchers))
@@ -182,12 +185,13 @@ def create_ticket(
     mail: MailBody | None = None,
 ) -> Ticket:
     """Open a ticket. A customer always files for themself; staff may file for a customer.
-    `files` go with the description; `mail` is set when the ticket came by mail."""
+    `files` go with the description; `mail` is set when the ticket came by mail. The ticket comes
+    back with everything its views show loaded (customer, tags, files …): nothing is read again."""
     require(actor, Permission.TICKETS_CREATE)
     if actor.can(Permission.TICKETS_CREATE_FOR_OTHERS) and customer_id is not None:
-        customer_id = users.get_user(session, customer_id).id
+        customer = users.get_user(session, customer_id)
     else:
-        customer_id = actor.user_id  # the requester's own row is not read: two statements fewer
+        customer = _requester(session, actor)
     stamp = now()
     ticket = Ticket(
         number=numbering.next_number(session, prefix=site_settings.current(session).ticket_prefix, at=stamp),
@@ -200,7 +204,7 @@ def create_ticket(
         priority=priority,
         department=_department(session, department),
         category=_category(session, category_id),
-        customer_id=customer_id,
+        customer_id=customer.id,
         source=source,
         created_at=stamp,
         updated_at=stamp,
@@ -211,13 +215,30 @@ def create_ticket(
     )
     session.add(ticket)
     session.flush()
-    if files:
-        attachments.attach(session, actor, files, ticket_id=ticket.id)
+    described = attachments.attach(session, actor, files, ticket_id=ticket.id) if files else []
+    if described:
+        session.flush()
+    # What a new ticket's relationships hold, known without asking the database.
+    for name, value in (
+        ("customer", customer),
+        ("assignee", None),
+        ("watchers", []),
+        ("attachments", sorted(described, key=lambda attachment: attachment.id)),
+    ):
+        set_committed_value(ticket, name, value)
     history.record(session, ticket.id, actor, [Change("ticket", None, "created")])
     jobs.enqueue(session, "tickets.created", ticket_id=ticket.id)
     realtime.publish(session, realtime.DESK_CHANNEL, "created")
-    realtime.publish(session, realtime.customer_channel(customer_id), "created")
+    realtime.publish(session, realtime.customer_channel(customer.id), "created")
     return ticket
+
+
+def _requester(session: Session, actor: Actor) -> User:
+    """The actor's own row, by primary key (the session's copy when it has one)."""
+    user = session.get(User, actor.user_id)
+    if user is None:  # deleted between authentication and now
+        raise PermissionDenied("Your account no longer exists.")
+    return user
 
 
 @dataclass(frozen=True)
