@@ -25,24 +25,28 @@ def serve(
     """Serve the web app and API; on a single node also runs the background worker."""
     import uvicorn
 
+    from ticketry import serving
+
     if migrate_first:
         migrate()
     # TICKETRY_TRUSTED_PROXIES is the one switch for X-Forwarded-*: uvicorn would otherwise believe
     # them from 127.0.0.1 whatever the setting says (and `http.deps.client_ip` reads the same list).
     proxies = get_settings().trusted_proxies.replace(",", " ").split()
-    uvicorn.run(
-        "ticketry.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        http="httptools",
-        loop="uvloop",
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=",".join(proxies) or None,
-        log_level=get_settings().log_level.lower(),
-        access_log=False,
-    )
+    options = {
+        "app": "ticketry.app:create_app",
+        "factory": True,
+        "http": "httptools",
+        "loop": "uvloop",
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": ",".join(proxies) or None,
+        "log_level": get_settings().log_level.lower(),
+        "access_log": False,
+    }
+    if workers > 1 and serving.supported():
+        # One socket per process, so connections spread over them (ticketry/serving.py).
+        serving.serve(host, port, workers, options)
+        return
+    uvicorn.run(host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
 
 
 @app.command()
