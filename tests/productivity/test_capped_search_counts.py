@@ -96,7 +96,37 @@ def test_a_search_past_its_cap_says_so(
             session, actor, filters=TicketFilters(), sort=TicketSort(), page=PageRequest(page=1, page_size=2)
         )
     assert (page.total, page.capped, page.total_pages) == (3, True, 2)
-    assert (plain.total, plain.capped) == (6, False)  # lists are capped further (LIST_TOTAL_CAP)
+    assert (plain.total, plain.capped) == (6, False)  # lists have a cap of their own (LIST_TOTAL_CAP)
+
+
+@pytest.mark.parametrize(
+    ("page_number", "expected"),
+    [
+        (1, (3, True, 3)),  # counted to the cap
+        (3, (4, True, 4)),  # this page reaches the cap: counted a page beyond it, "Next" offered
+        (5, (6, False, 6)),  # the end in sight: what there is
+        (6, (6, False, 6)),
+    ],
+)
+def test_a_reader_paging_past_the_cap_is_always_offered_the_next_page(
+    db: Database,
+    cast: dict[str, Persona],
+    monkeypatch: pytest.MonkeyPatch,
+    page_number: int,
+    expected: tuple[int, bool, int],
+) -> None:
+    """Six live tickets for the admin, a cap of 3, one per page."""
+    monkeypatch.setattr(search, "LIST_TOTAL_CAP", 3)
+    with db.unit_of_work(write=False) as session:
+        page = search.find_tickets(
+            session,
+            cast["admin"].actor,
+            filters=TicketFilters(),
+            sort=TicketSort(),
+            page=PageRequest(page=page_number, page_size=1),
+        )
+    assert (page.total, page.capped, page.total_pages) == expected
+    assert len(page.items) == 1
 
 
 def test_a_ticket_number_finds_its_ticket(db: Database, cast: dict[str, Persona]) -> None:

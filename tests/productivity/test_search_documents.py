@@ -167,3 +167,8 @@ def test_the_desk_shows_a_capped_total_with_a_plus(
     assert "27 tickets" in client.get("/desk", params={"view": "all"}).text
     monkeypatch.setattr(search, "LIST_TOTAL_CAP", 26)
     assert "26+ tickets" in client.get("/desk", params={"view": "all"}).text
+    pager = client.get("/desk", params={"view": "all"}).text
+    assert "Page 1 of 2+" in pager and 'rel="next"' in pager
+    # The next page reaches past the cap: counted on beyond it, the total is exact again.
+    pager = client.get("/desk", params={"view": "all", "page": 2}).text
+    assert "27 tickets" in pager and "Page 2 of 2<" in pager and 'rel="next"' not in pager

@@ -169,9 +169,10 @@ def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> 
     return query
 
 
-# A list's total is counted up to here, a search's (whose matches a common word makes many) up to
-# a tenth of it: past that, "10,000+" / "1,000+" is what a reader needs, not a count of a million.
-LIST_TOTAL_CAP = 10_000
+# A list's or a search's total is counted up to here: past that, "1,000+" (40 pages) is what a
+# reader needs, not a count of a million. Counting an agent's 10,000 open tickets instead took
+# two thirds of a desk page at 100,000 tickets on SQLite (45 of 67 ms).
+LIST_TOTAL_CAP = 1_000
 SEARCH_TOTAL_CAP = 1_000
 
 
@@ -189,6 +190,8 @@ def find_tickets(
     if len(items) < page.page_size and (items or page.offset == 0):
         return Page(items=items, total=page.offset + len(items), request=page)  # the last page
     cap = SEARCH_TOTAL_CAP if filters.q else LIST_TOTAL_CAP
+    if page.offset + page.page_size >= cap:  # a reader paging on past it: a page beyond this one
+        cap = page.offset + 2 * page.page_size
     total = count_rows(session, query, cap=cap + 1)
     return Page(items=items, total=min(total, cap), request=page, capped=total > cap)
 
