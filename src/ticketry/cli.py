@@ -44,7 +44,14 @@ def serve(
     }
     if workers > 1 and serving.supported():
         # One socket per process, so connections spread over them (ticketry/serving.py).
-        serving.serve(host, port, workers, options)
+        try:
+            serving.serve(host, port, workers, options)
+        except OSError as error:
+            typer.echo(f"Error: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+            raise typer.Exit(code=1) from error
+        except serving.GaveUp as error:
+            typer.echo(f"Error: {error}; see the log above.", err=True)
+            raise typer.Exit(code=1) from error
         return
     uvicorn.run(host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
 

@@ -49,3 +49,28 @@ def test_a_rolled_back_transaction_sends_nothing(db: Database, database_url: str
             raise Refused
 
     assert _collect(database_url, CHANNEL, fail, settle=0.5) == []
+
+
+def test_a_rolled_back_savepoint_takes_its_events_along(db: Database, database_url: str) -> None:
+    """A bulk edit is a savepoint per ticket: a ticket that fails announces nothing."""
+
+    def bulk() -> None:
+        with db.unit_of_work() as session:
+            broker.publish(session, CHANNEL, "before")
+            with pytest.raises(Refused), session.begin_nested():
+                broker.publish(session, CHANNEL, "failed")
+                raise Refused
+            with session.begin_nested():
+                broker.publish(session, CHANNEL, "kept")
+
+    assert [e.kind for e in _collect(database_url, CHANNEL, bulk, settle=0.5)] == ["before", "kept"]
+
+
+def test_a_released_savepoint_s_events_wait_for_the_outer_commit(db: Database, database_url: str) -> None:
+    def undone() -> None:
+        with pytest.raises(Refused), db.unit_of_work() as session:
+            with session.begin_nested():
+                broker.publish(session, CHANNEL, "released, then rolled back")
+            raise Refused
+
+    assert _collect(database_url, CHANNEL, undone, settle=0.5) == []

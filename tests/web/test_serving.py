@@ -143,3 +143,36 @@ def test_a_process_that_dies_is_replaced_and_sigterm_stops_them_all(running: Run
     assert running.process.wait(timeout=40) == 0, running.log.read_text()[-2000:]
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_a_taken_port_is_a_clear_error_even_for_an_older_instance_of_ours(
+    running: Running, tmp_path: Path
+) -> None:
+    """The running server's processes listen in a SO_REUSEPORT group; a second `serve` must not
+    join it (two versions would share the traffic), and says why it stops."""
+    started = time.monotonic()
+    second = subprocess.run(  # noqa: S603 - our own command, fixed arguments
+        [_ticketry_command(), "serve", "--port", str(running.port), "--workers", "2", "--no-migrate"],
+        env={**os.environ, "TICKETRY_DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"},
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{running.port}" in second.stderr.decode()
+    assert time.monotonic() - started < 30
+
+
+def test_the_web_processes_stop_when_their_parent_is_killed(running: Running) -> None:
+    children = running.children()
+    running.process.kill()  # SIGKILL: the parent cannot tell them
+    running.process.wait()
+
+    def gone() -> bool:
+        return not any(
+            Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+            for pid in children
+        )
+
+    wait_for(gone, "the orphaned web processes to stop")

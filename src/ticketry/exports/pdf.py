@@ -47,10 +47,7 @@ class PdfUnavailable(DomainError):
 
 
 @functools.cache
-@functools.cache
 def _weasyprint() -> Any:
-    """The module, imported once (half a second); None, also once, where it cannot be: a failed
-    import is not tried again on every page that asks whether PDFs can be made."""
     try:
         return importlib.import_module("weasyprint")
     except (ImportError, OSError):  # OSError: the package is there but Pango is not

@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import event, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = structlog.get_logger(__name__)
 
@@ -94,22 +94,53 @@ hub = Hub()
 def publish(session: Session, channel: str, kind: str, detail: str = "") -> None:
     """Announce a change, delivered if and only if the session's transaction commits.
 
-    The events wait in the session. On PostgreSQL they are sent just before the commit, all in
-    one statement of `pg_notify`s (PostgreSQL holds them until the commit and reaches every
-    process; a reply's four events cost one round trip, not four); elsewhere they are handed to
-    this process's subscribers after the commit. An event published twice in one transaction is
-    sent once.
+    The events wait in the session until its outermost transaction commits; what a savepoint
+    rolled back is dropped with it (a bulk edit's failed ticket announces nothing). On
+    PostgreSQL they are sent just before that commit, all in one statement of `pg_notify`s
+    (PostgreSQL holds them until the commit and reaches every process; a reply's four events
+    cost one round trip, not four); elsewhere they are handed to this process's subscribers
+    after it. An event published twice in one transaction is sent once.
     """
     item = Event(channel=channel, kind=kind, detail=detail)
-    # A session that rolls back is discarded by its unit of work, taking its pending events along.
     pending: list[Event] = session.info.setdefault(_PENDING, [])
     if item not in pending:
         pending.append(item)
 
 
+_SAVEPOINTS = "ticketry_realtime_savepoints"
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        marks: dict[SessionTransaction, int] = session.info.setdefault(_SAVEPOINTS, {})
+        marks[transaction] = len(session.info.get(_PENDING, []))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending: list[Event] = session.info.get(_PENDING, [])
+    if not previous_transaction.nested:
+        pending.clear()
+        return
+    mark = session.info.get(_SAVEPOINTS, {}).get(previous_transaction)
+    if mark is not None:
+        del pending[mark:]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_savepoints(session: Session, transaction: SessionTransaction) -> None:
+    # Kept until the outermost transaction ends: a savepoint's rollback is told after its end.
+    if not transaction.nested and transaction.parent is None:
+        session.info.pop(_SAVEPOINTS, None)
+
+
 @event.listens_for(Session, "before_commit")
 def _notify_before_commit(session: Session) -> None:
-    if not session.info.get(_PENDING) or session.get_bind().dialect.name != "postgresql":
+    # Also called when a savepoint is released: its events wait for the outermost commit.
+    if session.in_nested_transaction() or not session.info.get(_PENDING):
+        return
+    if session.get_bind().dialect.name != "postgresql":
         return
     payloads = [item.encode() for item in session.info.pop(_PENDING)]
     session.execute(
@@ -123,6 +154,8 @@ def _notify_before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _deliver_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the outer transaction may still roll back
     for item in session.info.pop(_PENDING, []):
         hub.deliver(item)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -21,9 +22,10 @@ def access_ticket(
     options: tuple[ORMOption, ...] = (),
 ) -> Ticket:
     """A read loads by primary key, then asks `ticket_visible`: no scan of what the actor may
-    see. The session's own copy is used when it has one (a page asks for its ticket in each of
-    its parts: thread, history, links, participants …; one query in all). A lock is only ever
-    taken on a ticket the actor may see, so there the clause decides in the locking query itself."""
+    see. Without `options`, the session's own copy is used when it has one (a page asks for its
+    ticket in each of its parts: thread, history, links, participants …; one query in all). A
+    lock is only ever taken on a ticket the actor may see, so there the clause decides in the
+    locking query itself."""
     ticket: Ticket | None
     if lock:
         query = (
@@ -32,8 +34,12 @@ def access_ticket(
             .with_for_update(of=Ticket)
         )
         ticket = session.scalars(query.options(*options)).one_or_none()
+    elif options:
+        # A query, not `session.get`: on a copy the session already has, its loaders still load
+        # what that copy lacks (`session.get` would return it as it is).
+        ticket = session.scalars(select(Ticket).where(Ticket.id == ticket_id).options(*options)).one_or_none()
     else:
-        ticket = session.get(Ticket, ticket_id, options=options)
+        ticket = session.get(Ticket, ticket_id)
     if ticket is None or not (
         lock or ticket_visible(session, actor, ticket, include_deleted=include_deleted)
     ):
