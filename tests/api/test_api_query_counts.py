@@ -3,10 +3,7 @@ or messages a ticket has (no N+1)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from tests.factories import (
     Persona,
     assign,
@@ -17,6 +14,7 @@ from tests.factories import (
     make_ticket,
     watch,
 )
+from tests.web.test_query_counts import counting
 
 from ticketry.core.db import Database
 
@@ -41,19 +39,11 @@ def auth(persona: Persona) -> int:
 
 def statements(client: TestClient, db: Database, url: str, persona: Persona) -> int:
     client.get(url, headers=persona.headers)  # warm: first-request caches
-    sent: list[str] = []
-
-    def before_cursor_execute(*args: Any) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
+    with counting(db) as counter:
         response = client.get(url, headers=persona.headers)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
     assert response.status_code == 200, response.text
     # SQLite's read units open with an explicit BEGIN; only queries count.
-    return sum(1 for sql in sent if sql.split()[0].upper() not in TRANSACTION_CONTROL)
+    return sum(1 for sql in counter.statements if sql.split()[0].upper() not in TRANSACTION_CONTROL)
 
 
 def worked(client: TestClient, db: Database, admin: Persona, agent: Persona, ticket_id: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import pytest
@@ -51,34 +52,44 @@ class TestFormat:
         assert format_number("TICK", 2026, value) == expected
 
 
+def create_together(
+    db: Database, customers: list[Persona], each: int, *, at: datetime | None = None
+) -> list[str]:
+    """Every customer creates `each` tickets in a thread of their own, all starting at once (at
+    the time `at`, if given); the numbers they got. A thread's failure fails the test."""
+    start = threading.Barrier(len(customers))
+    numbers: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(persona: Persona) -> None:
+        try:
+            start.wait()
+            with travel_to(at) if at is not None else nullcontext():
+                mine = [create(db, persona) for _ in range(each)]
+        except BaseException as error:  # reported below, with the thread's traceback
+            with lock:
+                errors.append(error)
+            return
+        with lock:
+            numbers.extend(mine)
+
+    threads = [threading.Thread(target=work, args=(c,)) for c in customers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    return numbers
+
+
 class TestConcurrentNumbering:
     THREADS = 8
     PER_THREAD = 25
 
     def test_parallel_creation_gives_distinct_gap_free_numbers(self, db: Database) -> None:
         customers = [make_customer(db) for _ in range(self.THREADS)]
-        start = threading.Barrier(self.THREADS)
-        numbers: list[str] = []
-        errors: list[BaseException] = []
-        lock = threading.Lock()
-
-        def work(persona: Persona) -> None:
-            try:
-                start.wait()
-                mine = [create(db, persona) for _ in range(self.PER_THREAD)]
-            except BaseException as error:  # reported below, with the thread's traceback
-                with lock:
-                    errors.append(error)
-                return
-            with lock:
-                numbers.extend(mine)
-
-        threads = [threading.Thread(target=work, args=(c,)) for c in customers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert errors == []
+        numbers = create_together(db, customers, self.PER_THREAD)
         total = self.THREADS * self.PER_THREAD
         assert len(numbers) == total
         assert len(set(numbers)) == total
@@ -119,22 +130,7 @@ class TestYearlySequence:
     ) -> None:
         """The year's sequence does not exist yet: the racers create it once between them."""
         customers = [make_customer(db) for _ in range(4)]
-        start = threading.Barrier(len(customers))
-        numbers: list[str] = []
-        lock = threading.Lock()
-
-        def work(persona: Persona) -> None:
-            start.wait()
-            with travel_to(datetime(2034, 3, 1, tzinfo=UTC)):
-                mine = [create(db, persona) for _ in range(3)]
-            with lock:
-                numbers.extend(mine)
-
-        threads = [threading.Thread(target=work, args=(c,)) for c in customers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        numbers = create_together(db, customers, 3, at=datetime(2034, 3, 1, tzinfo=UTC))
         assert sorted(numbers) == [format_number("TICK", 2034, n) for n in range(1, 13)]
 
 

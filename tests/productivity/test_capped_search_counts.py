@@ -15,10 +15,12 @@ from tests.factories import (
     make_message,
     make_ticket,
 )
+from ticketry.auth.actor import Actor
 from ticketry.core.db import Database
-from ticketry.core.pagination import PageRequest
+from ticketry.core.pagination import Page, PageRequest
 from ticketry.search import service as search
 from ticketry.search.service import TicketFilters, TicketSort
+from ticketry.tickets.models import Ticket
 
 WORD = "quokkaword"
 
@@ -48,6 +50,20 @@ def cast(db: Database) -> dict[str, Persona]:
 EXPECTED = {"admin": 5, "agent": 4, "customer": 4}
 
 
+def find(
+    db: Database, actor: Actor, *, q: str | None = None, page: int = 1, page_size: int = 25
+) -> Page[Ticket]:
+    """A page of tickets as the list and the search read it (by recency), in a read transaction."""
+    with db.unit_of_work(write=False) as session:
+        return search.find_tickets(
+            session,
+            actor,
+            filters=TicketFilters(q=q),
+            sort=TicketSort(),
+            page=PageRequest(page=page, page_size=page_size),
+        )
+
+
 @pytest.mark.parametrize("who", sorted(EXPECTED))
 @pytest.mark.parametrize("cap", [1, 2, 3, 4, 5, 100])
 def test_capped_counts_are_the_exact_count_up_to_the_cap(
@@ -65,15 +81,7 @@ def test_a_search_page_counts_its_total_past_the_page(
     db: Database, cast: dict[str, Persona], who: str, page_size: int
 ) -> None:
     """The total is counted only when the page is full (otherwise the page is the whole list)."""
-    actor = cast[who].actor
-    with db.unit_of_work(write=False) as session:
-        page = search.find_tickets(
-            session,
-            actor,
-            filters=TicketFilters(q=WORD),
-            sort=TicketSort(),
-            page=PageRequest(page=1, page_size=page_size),
-        )
+    page = find(db, cast[who].actor, q=WORD, page_size=page_size)
     assert page.total == EXPECTED[who]
     assert not page.capped
     assert len(page.items) == min(page_size, EXPECTED[who])
@@ -84,17 +92,8 @@ def test_a_search_past_its_cap_says_so(
 ) -> None:
     monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 3)
     actor = cast["admin"].actor
-    with db.unit_of_work(write=False) as session:
-        page = search.find_tickets(
-            session,
-            actor,
-            filters=TicketFilters(q=WORD),
-            sort=TicketSort(),
-            page=PageRequest(page=1, page_size=2),
-        )
-        plain = search.find_tickets(
-            session, actor, filters=TicketFilters(), sort=TicketSort(), page=PageRequest(page=1, page_size=2)
-        )
+    page = find(db, actor, q=WORD, page_size=2)
+    plain = find(db, actor, page_size=2)
     assert (page.total, page.capped, page.total_pages) == (3, True, 2)
     assert (plain.total, plain.capped) == (6, False)  # lists have a cap of their own (LIST_TOTAL_CAP)
 
@@ -117,34 +116,14 @@ def test_a_reader_paging_past_the_cap_is_always_offered_the_next_page(
 ) -> None:
     """Six live tickets for the admin, a cap of 3, one per page."""
     monkeypatch.setattr(search, "LIST_TOTAL_CAP", 3)
-    with db.unit_of_work(write=False) as session:
-        page = search.find_tickets(
-            session,
-            cast["admin"].actor,
-            filters=TicketFilters(),
-            sort=TicketSort(),
-            page=PageRequest(page=page_number, page_size=1),
-        )
+    page = find(db, cast["admin"].actor, page=page_number, page_size=1)
     assert (page.total, page.capped, page.total_pages) == expected
     assert len(page.items) == 1
 
 
 def test_a_ticket_number_finds_its_ticket(db: Database, cast: dict[str, Persona]) -> None:
     actor = cast["agent"].actor
-    with db.unit_of_work(write=False) as session:
-        [ticket] = search.find_tickets(
-            session,
-            actor,
-            filters=TicketFilters(q="Nothing"),
-            sort=TicketSort(),
-            page=PageRequest(page=1, page_size=5),
-        ).items
-        for query in (ticket.number, ticket.number.lower()):
-            found = search.find_tickets(
-                session,
-                actor,
-                filters=TicketFilters(q=query),
-                sort=TicketSort(),
-                page=PageRequest(page=1, page_size=5),
-            ).items
-            assert [t.id for t in found] == [ticket.id]
+    [ticket] = find(db, actor, q="Nothing", page_size=5).items
+    for query in (ticket.number, ticket.number.lower()):
+        found = find(db, actor, q=query, page_size=5).items
+        assert [t.id for t in found] == [ticket.id]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.productivity.test_watchers import _collect
-from tests.web.test_page_query_counts import counting
+from tests.web.test_query_counts import counting
 from ticketry.core.db import Database
 from ticketry.realtime import broker
 
@@ -25,11 +25,11 @@ def test_a_transaction_s_events_arrive_after_it_commits_in_order_once_each(
     sent: list[str] = []
 
     def commit() -> None:
-        with counting(db) as statements, db.unit_of_work() as session:
+        with counting(db) as counter, db.unit_of_work() as session:
             for kind in ("first", "second", "first", "third"):
                 broker.publish(session, CHANNEL, kind, detail=f"about {kind}")
             assert session.info[broker._PENDING], "nothing is sent before the commit"
-        sent.extend(statements)
+        sent.extend(counter.statements)
 
     events = _collect(database_url, CHANNEL, commit, settle=0.5)
     assert [(e.kind, e.detail) for e in events] == [

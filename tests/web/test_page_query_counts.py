@@ -6,12 +6,7 @@ per saved view would make the bigger page cost more."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from tests.factories import (
     Persona,
     assign,
@@ -23,6 +18,7 @@ from tests.factories import (
     watch,
 )
 from tests.mail_admin import Browser
+from tests.web.test_query_counts import counting
 
 from ticketry.core.db import Database
 from ticketry.messages import revisions
@@ -37,25 +33,11 @@ from ticketry.tickets.models import Priority, TicketStatus
 DESK_ROWS = 25
 
 
-@contextmanager
-def counting(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before_cursor_execute(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(db.engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before_cursor_execute)
-
-
 def statements_for(browser: Browser, db: Database, path: str, **headers: str) -> list[str]:
-    with counting(db) as statements:
+    with counting(db) as counter:
         response = browser.client.get(path, headers=headers, follow_redirects=False)
     assert response.status_code == 200, (path, response.status_code, response.text[:500])
-    return statements
+    return counter.statements
 
 
 def is_count(statement: str) -> bool:

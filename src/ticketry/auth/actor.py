@@ -38,7 +38,8 @@ class Actor:
             email=user.email,
             role=user.role,
             organization_id=user.organization_id,
-            organization_shared=organization_shared,
+            # Staff read by department, customers by organization: each only what applies.
+            organization_shared=organization_shared and not user.role.is_staff,
             department_ids=department_ids if user.role.is_staff else frozenset(),
             permissions=ROLE_PERMISSIONS[user.role],
             email_verified=user.email_verified_at is not None,

@@ -71,11 +71,7 @@ def _actor_facts() -> tuple[ScalarSelect[str], ScalarSelect[bool]]:
 
 def _actor_of(user: User, departments: str | None, shared: bool | None) -> Actor:
     """The Actor from a row with `_actor_facts`, as `actor_for` builds it."""
-    return Actor.for_user(
-        user,
-        organization_shared=bool(shared) and not user.role.is_staff,
-        department_ids=split_ids(departments),
-    )
+    return Actor.for_user(user, organization_shared=bool(shared), department_ids=split_ids(departments))
 
 
 # --- login throttling ---------------------------------------------------------------------------

@@ -31,21 +31,23 @@ _stages: dict[str, Stage] = {}
 _tasks: dict[str, TaskHandler] = {}
 
 
-def _taken(name: str, handler: object) -> bool:
-    return any(name in kind and kind[name] is not handler for kind in (_handlers, _stages, _tasks))
+def _register(kinds: dict[str, Any], name: str) -> Callable[[Any], Any]:
+    """A decorator that files a handler under `name` in `kinds`; a name takes one handler of one
+    kind."""
+
+    def register(handler: Any) -> Any:
+        if any(name in kind and kind[name] is not handler for kind in (_handlers, _stages, _tasks)):
+            raise ValueError(f"job handler {name!r} registered twice")
+        kinds[name] = handler
+        return handler
+
+    return register
 
 
 def job(name: str) -> Callable[[Handler], Handler]:
     """Register a handler. It runs in its own transaction and must be idempotent: delivery is at
     least once (a worker can die after the work and before recording it)."""
-
-    def register(handler: Handler) -> Handler:
-        if _taken(name, handler):
-            raise ValueError(f"job handler {name!r} registered twice")
-        _handlers[name] = handler
-        return handler
-
-    return register
+    return _register(_handlers, name)
 
 
 def staged(name: str) -> Callable[[Stage], Stage]:
@@ -54,26 +56,12 @@ def staged(name: str) -> Callable[[Stage], Stage]:
     the writes must hold whatever was read then (a mail to an agent who has since left is sent,
     as it would have been a moment earlier). Delivery is at least once, as for a `job`; the writes
     commit together with the job's completion, so they happen once per completed job."""
-
-    def register(stage: Stage) -> Stage:
-        if _taken(name, stage):
-            raise ValueError(f"job handler {name!r} registered twice")
-        _stages[name] = stage
-        return stage
-
-    return register
+    return _register(_stages, name)
 
 
 def task(name: str) -> Callable[[TaskHandler], TaskHandler]:
     """Register a handler that manages its own transactions (see the module docstring)."""
-
-    def register(handler: TaskHandler) -> TaskHandler:
-        if _taken(name, handler):
-            raise ValueError(f"job handler {name!r} registered twice")
-        _tasks[name] = handler
-        return handler
-
-    return register
+    return _register(_tasks, name)
 
 
 def handler_for(name: str) -> Handler | None:
