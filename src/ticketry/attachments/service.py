@@ -20,7 +20,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Table, and_, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import Session
 
@@ -35,7 +34,7 @@ from ticketry.attachments.models import Attachment, Blob
 from ticketry.attachments.storage import Storage
 from ticketry.auth.actor import Actor
 from ticketry.core.clock import now
-from ticketry.core.db import Database
+from ticketry.core.db import Database, upsert
 
 log = structlog.get_logger(__name__)
 
@@ -54,10 +53,8 @@ def store(db: Database, storage: Storage, files: Sequence[StagedFile]) -> None:
         return
     stamp = now()
     with db.unit_of_work() as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         for staged in sorted(files, key=lambda f: f.sha256):  # one lock order for every request
-            statement = insert(_blobs).values(
+            statement = upsert(session, _blobs).values(
                 key=staged.sha256, size=staged.size, created_at=stamp, last_seen_at=stamp
             )
             session.execute(

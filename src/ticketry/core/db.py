@@ -40,11 +40,13 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     String,
+    Table,
     Text,
     create_engine,
     event,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
@@ -295,6 +297,14 @@ def _joined_ids_string_agg(element: joined_ids, compiler: SQLCompiler, **kw: Any
 
 def split_ids(joined: str | None) -> frozenset[int]:
     return frozenset(int(part) for part in joined.split(",")) if joined else frozenset()
+
+
+def upsert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of this session's dialect, which has `on_conflict_do_update/_nothing`: the one
+    statement that cannot fail when two requests create the same row at once."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 @dataclass(frozen=True)

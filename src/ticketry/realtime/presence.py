@@ -5,28 +5,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from ticketry.core.clock import now
+from ticketry.core.db import upsert
 from ticketry.realtime.broker import publish
 from ticketry.realtime.models import Presence, PresenceState
 
 TTL = timedelta(seconds=30)
+_table: Table = Presence.__table__  # type: ignore[assignment]
 
 
 def beat(session: Session, *, ticket_id: int, user_id: int, user_name: str, state: PresenceState) -> None:
-    """Record this user's presence; tell the ticket's other viewers when it changed."""
+    """Record this user's presence; tell the ticket's other viewers when it changed. One upsert,
+    because a tab's first beats (opening the page, starting to type) can arrive together."""
     stamp = now()
     row = session.get(Presence, (ticket_id, user_id))
     changed = row is None or row.state is not state or row.seen_at < stamp - TTL
-    if row is None:
-        session.add(
-            Presence(ticket_id=ticket_id, user_id=user_id, user_name=user_name, state=state, seen_at=stamp)
-        )
-    else:
-        row.state = state
-        row.seen_at = stamp
+    values = {"user_name": user_name, "state": state, "seen_at": stamp}
+    statement = upsert(session, _table).values(ticket_id=ticket_id, user_id=user_id, **values)
+    session.execute(statement.on_conflict_do_update(index_elements=["ticket_id", "user_id"], set_=values))
+    if row is not None:
+        session.expire(row)
     if changed:
         publish(session, f"ticket:{ticket_id}", "presence")
 

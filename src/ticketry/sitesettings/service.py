@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
+from ticketry.core.db import upsert
 from ticketry.sitesettings.errors import (
     InvalidMailSetting,
     InvalidRetention,
@@ -169,8 +169,8 @@ def _sender_list(text: str, field: str) -> str:
 
 def _row_for_update(session: Session) -> SiteSettings:
     """The row, created on first use; two admins saving at once both land on the same row."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(_table).values(id=SINGLE_ROW_ID).on_conflict_do_nothing(index_elements=["id"]))
+    statement = upsert(session, _table).values(id=SINGLE_ROW_ID)
+    session.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
     row = session.get(SiteSettings, SINGLE_ROW_ID, with_for_update=True, populate_existing=True)
     assert row is not None  # inserted just above
     return row
