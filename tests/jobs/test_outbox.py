@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TypedDict
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,12 +20,24 @@ from ticketry.auth.models import LoginAttempt
 from ticketry.core.clock import now, travel_to
 from ticketry.core.db import Database
 from ticketry.jobs import service as jobs
+from ticketry.jobs.events import Event, PayloadMismatch
 from ticketry.jobs.models import Job, JobStatus
 from ticketry.jobs.registry import Writes, job, staged, unregister
 from ticketry.jobs.worker import Worker
 from ticketry.tickets import service as ticket_service
 
-JOB = "tests.outbox.record"
+
+class Numbered(TypedDict):
+    n: int
+
+
+class Nothing(TypedDict):
+    pass
+
+
+RECORD = Event("tests.outbox.record", Numbered)
+JOB = RECORD.name
+NOBODY_LISTENS = Event("tests.outbox.nobody_listens", Numbered)
 
 
 class Recorder:
@@ -36,7 +48,7 @@ class Recorder:
         self.fail = False
         self.lock = threading.Lock()
 
-    def __call__(self, session: Session, payload: dict[str, Any]) -> None:
+    def __call__(self, session: Session, payload: Numbered) -> None:
         with self.lock:
             self.calls[payload["n"]] += 1
         session.add(LoginAttempt(account=f"job:{payload['n']}", ip="worker", succeeded=True))
@@ -47,14 +59,14 @@ class Recorder:
 @pytest.fixture
 def recorder() -> Iterator[Recorder]:
     handler = Recorder()
-    job(JOB)(handler)
+    job(RECORD)(handler)
     yield handler
     unregister(JOB)
 
 
 def enqueue(db: Database, *numbers: int, max_attempts: int | None = None) -> list[int]:
     with db.unit_of_work() as session:
-        made = [jobs.enqueue(session, JOB, n=n) for n in numbers]
+        made = [jobs.enqueue(session, RECORD({"n": n})) for n in numbers]
         for item in made:
             if max_attempts is not None:
                 item.max_attempts = max_attempts
@@ -89,7 +101,7 @@ class TestEnqueue:
         customer = make_customer(db)
         with pytest.raises(RuntimeError), db.unit_of_work() as session:
             ticket_service.create_ticket(session, customer.actor, title="t", description="d")
-            jobs.enqueue(session, JOB, n=1)
+            jobs.enqueue(session, RECORD({"n": 1}))
             raise RuntimeError("the request failed after the change")
         assert job_rows(db) == []
 
@@ -140,11 +152,68 @@ class TestCompetingWorkers:
         assert all(r.finished_at is not None for r in rows)
         assert {r.locked_by for r in rows} <= {"worker-0", "worker-1"}
 
-    def test_job_without_handler_is_done(self, db: Database) -> None:
+
+class TestRefusedJobs:
+    """A job nobody can run is parked as dead with the reason, never marked done as if it had run
+    (issue 14 B.2); the jobs beside it run as usual."""
+
+    def test_a_job_without_handler_is_parked_as_dead(self, db: Database, recorder: Recorder) -> None:
         with db.unit_of_work() as session:
-            jobs.enqueue(session, "tests.outbox.nobody_listens", n=1)
+            jobs.enqueue(session, NOBODY_LISTENS({"n": 1}))
+        enqueue(db, 2)
         Worker(db).run_until_idle()
-        assert [r.status for r in job_rows(db)] == [JobStatus.DONE]
+        [row] = job_rows(db, NOBODY_LISTENS.name)
+        assert (row.status, row.attempts) == (JobStatus.DEAD, 1)
+        assert row.last_error == "no handler for job 'tests.outbox.nobody_listens'"
+        assert row.finished_at is not None and row.locked_until is None
+        assert [r.status for r in job_rows(db, JOB)] == [JobStatus.DONE]
+        assert recorder.calls == Counter({2: 1})
+
+    def test_a_parked_job_runs_once_retried_with_a_handler(self, db: Database) -> None:
+        with db.unit_of_work() as session:
+            parked = jobs.enqueue(session, NOBODY_LISTENS({"n": 4}))
+            session.flush()
+            job_id = parked.id
+        Worker(db).run_until_idle()
+        heard: list[int] = []
+        job(NOBODY_LISTENS)(lambda session, payload: heard.append(payload["n"]))
+        try:
+            with db.unit_of_work() as session:
+                jobs.retry_job(session, job_id)
+            Worker(db).run_until_idle()
+        finally:
+            unregister(NOBODY_LISTENS.name)
+        assert heard == [4]
+        [row] = job_rows(db, NOBODY_LISTENS.name)
+        assert (row.status, row.last_error) == (JobStatus.DONE, None)
+
+    def test_a_job_of_a_name_nobody_declares_is_parked(self, db: Database) -> None:
+        """A row an older version wrote, for an event that is gone."""
+        with db.unit_of_work() as session:
+            session.add(Job(name="tests.outbox.gone", payload={"ticket_id": 1}))
+        Worker(db).run_until_idle()
+        [row] = job_rows(db, "tests.outbox.gone")
+        assert (row.status, row.last_error) == (JobStatus.DEAD, "no handler for job 'tests.outbox.gone'")
+
+    def test_a_payload_that_does_not_fit_its_event_is_parked(self, db: Database, recorder: Recorder) -> None:
+        with db.unit_of_work() as session:
+            session.add(Job(name=JOB, payload={"m": 1}))
+        Worker(db).run_until_idle()
+        [row] = job_rows(db, JOB)
+        assert row.status is JobStatus.DEAD
+        assert row.last_error == (
+            "payload of job 'tests.outbox.record' does not fit Numbered: missing n; unknown m"
+        )
+        assert recorder.calls == Counter()
+
+    def test_enqueue_refuses_a_payload_that_does_not_fit(self, db: Database) -> None:
+        with pytest.raises(PayloadMismatch, match="missing n; unknown m"), db.unit_of_work() as session:
+            jobs.enqueue(session, RECORD({"m": 1}))  # type: ignore[typeddict-item]
+        assert job_rows(db) == []
+
+    def test_an_event_name_is_declared_once(self) -> None:
+        with pytest.raises(ValueError, match="declared twice"):
+            Event(JOB, Nothing)
 
 
 class TestRetries:
@@ -266,7 +335,9 @@ class TestLeases:
         assert (row.status, row.last_error) == (JobStatus.DONE, None)
 
 
-STAGED = "tests.outbox.staged"
+STAGED_EVENT = Event("tests.outbox.staged", Numbered)
+STAGED = STAGED_EVENT.name
+PLAIN = Event("tests.outbox.plain", Nothing)
 
 
 class StagedRecorder:
@@ -278,7 +349,7 @@ class StagedRecorder:
         self.others_could_write: list[bool] = []
         self.fail_in_stage = False
 
-    def __call__(self, session: Session, payload: dict[str, Any]) -> Writes:
+    def __call__(self, session: Session, payload: Numbered) -> Writes:
         session.scalar(select(Job.id).limit(1))  # the stage's own read transaction is open
         self.others_could_write.append(self._another_writer_gets_in())
         if self.fail_in_stage:
@@ -313,14 +384,14 @@ class StagedRecorder:
 @pytest.fixture
 def staged_recorder(db: Database) -> Iterator[StagedRecorder]:
     handler = StagedRecorder(db)
-    staged(STAGED)(handler)
+    staged(STAGED_EVENT)(handler)
     yield handler
     unregister(STAGED)
 
 
 def enqueue_staged(db: Database, n: int) -> int:
     with db.unit_of_work() as session:
-        item = jobs.enqueue(session, STAGED, n=n)
+        item = jobs.enqueue(session, STAGED_EVENT({"n": n}))
         session.flush()
         return item.id
 
@@ -346,17 +417,17 @@ class TestStagedJobs:
         staged_recorder = StagedRecorder(db)
         seen: list[bool] = []
 
-        def plain(session: Session, payload: dict[str, Any]) -> None:
+        def plain(session: Session, payload: Nothing) -> None:
             session.scalar(select(Job.id).limit(1))
             seen.append(staged_recorder._another_writer_gets_in())
 
-        job("tests.outbox.plain")(plain)
+        job(PLAIN)(plain)
         try:
             with db.unit_of_work() as session:
-                jobs.enqueue(session, "tests.outbox.plain")
+                jobs.enqueue(session, PLAIN({}))
             Worker(db, name="w").run_until_idle()
         finally:
-            unregister("tests.outbox.plain")
+            unregister(PLAIN.name)
         assert seen == [False]
 
     def test_a_failing_stage_writes_nothing_and_is_retried(
@@ -383,4 +454,4 @@ class TestStagedJobs:
 
     def test_one_name_takes_one_kind_of_handler(self, staged_recorder: StagedRecorder) -> None:
         with pytest.raises(ValueError, match="registered twice"):
-            job(STAGED)(lambda session, payload: None)
+            job(STAGED_EVENT)(lambda session, payload: None)

@@ -16,6 +16,7 @@ from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job
+from ticketry.mail.inbound import events as mail_events
 from ticketry.mail.inbound import poller
 from ticketry.mail.inbound import service as mail_service
 from ticketry.mail.inbound.imap import ImapSecurity
@@ -197,7 +198,7 @@ class TestSchedule:
         assert poller.schedule_due(db) == 1
         assert poller.schedule_due(db) == 0
         with db.unit_of_work(write=False) as session:
-            jobs = list(session.scalars(select(Job).where(Job.name == poller.POLL_TASK)))
+            jobs = list(session.scalars(select(Job).where(Job.name == mail_events.POLL.name)))
         assert [job.payload["mailbox_id"] for job in jobs] == [mailbox_id]
 
     def test_the_queued_poll_runs_in_the_worker(

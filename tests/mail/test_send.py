@@ -15,6 +15,7 @@ from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job, JobStatus
 from ticketry.mail.outbound import compose, ids
+from ticketry.mail.outbound import events as mail_events
 from ticketry.mail.outbound import service as mail_out
 from ticketry.mail.outbound.models import MailStatus
 
@@ -37,7 +38,7 @@ def pending_send_jobs(db: Database) -> list[Job]:
         return list(
             session.scalars(
                 select(Job)
-                .where(Job.name == mail_out.SEND_JOB, Job.status == JobStatus.QUEUED)
+                .where(Job.name == mail_events.SEND.name, Job.status == JobStatus.QUEUED)
                 .order_by(Job.id)
             )
         )

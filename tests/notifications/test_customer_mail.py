@@ -9,6 +9,7 @@ from tests.factories import make_agent, make_customer, make_message, make_ticket
 from tests.mailserver import MailServer
 from ticketry.core.db import Database
 from ticketry.jobs import service as jobs
+from ticketry.messages import events as message_events
 from ticketry.messages.models import Message
 from ticketry.tickets import service as ticket_service
 from ticketry.users.models import User
@@ -107,11 +108,9 @@ class TestStaffReply:
         with db.unit_of_work() as session:
             jobs.enqueue(
                 session,
-                "messages.created",
-                ticket_id=ticket.id,
-                message_id=note.id,
-                internal=False,
-                staff=True,
+                message_events.CREATED(
+                    {"ticket_id": ticket.id, "message_id": note.id, "internal": False, "staff": True}
+                ),
             )
         deliver(db, mailserver)
         assert all(SECRET not in content(m) for m in mailserver.to(customer.email))

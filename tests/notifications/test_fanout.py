@@ -26,6 +26,7 @@ from tests.web.test_query_counts import counting
 from ticketry.core.clock import now, travel_to
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job, JobStatus
+from ticketry.mail.outbound import events as mail_events
 from ticketry.mail.outbound import service as mail_out
 from ticketry.mail.outbound.models import MailLog, MailStatus
 from ticketry.notifications import tasks as notification_tasks
@@ -39,7 +40,7 @@ def queued_sends(db: Database) -> list[Job]:
         return list(
             session.scalars(
                 select(Job)
-                .where(Job.name == mail_out.SEND_JOB, Job.status == JobStatus.QUEUED)
+                .where(Job.name == mail_events.SEND.name, Job.status == JobStatus.QUEUED)
                 .order_by(Job.id)
             )
         )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.factories import PASSWORD, make_customer
 from tests.mail.conftest import deliver, mail_log
 from tests.mailserver import MailServer, link_in, mailserver
-from ticketry.auth import mail as account_mail
+from ticketry.auth import events as auth_events
 from ticketry.auth.models import OneTimeToken
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job
@@ -79,7 +79,7 @@ class TestNoEnumeration:
         # The requests did the same thing: each queued one job, which decides later.
         with db.unit_of_work(write=False) as session:
             queued = list(session.scalars(select(Job.name).order_by(Job.id)))
-        assert queued == [account_mail.RESET_REQUESTED_JOB] * 2
+        assert queued == [auth_events.PASSWORD_RESET_REQUESTED.name] * 2
         deliver(db)
 
         assert (known.status_code, known.content) == (unknown.status_code, unknown.content) == (202, b"")

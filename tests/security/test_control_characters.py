@@ -15,7 +15,7 @@ by any other path either (the storage backstop in `core.db`).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,10 +26,17 @@ from ticketry.auth import mail as account_mail
 from ticketry.core.db import Database
 from ticketry.core.errors import ValidationFailed
 from ticketry.jobs import service as jobs
+from ticketry.jobs.events import Event
 from ticketry.jobs.models import Job
 from ticketry.tickets.models import Ticket
 from ticketry.users.models import User
 
+
+class Nested(TypedDict):
+    nested: dict[str, list[str]]
+
+
+ANY_JOB = Event("tests.security.any_job", Nested)
 # Refused everywhere: C0 but tab, LF and CR; DEL; C1.
 REFUSED = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f", "\x80", "\x85", "\x9f"]
 
@@ -131,7 +138,7 @@ class TestPasswordResetWithoutSigningIn:
         with pytest.raises(ValidationFailed), db.unit_of_work() as session:
             account_mail.request_password_reset(session, "a\x00b@example.test")
         with pytest.raises(ValidationFailed), db.unit_of_work() as session:
-            jobs.enqueue(session, "any.job", nested={"list": ["fine", "not\x00fine"]})
+            jobs.enqueue(session, ANY_JOB({"nested": {"list": ["fine", "not\x00fine"]}}))
         assert job_count(db) == 0
 
 

@@ -171,6 +171,39 @@ class TestOnUnassign:
         assert t.status is current
 
 
+class TestOnMerge:
+    """A merged duplicate closes automatically whatever its state; undoing the merge puts back the
+    state it had (SPEC §3), the one move outside the table."""
+
+    @pytest.mark.parametrize("current", [s for s in TicketStatus if s is not S.CLOSED])
+    def test_a_merged_duplicate_closes(self, current: TicketStatus) -> None:
+        t = ticket(current, resolved_at=T0 if current is S.RESOLVED else None)
+        changes = lifecycle.on_merged(t, T1)
+        assert (t.status, t.closed_at) == (S.CLOSED, T1)
+        assert [(c.field, c.old, c.new, c.automatic) for c in changes] == [
+            ("status", current.value, "closed", True)
+        ]
+
+    def test_a_closed_duplicate_stays_as_it_was(self) -> None:
+        t = ticket(S.CLOSED, closed_at=T0)
+        assert lifecycle.on_merged(t, T1) == []
+        assert (t.status, t.closed_at) == (S.CLOSED, T0)
+
+    def test_an_unmerge_restores_the_state_and_its_times(self) -> None:
+        t = ticket(S.IN_PROGRESS)
+        lifecycle.on_merged(t, T1)
+        changes = lifecycle.on_unmerged(t, S.IN_PROGRESS, resolved_at=None, closed_at=None)
+        assert (t.status, t.resolved_at, t.closed_at) == (S.IN_PROGRESS, None, None)
+        assert [(c.field, c.old, c.new, c.automatic) for c in changes] == [
+            ("status", "closed", "in_progress", True)
+        ]
+
+    def test_an_unmerge_of_a_duplicate_that_was_closed_records_no_status_change(self) -> None:
+        t = ticket(S.CLOSED, closed_at=T0)
+        assert lifecycle.on_unmerged(t, S.CLOSED, resolved_at=None, closed_at=T0) == []
+        assert t.closed_at == T0
+
+
 class TestOnStaffReply:
     def test_first_public_reply_answers_an_open_ticket(self) -> None:
         t = ticket(S.OPEN)

@@ -13,12 +13,12 @@ import html
 import secrets
 from datetime import timedelta
 from email.message import EmailMessage
-from typing import Any
 
 import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ticketry.auth import events as auth_events
 from ticketry.auth.actor import Actor
 from ticketry.auth.errors import InvalidOneTimeToken
 from ticketry.auth.models import OneTimeToken, Signup
@@ -41,7 +41,6 @@ LIFETIMES = {PASSWORD_RESET: timedelta(hours=1), EMAIL_VERIFICATION: timedelta(h
 # At most this many links of one purpose per user per hour; further requests send nothing.
 MAX_PER_HOUR = 3
 MAX_TOKEN_LENGTH = 200
-RESET_REQUESTED_JOB = "auth.password_reset_requested"
 
 
 def _digest(secret: str) -> str:
@@ -129,12 +128,12 @@ def request_password_reset(session: Session, email: str) -> None:
     """Ask for a reset link (SPEC §4). The request only queues a job with the address, so a known
     and an unknown address cost it exactly the same and nothing in the answer or its timing tells
     whether an account exists; the job (`send_password_reset`) decides."""
-    jobs.enqueue(session, RESET_REQUESTED_JOB, email=email.strip()[:254])
+    jobs.enqueue(session, auth_events.PASSWORD_RESET_REQUESTED({"email": email.strip()[:254]}))
 
 
-@job(RESET_REQUESTED_JOB)
-def _reset_requested(session: Session, payload: dict[str, Any]) -> None:
-    send_password_reset(session, str(payload["email"]))
+@job(auth_events.PASSWORD_RESET_REQUESTED)
+def _reset_requested(session: Session, payload: auth_events.PasswordResetRequested) -> None:
+    send_password_reset(session, payload["email"])
 
 
 def send_password_reset(session: Session, email: str) -> None:
@@ -284,12 +283,11 @@ def forget_address_proofs(session: Session, user: User) -> None:
 
 SIGNUP = "signup"
 SIGNUP_EXISTING = "signup_existing"
-SIGNUP_REQUESTED_JOB = "auth.signup_requested"
 
 
-@job(SIGNUP_REQUESTED_JOB)
-def _signup_requested(session: Session, payload: dict[str, Any]) -> None:
-    send_signup_mail(session, int(payload["signup_id"]))
+@job(auth_events.SIGNUP_REQUESTED)
+def _signup_requested(session: Session, payload: auth_events.SignupRequested) -> None:
+    send_signup_mail(session, payload["signup_id"])
 
 
 def send_signup_mail(session: Session, signup_id: int) -> None:

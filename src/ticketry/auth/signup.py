@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ticketry.auth import events as auth_events
 from ticketry.auth import mail as account_mail
 from ticketry.auth.errors import AccountExists, InvalidOneTimeToken
 from ticketry.auth.models import Signup
@@ -87,7 +88,7 @@ def request_signup(session: Session, *, email: str, ip: str) -> None:
     signup = Signup(email=address, ip=ip[:64], created_at=stamp, expires_at=stamp + max(LIFETIME, window))
     session.add(signup)
     session.flush()
-    jobs.enqueue(session, account_mail.SIGNUP_REQUESTED_JOB, signup_id=signup.id)
+    jobs.enqueue(session, auth_events.SIGNUP_REQUESTED({"signup_id": signup.id}))
 
 
 def _pending(session: Session, secret: str) -> Signup | None:

@@ -10,74 +10,80 @@ Three kinds:
 - a `task` gets the database and runs outside any transaction, for work that must not hold a
   write transaction while it waits on the network or stores files (polling a mailbox, ingesting a
   mail with attachments). A task commits its own steps and must be idempotent.
+
+Each is registered for a declared `jobs.events.Event`, and mypy checks that the handler takes
+that event's payload type. A job whose name has no handler is refused by the worker (parked as
+dead), never silently marked done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy.orm import Session
 
 from ticketry.core.db import Database
+from ticketry.jobs.events import Event
 
-Handler = Callable[[Session, dict[str, Any]], None]
+P = TypeVar("P", bound=Mapping[str, Any])
 Writes = Callable[[Session], None]
-Stage = Callable[[Session, dict[str, Any]], Writes | None]
-TaskHandler = Callable[[Database, dict[str, Any]], None]
-
-_handlers: dict[str, Handler] = {}
-_stages: dict[str, Stage] = {}
-_tasks: dict[str, TaskHandler] = {}
+Kind = Literal["job", "staged", "task"]
 
 
-def _register(kinds: dict[str, Any], name: str) -> Callable[[Any], Any]:
-    """A decorator that files a handler under `name` in `kinds`; a name takes one handler of one
-    kind."""
+@dataclass(frozen=True)
+class Registration:
+    """The one handler of a job event, and how the worker runs it."""
+
+    event: Event[Any]
+    kind: Kind
+    handler: Callable[[Any, Any], Any]
+
+
+_registered: dict[str, Registration] = {}
+
+
+def _register(event: Event[P], kind: Kind) -> Callable[[Any], Any]:
+    """A decorator that files a handler under the event's name; a name takes one handler."""
 
     def register(handler: Any) -> Any:
-        if any(name in kind and kind[name] is not handler for kind in (_handlers, _stages, _tasks)):
-            raise ValueError(f"job handler {name!r} registered twice")
-        kinds[name] = handler
+        known = _registered.get(event.name)
+        if known is not None and known.handler is not handler:
+            raise ValueError(f"job handler {event.name!r} registered twice")
+        _registered[event.name] = Registration(event, kind, handler)
         return handler
 
     return register
 
 
-def job(name: str) -> Callable[[Handler], Handler]:
+def job(event: Event[P]) -> Callable[[Callable[[Session, P], None]], Callable[[Session, P], None]]:
     """Register a handler. It runs in its own transaction and must be idempotent: delivery is at
     least once (a worker can die after the work and before recording it)."""
-    return _register(_handlers, name)
+    return _register(event, "job")
 
 
-def staged(name: str) -> Callable[[Stage], Stage]:
+def staged(
+    event: Event[P],
+) -> Callable[[Callable[[Session, P], Writes | None]], Callable[[Session, P], Writes | None]]:
     """Register a staged job (see the module docstring): it reads in a read transaction and
     returns its writes (or None for none). Between the two another transaction may commit, so
     the writes must hold whatever was read then (a mail to an agent who has since left is sent,
     as it would have been a moment earlier). Delivery is at least once, as for a `job`; the writes
     commit together with the job's completion, so they happen once per completed job."""
-    return _register(_stages, name)
+    return _register(event, "staged")
 
 
-def task(name: str) -> Callable[[TaskHandler], TaskHandler]:
+def task(event: Event[P]) -> Callable[[Callable[[Database, P], None]], Callable[[Database, P], None]]:
     """Register a handler that manages its own transactions (see the module docstring)."""
-    return _register(_tasks, name)
+    return _register(event, "task")
 
 
-def handler_for(name: str) -> Handler | None:
-    return _handlers.get(name)
-
-
-def stage_for(name: str) -> Stage | None:
-    return _stages.get(name)
-
-
-def task_for(name: str) -> TaskHandler | None:
-    return _tasks.get(name)
+def registered(name: str) -> Registration | None:
+    """The handler of the job `name`, if any (the worker refuses a job without one)."""
+    return _registered.get(name)
 
 
 def unregister(name: str) -> None:
     """For tests that register throwaway handlers."""
-    _handlers.pop(name, None)
-    _stages.pop(name, None)
-    _tasks.pop(name, None)
+    _registered.pop(name, None)

@@ -12,14 +12,17 @@ from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.errors import Conflict, NotFound
 from ticketry.core.pagination import Page, PageRequest, count_rows
+from ticketry.jobs.events import Envelope
 from ticketry.jobs.models import Job, JobStatus
 
 
-def enqueue(session: Session, name: str, *, delay_seconds: float = 0, **payload: Any) -> Job:
-    """Add a job to the caller's transaction: it exists if and only if the caller commits."""
+def enqueue(session: Session, envelope: Envelope[Any], *, delay_seconds: float = 0) -> Job:
+    """Add a job to the caller's transaction: it exists if and only if the caller commits.
+    `envelope` is a declared event with its payload: `jobs.enqueue(session, CREATED({...}))`."""
+    event = envelope.event
     job = Job(
-        name=name,
-        payload=payload,
+        name=event.name,
+        payload=dict(event.check(envelope.payload)),
         run_after=now() + timedelta(seconds=delay_seconds),
         max_attempts=get_settings().job_max_attempts,
     )

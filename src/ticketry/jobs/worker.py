@@ -6,7 +6,9 @@ the same transaction as its handler's writes, and only while this worker still h
 so a committed job's effects happen once even when two workers race or one dies mid-run. A
 task (`jobs.registry.task`) runs first, outside any transaction; only its completion is recorded
 that way, so tasks make their own steps idempotent. A staged job (`jobs.registry.staged`) reads in
-a read transaction first; the writes it returns commit with its completion.
+a read transaction first; the writes it returns commit with its completion. A job nobody can run
+(no handler registered under its name, or a payload that does not fit its declared event) is
+parked as dead at once with the reason, never marked done as if it had run.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from sqlalchemy.orm import Session
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
+from ticketry.jobs.events import PayloadMismatch
 from ticketry.jobs.models import Job, JobStatus
-from ticketry.jobs.registry import handler_for, stage_for, task_for
+from ticketry.jobs.registry import Registration, registered
 
 log = structlog.get_logger(__name__)
 
@@ -93,23 +96,17 @@ class Worker:
                 if row is None:
                     return False
                 found = (row[0], dict(row[1]))
-            name, payload = found
-            task, stage = task_for(name), stage_for(name)
-            if task is not None:
-                task(self.db, dict(payload))
-            writes = None
-            if stage is not None:
-                with self.db.unit_of_work(write=False) as session:
-                    writes = stage(session, dict(payload))
-            with self.db.unit_of_work() as session:
-                handler = handler_for(name)
-                if handler is not None:
-                    handler(session, dict(payload))
-                elif writes is not None:
-                    writes(session)
-                elif task is None and stage is None:
-                    log.debug("job.no_handler", job_id=job_id, name=name)
-                self._finish(session, job_id)
+            name, raw = found
+            registration = registered(name)
+            if registration is None:
+                self._park(job_id, name, f"no handler for job {name!r}")
+                return False
+            try:
+                payload = registration.event.check(raw)
+            except PayloadMismatch as error:
+                self._park(job_id, name, str(error))
+                return False
+            self._run(job_id, registration, payload)
             return True
         except LeaseLost:
             log.warning("job.lease_lost", job_id=job_id, worker=self.name)
@@ -117,6 +114,22 @@ class Worker:
         except Exception as error:  # a handler may fail in any way; the job must not be lost
             self._record_failure(job_id, error)
             return False
+
+    def _run(self, job_id: int, registration: Registration, payload: dict[str, Any]) -> None:
+        """Run the handler its way (see `jobs.registry`) and mark the job done with its writes."""
+        handler = registration.handler
+        if registration.kind == "task":
+            handler(self.db, dict(payload))
+        writes = None
+        if registration.kind == "staged":
+            with self.db.unit_of_work(write=False) as session:
+                writes = handler(session, dict(payload))
+        with self.db.unit_of_work() as session:
+            if registration.kind == "job":
+                handler(session, dict(payload))
+            elif writes is not None:
+                writes(session)
+            self._finish(session, job_id)
 
     def _finish(self, session: Session, job_id: int) -> None:
         done = session.execute(
@@ -147,6 +160,18 @@ class Worker:
                 log.warning(
                     "job.retry", job_id=job_id, name=job.name, attempts=job.attempts, error=repr(error)
                 )
+
+    def _park(self, job_id: int, name: str, reason: str) -> None:
+        """Refuse a job no handler can run: dead at once (retrying cannot help), with the reason
+        for the admin who reads the dead jobs; never marked done as if it had run."""
+        with self.db.unit_of_work() as session:
+            parked = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.locked_by == self.name)
+                .values(status=JobStatus.DEAD, finished_at=now(), locked_until=None, last_error=reason)
+            )
+        if getattr(parked, "rowcount", 0) == 1:
+            log.error("job.refused", job_id=job_id, name=name, reason=reason)
 
     def run_once(self) -> int:
         """Claim one batch and run it; the number of jobs claimed."""

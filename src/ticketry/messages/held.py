@@ -11,15 +11,12 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
-from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.messages.errors import MessageNotFound, MessageNotHeld
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
 from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import participants
-from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import TicketDeleted
 from ticketry.tickets.models import ParticipantRole
 from ticketry.users.models import User
 
@@ -27,7 +24,7 @@ from ticketry.users.models import User
 def accept_held(session: Session, actor: Actor, ticket_id: int, message_id: int) -> Message:
     """Publish a held message into the conversation and make its author a participant (unless
     they are the ticket's customer, or staff). Publishing is a public reply's permission."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     message = session.scalars(
         readable_messages(actor).where(Message.id == message_id, Message.ticket_id == ticket.id)
     ).one_or_none()
@@ -35,8 +32,6 @@ def accept_held(session: Session, actor: Actor, ticket_id: int, message_id: int)
         raise MessageNotFound(f"Message {message_id} not found.", details={"messageId": message_id})
     require(actor, Permission.TICKETS_VIEW_INTERNAL)
     require(actor, Permission.TICKETS_REPLY)
-    if ticket.deleted_at is not None:
-        raise TicketDeleted("This ticket is deleted. Restore it first.")
     if message.held_reason is None:
         raise MessageNotHeld("This message is not held.", details={"messageId": message.id})
     author = session.scalars(select(User).where(User.id == message.author_id)).one()
@@ -46,9 +41,7 @@ def accept_held(session: Session, actor: Actor, ticket_id: int, message_id: int)
         Change("reply", None, f"#{message.id}"),
         Change("held_mail", f"#{message.id}", "accepted", internal=True),
     ]
-    ticket_changes.touch(session, ticket, actor.user_id, accepted)
-    session.flush()
-    history.record(session, ticket.id, actor, accepted)
+    ticket_changes.finish(session, actor, ticket, accepted)
     if author.id != ticket.customer_id and not author.role.is_staff and author.is_active:
         participants.enlist(session, ticket, author, role=ParticipantRole.ACCEPTED, by=actor)
     return message

@@ -35,7 +35,6 @@ from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.errors import PermissionDenied
 from ticketry.core.text import render_markdown, render_plain_text
-from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.messages.errors import EmptyMessage, MessageDeleted, MessageHeld, MessageNotFound, StaleMessage
 from ticketry.messages.models import Message, MessageRevision
@@ -43,7 +42,6 @@ from ticketry.messages.repository import message_visibility, readable_messages
 from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import lifecycle
 from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import TicketDeleted
 from ticketry.tickets.models import Source, Ticket, TicketStatus
 from ticketry.users.models import User
 
@@ -91,9 +89,7 @@ def edit_message(
     `stale_message`) instead of silently replacing a text the editor never read."""
     if not body.strip():
         raise EmptyMessage("The message is empty.")
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
-    if ticket.deleted_at is not None:
-        raise TicketDeleted("This ticket is deleted. Restore it first.")
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     message = _editable(session, actor, ticket, message_id)
     _ensure_may_edit(actor, ticket, message)
     if message.held_reason is not None:
@@ -125,9 +121,7 @@ def edit_message(
     message.updated_at = stamp
     message.updated_by_id = actor.user_id
     edited = [Change("message", f"#{message.id}", f"#{message.id} edited", internal=message.is_internal)]
-    ticket_changes.touch(session, ticket, actor.user_id, edited, stamp=stamp)
-    session.flush()
-    history.record(session, ticket.id, actor, edited)
+    ticket_changes.finish(session, actor, ticket, edited, stamp=stamp)
     return message
 
 

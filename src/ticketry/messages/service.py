@@ -15,9 +15,8 @@ from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.errors import PermissionDenied
 from ticketry.core.text import render_markdown, render_plain_text
-from ticketry.history import service as history
 from ticketry.history.models import Change
-from ticketry.jobs import service as jobs
+from ticketry.messages import events as message_events
 from ticketry.messages.attachments import readable_bytes
 from ticketry.messages.errors import EmptyMessage, MessageNotDeleted, MessageNotFound
 from ticketry.messages.models import Message
@@ -26,7 +25,6 @@ from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import lifecycle
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import TicketDeleted
 from ticketry.tickets.models import Source, Ticket, TicketStatus
 from ticketry.users.models import User
 
@@ -61,9 +59,7 @@ def post_reply(
     `files` go with the message; a message of files alone needs no text."""
     if not body.strip() and not files:
         raise EmptyMessage("The message is empty.")
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
-    if ticket.deleted_at is not None:
-        raise TicketDeleted("This ticket is deleted. Restore it first.")
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     stamp = now()
     if actor.is_staff:
         require(actor, Permission.TICKETS_NOTE if is_internal else Permission.TICKETS_REPLY)
@@ -110,9 +106,7 @@ def post_mail_reply(
     With `held_reason` the mail channel would not let it speak (SPEC §4: an outsider, a sender
     that failed its checks): it is a staff-only message that changes no status, until an agent
     accepts it (`accept_held`)."""
-    ticket = session.get(Ticket, ticket_id, with_for_update=True)
-    if ticket is None or ticket.deleted_at is not None:
-        raise TicketDeleted("This ticket is deleted. Restore it first.")
+    ticket = ticket_changes.begin_trusted(session, ticket_id)
     stamp = now()
     held = held_reason is not None
     if held:
@@ -164,16 +158,15 @@ def _append(
         set_committed_value(message, "author", session.get(User, message.author_id))
     kind = "held_mail" if message.held_reason is not None else "note" if message.is_internal else "reply"
     recorded = [Change(kind, None, f"#{message.id}", internal=message.is_internal), *changes]
-    ticket_changes.touch(session, ticket, actor.user_id, recorded, stamp=message.created_at)
-    history.record(session, ticket.id, actor, recorded)
-    jobs.enqueue(
-        session,
-        "messages.created",
-        ticket_id=ticket.id,
-        message_id=message.id,
-        internal=message.is_internal,
-        staff=actor.is_staff,
+    written = message_events.CREATED(
+        {
+            "ticket_id": ticket.id,
+            "message_id": message.id,
+            "internal": message.is_internal,
+            "staff": actor.is_staff,
+        }
     )
+    ticket_changes.finish(session, actor, ticket, recorded, stamp=message.created_at, event=written)
 
 
 def _ensure_customer_may_reply(actor: Actor, ticket: Ticket, *, is_internal: bool, is_solution: bool) -> None:
@@ -201,7 +194,7 @@ def load_for_view(session: Session, message: Message) -> Message:
 def delete_message(session: Session, actor: Actor, ticket_id: int, message_id: int) -> None:
     """Soft delete (admins): the message and its files disappear for everyone, and the files are
     purged after the retention period unless the message is restored first."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True)
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     message = session.scalars(
         readable_messages(actor).where(Message.id == message_id, Message.ticket_id == ticket.id)
     ).one_or_none()
@@ -217,7 +210,7 @@ def delete_message(session: Session, actor: Actor, ticket_id: int, message_id: i
 
 def restore_message(session: Session, actor: Actor, ticket_id: int, message_id: int) -> Message:
     """Bring a deleted message back, with exactly the files deleted with it."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True)
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     require(actor, Permission.TICKETS_DELETE)
     message = session.scalars(
         select(Message).where(Message.id == message_id, Message.ticket_id == ticket.id)
@@ -237,8 +230,4 @@ def _touched(
     session: Session, actor: Actor, ticket: Ticket, message: Message, stamp: datetime, change: Change
 ) -> None:
     """A message went or came back: customers see that only of a public one."""
-    ticket_changes.touch(
-        session, ticket, actor.user_id, [change], stamp=stamp, public=not message.is_internal
-    )
-    session.flush()
-    history.record(session, ticket.id, actor, [change])
+    ticket_changes.finish(session, actor, ticket, [change], stamp=stamp, public=not message.is_internal)

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from ticketry.attachments.models import Attachment
 from ticketry.auth import service as auth_service
@@ -24,9 +23,7 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.errors import ValidationFailed
-from ticketry.history import service as history
 from ticketry.history.models import Change
-from ticketry.jobs import service as jobs
 from ticketry.messages.models import Message
 from ticketry.threads.errors import (
     AlreadyMerged,
@@ -39,9 +36,10 @@ from ticketry.threads.errors import (
     MovedSinceMerge,
 )
 from ticketry.tickets import changes as ticket_changes
-from ticketry.tickets import service as ticket_service
+from ticketry.tickets import events as ticket_events
+from ticketry.tickets import lifecycle
 from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import TicketDeleted, TicketNotFound
+from ticketry.tickets.errors import TicketNotFound
 from ticketry.tickets.models import Ticket, TicketMerge, TicketStatus, ticket_tags, ticket_watchers
 from ticketry.tickets.repository import readable_tickets
 from ticketry.users.models import User
@@ -158,11 +156,7 @@ def merge_tickets(
         )
     if primary_id in wanted:
         raise MergeIntoSelf("A ticket cannot be merged into itself.", details={"ticketId": primary_id})
-    # Lock in id order, so two merges over the same tickets cannot deadlock.
-    locked = {
-        ticket_id: access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
-        for ticket_id in sorted([primary_id, *wanted])
-    }
+    locked = ticket_changes.begin_many(session, actor, [primary_id, *wanted])
     require(actor, Permission.TICKETS_MERGE)
     primary = locked[primary_id]
     _check_primary(session, primary)
@@ -183,8 +177,6 @@ def merge_tickets(
 
 
 def _check_primary(session: Session, primary: Ticket) -> None:
-    if primary.deleted_at is not None:
-        raise TicketDeleted(f"{primary.number} is deleted. Restore it first.")
     if primary.merged_into_id is not None:
         target = numbers(session, [primary.merged_into_id]).get(primary.merged_into_id, "another ticket")
         raise MergeChain(
@@ -199,8 +191,6 @@ def _check_primary(session: Session, primary: Ticket) -> None:
 
 
 def _check_secondary(session: Session, secondary: Ticket, primary: Ticket) -> None:
-    if secondary.deleted_at is not None:
-        raise TicketDeleted(f"{secondary.number} is deleted. Restore it first.")
     if secondary.merged_into_id is not None:
         target = numbers(session, [secondary.merged_into_id]).get(secondary.merged_into_id, "another ticket")
         raise AlreadyMerged(
@@ -291,11 +281,10 @@ def _merge_one(session: Session, actor: Actor, primary: Ticket, secondary: Ticke
         keep=lambda user_id: _reads_without_watching(session, user_id, primary),
     )
 
-    changes = [Change("merged_into", None, primary.number, internal=True)]
-    if secondary.status is not TicketStatus.CLOSED:
-        changes.append(Change("status", secondary.status.value, TicketStatus.CLOSED.value, automatic=True))
-        secondary.status = TicketStatus.CLOSED
-        secondary.closed_at = stamp
+    changes = [
+        Change("merged_into", None, primary.number, internal=True),
+        *lifecycle.on_merged(secondary, stamp),
+    ]
     secondary.status_reason = f"Merged into {primary.number}"
     secondary.merged_into_id = primary.id
     merge = TicketMerge(
@@ -306,25 +295,27 @@ def _merge_one(session: Session, actor: Actor, primary: Ticket, secondary: Ticke
         merged_by_id=actor.user_id,
     )
     session.add(merge)
-    _touch(session, actor, primary, stamp)
-    _touch(session, actor, secondary, stamp)
-    _flush(session, actor, primary, secondary)
-    reason = f"Merged into {primary.number}"
-    history.record(session, secondary.id, actor, changes, reason=reason)
-    history.record(
+    # Both tickets change for their customers too: messages come or go, the duplicate closes.
+    ticket_changes.finish(
+        session, actor, secondary, changes, reason=f"Merged into {primary.number}", stamp=stamp, public=True
+    )
+    merged = ticket_events.MERGED(
+        {
+            "ticket_id": primary.id,
+            "secondary_id": secondary.id,
+            "merge_id": merge.id,
+            "actor_id": actor.user_id,
+        }
+    )
+    ticket_changes.finish(
         session,
-        primary.id,
         actor,
+        primary,
         [Change("merged_from", None, secondary.number, internal=True)],
         reason=f"The description and {len(message_ids)} message(s) moved here from {secondary.number}",
-    )
-    jobs.enqueue(
-        session,
-        "tickets.merged",
-        ticket_id=primary.id,
-        secondary_id=secondary.id,
-        merge_id=merge.id,
-        actor_id=actor.user_id,
+        stamp=stamp,
+        public=True,
+        event=merged,
     )
     return merge
 
@@ -384,15 +375,8 @@ def unmerge(session: Session, actor: Actor, merge_id: int) -> TicketMerge:
     merge = get_merge(session, actor, merge_id)
     if merge.unmerged_at is not None:
         raise AlreadyUnmerged("This merge has already been undone.", details={"mergeId": merge.id})
-    first, second = sorted((merge.primary_id, merge.secondary_id))
-    locked = {
-        ticket_id: access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
-        for ticket_id in (first, second)
-    }
+    locked = ticket_changes.begin_many(session, actor, (merge.primary_id, merge.secondary_id))
     primary, secondary = locked[merge.primary_id], locked[merge.secondary_id]
-    for ticket in (primary, secondary):
-        if ticket.deleted_at is not None:
-            raise TicketDeleted(f"{ticket.number} is deleted. Restore it before undoing the merge.")
     if secondary.merged_into_id != primary.id:
         raise MovedSinceMerge(
             f"{secondary.number} no longer points at {primary.number}.", details={"mergeId": merge.id}
@@ -429,26 +413,34 @@ def unmerge(session: Session, actor: Actor, merge_id: int) -> TicketMerge:
     _remove_links(session, ticket_tags, "tag_id", primary.id, snapshot["added_tag_ids"])
     _remove_links(session, ticket_watchers, "user_id", primary.id, snapshot["added_watcher_ids"])
     before = snapshot["secondary"]
-    changes = [Change("merged_into", primary.number, None, internal=True)]
-    if before["status"] != secondary.status.value:
-        changes.append(Change("status", secondary.status.value, before["status"], automatic=True))
-    secondary.status = TicketStatus(before["status"])
+    restored = lifecycle.on_unmerged(
+        secondary,
+        TicketStatus(before["status"]),
+        resolved_at=_load(before["resolved_at"]),
+        closed_at=_load(before["closed_at"]),
+    )
     secondary.status_reason = before["status_reason"]
-    for name in ("resolved_at", "closed_at", "first_response_at"):
-        setattr(secondary, name, _load(before[name]))
+    secondary.first_response_at = _load(before["first_response_at"])
     secondary.merged_into_id = None
     merge.unmerged_at = stamp
     merge.unmerged_by_id = actor.user_id
-    _touch(session, actor, primary, stamp)
-    _touch(session, actor, secondary, stamp)
-    _flush(session, actor, primary, secondary)
-    history.record(session, secondary.id, actor, changes, reason=f"Unmerged from {primary.number}")
-    history.record(
+    ticket_changes.finish(
         session,
-        primary.id,
         actor,
+        secondary,
+        [Change("merged_into", primary.number, None, internal=True), *restored],
+        reason=f"Unmerged from {primary.number}",
+        stamp=stamp,
+        public=True,
+    )
+    ticket_changes.finish(
+        session,
+        actor,
+        primary,
         [Change("merged_from", secondary.number, None, internal=True)],
         reason=f"{len(moved)} message(s) moved back to {secondary.number}",
+        stamp=stamp,
+        public=True,
     )
     _settle(session)
     return merge
@@ -508,21 +500,6 @@ def _remove_links(session: Session, table: Any, column: str, ticket_id: int, val
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _touch(session: Session, actor: Actor, ticket: Ticket, stamp: datetime) -> None:
-    """Both tickets of a merge change for their customers too: messages come or go, and the
-    duplicate closes or opens again."""
-    ticket_changes.touch(session, ticket, actor.user_id, [], stamp=stamp, public=True)
-
-
-def _flush(session: Session, actor: Actor, *tickets: Ticket) -> None:
-    try:
-        session.flush()
-    except StaleDataError as error:
-        for ticket in tickets:
-            session.expire(ticket)
-        raise ticket_service.stale(tickets[0], actor) from error
 
 
 def _settle(session: Session) -> None:

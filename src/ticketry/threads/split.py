@@ -17,18 +17,14 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.text import render_plain_text
-from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.messages.errors import MessageNotFound
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
-from ticketry.realtime import broker as realtime
 from ticketry.sitesettings import service as site_settings
 from ticketry.threads.errors import InvalidSplit, TicketIsMerged
 from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import numbering
-from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import TicketDeleted
 from ticketry.tickets.models import LinkKind, Ticket, TicketLink, TicketStatus
 
 MAX_MESSAGES = 500
@@ -38,10 +34,8 @@ def split_ticket(
     session: Session, actor: Actor, ticket_id: int, message_ids: Sequence[int], *, title: str | None = None
 ) -> Ticket:
     """Move the chosen messages to a new ticket and return it."""
-    source = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
+    source = ticket_changes.begin(session, actor, ticket_id)
     require(actor, Permission.TICKETS_MERGE)
-    if source.deleted_at is not None:
-        raise TicketDeleted(f"{source.number} is deleted. Restore it first.")
     if source.merged_into_id is not None:
         raise TicketIsMerged(f"{source.number} is merged into another ticket. Unmerge it first.")
     wanted = list(dict.fromkeys(message_ids))
@@ -117,21 +111,22 @@ def split_ticket(
     moved_public = session.scalar(
         select(Message.id).where(Message.id.in_(wanted), Message.is_internal.is_(False)).limit(1)
     )
-    split_into = [Change("split_into", None, ticket.number, internal=True)]
-    ticket_changes.touch(
-        session, source, actor.user_id, split_into, stamp=stamp, public=moved_public is not None
-    )
-    session.flush()
     count = f"{len(wanted)} message(s)"
-    history.record(
+    ticket_changes.finish(
         session,
-        ticket.id,
         actor,
+        source,
+        [Change("split_into", None, ticket.number, internal=True)],
+        reason=f"{count} moved to {ticket.number}",
+        stamp=stamp,
+        public=moved_public is not None,
+    )
+    ticket_changes.created(
+        session,
+        actor,
+        ticket,
         [Change("ticket", None, "created"), Change("split_from", None, source.number, internal=True)],
         reason=f"{count} moved here from {source.number}",
     )
-    history.record(session, source.id, actor, split_into, reason=f"{count} moved to {ticket.number}")
-    realtime.publish(session, realtime.DESK_CHANNEL, "created")
-    realtime.publish(session, realtime.customer_channel(ticket.customer_id), "created")
     session.expire_all()
     return ticket

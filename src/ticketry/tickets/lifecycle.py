@@ -80,6 +80,25 @@ def on_unassign(ticket: Ticket, at: datetime) -> list[Change]:
     return []
 
 
+def on_merged(ticket: Ticket, at: datetime) -> list[Change]:
+    """A duplicate merged into another ticket closes, whatever its state (SPEC §3)."""
+    if ticket.status is S.CLOSED:
+        return []
+    return _enter(ticket, S.CLOSED, at, automatic=True)
+
+
+def on_unmerged(
+    ticket: Ticket, status: TicketStatus, *, resolved_at: datetime | None, closed_at: datetime | None
+) -> list[Change]:
+    """Undoing a merge puts the duplicate back as it was before (its status and their times).
+    The one move outside the table: it restores a state rather than making a transition."""
+    old = ticket.status
+    ticket.status = status
+    ticket.resolved_at = resolved_at
+    ticket.closed_at = closed_at
+    return [] if old is status else [Change("status", old.value, status.value, automatic=True)]
+
+
 def ensure_accepts_replies(ticket: Ticket) -> None:
     if ticket.status is S.CLOSED:
         raise TicketClosed(

@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.errors import Conflict, NotFound, ValidationFailed
-from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import TicketDeleted, TicketNotFound
+from ticketry.tickets.errors import TicketNotFound
 from ticketry.tickets.models import LinkKind, Ticket, TicketLink
 from ticketry.tickets.repository import readable_tickets
 
@@ -177,15 +176,7 @@ def _pair(a: int, b: int) -> ColumnElement[bool]:
 
 def _lock_pair(session: Session, actor: Actor, ticket_id: int, other_id: int) -> tuple[Ticket, Ticket]:
     """Both tickets, locked in id order (two people linking a pair both ways wait for each other)."""
-    first, second = sorted((ticket_id, other_id))
-    locked = {
-        ref: access_ticket(session, actor, ref, lock=True, include_deleted=True) for ref in (first, second)
-    }
-    for ticket in locked.values():
-        if ticket.deleted_at is not None:
-            raise TicketDeleted(
-                f"Ticket {ticket.number} is deleted. Restore it first.", details={"ticketId": ticket.id}
-            )
+    locked = ticket_changes.begin_many(session, actor, (ticket_id, other_id))
     return locked[ticket_id], locked[other_id]
 
 
@@ -217,5 +208,4 @@ def _record(session: Session, actor: Actor, row: TicketLink, *, added: bool) -> 
             if added
             else Change("links", text, None, internal=True)
         )
-        history.record(session, this, actor, [change])
-        ticket_changes.announce_internal(session, this)
+        ticket_changes.aside(session, actor, this, [change])

@@ -14,11 +14,10 @@ from sqlalchemy.orm import Session, joinedload
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
-from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import InvalidParticipant, ParticipantNotFound, TicketDeleted
+from ticketry.tickets.errors import InvalidParticipant, ParticipantNotFound
 from ticketry.tickets.models import ParticipantRole, Ticket, TicketParticipant
 from ticketry.users import service as users
 from ticketry.users.models import Organization, Role, User
@@ -71,7 +70,7 @@ def add_participant(
     session: Session, actor: Actor, ticket_id: int, *, email: str, name: str = ""
 ) -> TicketParticipant:
     """Staff add someone by address (a customer account is made for a new address)."""
-    ticket = _live(session, actor, ticket_id)
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     require(actor, Permission.TICKETS_UPDATE)
     user = users.find_user_by_email(session, email)
     if user is None:
@@ -83,7 +82,7 @@ def add_participant(
 
 def remove_participant(session: Session, actor: Actor, ticket_id: int, user_id: int) -> None:
     """Their later mail is held again, like a stranger's."""
-    ticket = _live(session, actor, ticket_id)
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     require(actor, Permission.TICKETS_UPDATE)
     row = session.get(TicketParticipant, (ticket.id, user_id), options=[joinedload(TicketParticipant.user)])
     if row is None:
@@ -94,8 +93,7 @@ def remove_participant(session: Session, actor: Actor, ticket_id: int, user_id: 
             TicketParticipant.ticket_id == ticket.id, TicketParticipant.user_id == user_id
         )
     )
-    history.record(session, ticket.id, actor, [change])
-    ticket_changes.announce_internal(session, ticket.id)
+    ticket_changes.aside(session, actor, ticket.id, [change])
 
 
 def enlist(
@@ -123,8 +121,7 @@ def enlist(
     )
     session.add(row)
     session.flush()
-    history.record(session, ticket.id, by, [Change("participants", None, user.email, internal=True)])
-    ticket_changes.announce_internal(session, ticket.id)
+    ticket_changes.aside(session, by, ticket.id, [Change("participants", None, user.email, internal=True)])
     return row
 
 
@@ -137,10 +134,3 @@ def _listed(session: Session, ticket_id: int) -> list[TicketParticipant]:
             .order_by(TicketParticipant.added_at, TicketParticipant.user_id)
         )
     )
-
-
-def _live(session: Session, actor: Actor, ticket_id: int) -> Ticket:
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
-    if ticket.deleted_at is not None:
-        raise TicketDeleted("This ticket is deleted. Restore it first.")
-    return ticket

@@ -1,49 +1,37 @@
 """Ticket use cases: the only code that changes tickets (SPEC §2, §3).
 
 Each use case checks access and permission, changes the ticket, records history and enqueues
-its side effects, all in the caller's transaction; it only ever flushes.
+its side effects, all in the caller's transaction (through `tickets.changes`); it only ever
+flushes. Opening a ticket (`create`) and keeping categories (`categories`) live in their own
+modules and are importable from here as well.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 
 from ticketry.attachments import service as attachments
-from ticketry.attachments.service import NewFiles
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.errors import DomainError, PermissionDenied
-from ticketry.core.text import render_markdown, render_plain_text
+from ticketry.core.text import render_markdown
 from ticketry.history import service as history
 from ticketry.history.models import Change, TicketEvent
-from ticketry.jobs import service as jobs
-from ticketry.realtime import broker as realtime
-from ticketry.sitesettings import service as site_settings
+from ticketry.jobs.events import Event
+from ticketry.tickets import categories, create, lifecycle
 from ticketry.tickets import changes as ticket_changes
-from ticketry.tickets import lifecycle, numbering
+from ticketry.tickets import events as ticket_events
 from ticketry.tickets import tags as tag_service
 from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import (
-    CategoryNameTaken,
-    CategoryNotFound,
-    EditNotAllowed,
-    InvalidTicketField,
-    NotDeleted,
-    StaleTicket,
-    TicketClosed,
-    TicketDeleted,
-)
-from ticketry.tickets.models import Category, Priority, Source, Ticket, TicketStatus
+from ticketry.tickets.errors import EditNotAllowed, InvalidTicketField, NotDeleted, TicketClosed
+from ticketry.tickets.models import Priority, Ticket, TicketStatus
 from ticketry.users import service as users
-from ticketry.users.models import Department, User
+from ticketry.users.models import User
 
 # Many-to-one relations join into the ticket query itself.
 _TICKET_JOINS = (
@@ -63,6 +51,15 @@ TICKET_DETAIL_LOAD = (*TICKET_LOAD, selectinload(Ticket.attachments), selectinlo
 CUSTOMER_DETAIL_LOAD = (*_TICKET_JOINS, selectinload(Ticket.attachments))
 STAFF_FIELDS = frozenset({"priority", "department", "category_id", "tags", "customer_id"})
 CUSTOMER_EDITABLE = frozenset({"title", "description"})
+
+# Opening a ticket and keeping categories have modules of their own; callers reach them here too.
+create_ticket = create.create_ticket
+MailBody = create.MailBody
+list_categories = categories.list_categories
+manage_categories = categories.manage_categories
+create_category = categories.create_category
+update_category = categories.update_category
+delete_category = categories.delete_category
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -93,52 +90,13 @@ def load_for_view(session: Session, ticket: Ticket) -> Ticket:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _check_version(ticket: Ticket, expected: int | None, actor: Actor) -> None:
-    """Staff send back `version`; customers the version their side shows (`public_version`),
-    which staff-only work never moves (see `tickets.changes`)."""
-    current = ticket.version if actor.is_staff else ticket.public_version
-    if expected is not None and expected != current:
-        raise stale(ticket, actor)
-
-
-def stale(ticket: Ticket, actor: Actor) -> StaleTicket:
-    version = ticket.version if actor.is_staff else ticket.public_version
-    updated = ticket.updated_at if actor.is_staff else ticket.customer_updated_at
-    current: dict[str, Any] = {
-        "id": ticket.id,
-        "version": version,
-        "status": ticket.status.value,
-        "title": ticket.title,
-        "updatedAt": updated.isoformat(),
-    }
-    if actor.is_staff:
-        current |= {"priority": ticket.priority.value, "assigneeId": ticket.assignee_id}
-    return StaleTicket(
-        "The ticket was changed by someone else since you loaded it. Reload and try again.",
-        details={"currentVersion": version, "current": current},
+def _access_live(
+    session: Session, actor: Actor, ticket_id: int, *, expected_version: int | None = None
+) -> Ticket:
+    """Lock a ticket to change it, with what its views show (`tickets.changes.begin`)."""
+    return ticket_changes.begin(
+        session, actor, ticket_id, expected_version=expected_version, options=TICKET_LOAD
     )
-
-
-def _flush_versioned(session: Session, ticket: Ticket, actor: Actor) -> None:
-    """Flush; a concurrent writer that got there first turns into a 409, not a 500."""
-    try:
-        session.flush()
-    except StaleDataError as error:
-        session.expire(ticket)
-        raise stale(ticket, actor) from error
-
-
-def _ensure_not_deleted(ticket: Ticket) -> None:
-    if ticket.deleted_at is not None:
-        raise TicketDeleted("This ticket is deleted. Restore it first.")
-
-
-def _access_live(session: Session, actor: Actor, ticket_id: int) -> Ticket:
-    """Lock a ticket to change it. A deleted one is a 409 for those who can see it (admins), so
-    they are told to restore it rather than that it does not exist; others still get 404."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True, options=TICKET_LOAD)
-    _ensure_not_deleted(ticket)
-    return ticket
 
 
 def _ensure_requester(actor: Actor, ticket: Ticket, action: str) -> None:
@@ -147,106 +105,8 @@ def _ensure_requester(actor: Actor, ticket: Ticket, action: str) -> None:
         raise PermissionDenied(f"Only the person who opened this ticket can {action} it.")
 
 
-def _department(session: Session, ref: str | int | None) -> Department:
-    if ref is None or ref == "":
-        return users.find_department(session, "general")
-    return users.find_department(session, ref)
-
-
-def _category(session: Session, category_id: int | None) -> Category | None:
-    if category_id is None:
-        return None
-    category = session.get(Category, category_id)
-    if category is None or not category.is_active:
-        raise CategoryNotFound(f"Category {category_id} does not exist.", details={"categoryId": category_id})
-    return category
-
-
 def _name(user: User | None) -> str | None:
     return user.name if user is not None else None
-
-
-# --- creating -----------------------------------------------------------------------------------
-
-
-def create_ticket(
-    session: Session,
-    actor: Actor,
-    *,
-    title: str,
-    description: str,
-    priority: Priority = Priority.MEDIUM,
-    department: str | int | None = None,
-    category_id: int | None = None,
-    customer_id: int | None = None,
-    source: Source = Source.WEB,
-    tags: Sequence[str] = (),
-    files: NewFiles | None = None,
-    mail: MailBody | None = None,
-) -> Ticket:
-    """Open a ticket. A customer always files for themself; staff may file for a customer.
-    `files` go with the description; `mail` is set when the ticket came by mail. The ticket comes
-    back with everything its views show loaded (customer, tags, files …): nothing is read again."""
-    require(actor, Permission.TICKETS_CREATE)
-    if actor.can(Permission.TICKETS_CREATE_FOR_OTHERS) and customer_id is not None:
-        customer = users.get_user(session, customer_id)
-    else:
-        customer = _requester(session, actor)
-    stamp = now()
-    ticket = Ticket(
-        number=numbering.next_number(session, prefix=site_settings.current(session).ticket_prefix, at=stamp),
-        title=title,
-        description=description,
-        description_html=render_plain_text(description) if mail else render_markdown(description),
-        mail_text=mail.text if mail else None,
-        mail_html=mail.html if mail else None,
-        status=TicketStatus.OPEN,
-        priority=priority,
-        department=_department(session, department),
-        category=_category(session, category_id),
-        customer_id=customer.id,
-        source=source,
-        created_at=stamp,
-        updated_at=stamp,
-        public_updated_at=stamp,
-        created_by_id=actor.user_id,
-        updated_by_id=actor.user_id,
-        tags=tag_service.resolve(session, actor, list(tags)) if actor.is_staff else [],
-    )
-    session.add(ticket)
-    session.flush()
-    described = attachments.attach(session, actor, files, ticket_id=ticket.id) if files else []
-    if described:
-        session.flush()
-    # What a new ticket's relationships hold, known without asking the database.
-    for name, value in (
-        ("customer", customer),
-        ("assignee", None),
-        ("watchers", []),
-        ("attachments", sorted(described, key=lambda attachment: attachment.id)),
-    ):
-        set_committed_value(ticket, name, value)
-    history.record(session, ticket.id, actor, [Change("ticket", None, "created")])
-    jobs.enqueue(session, "tickets.created", ticket_id=ticket.id)
-    realtime.publish(session, realtime.DESK_CHANNEL, "created")
-    realtime.publish(session, realtime.customer_channel(customer.id), "created")
-    return ticket
-
-
-def _requester(session: Session, actor: Actor) -> User:
-    """The actor's own row, by primary key (the session's copy when it has one)."""
-    user = session.get(User, actor.user_id)
-    if user is None:  # deleted between authentication and now
-        raise PermissionDenied("Your account no longer exists.")
-    return user
-
-
-@dataclass(frozen=True)
-class MailBody:
-    """The whole mail a ticket came from, kept beside its description (quoted history stripped)."""
-
-    text: str
-    html: str | None
 
 
 # --- editing ------------------------------------------------------------------------------------
@@ -268,8 +128,7 @@ class TicketEdit:
 def update_ticket(
     session: Session, actor: Actor, ticket_id: int, *, edit: TicketEdit, expected_version: int | None = None
 ) -> Ticket:
-    ticket = _access_live(session, actor, ticket_id)
-    _check_version(ticket, expected_version, actor)
+    ticket = _access_live(session, actor, ticket_id, expected_version=expected_version)
     if actor.is_staff:
         require(actor, Permission.TICKETS_UPDATE)
     else:
@@ -278,16 +137,10 @@ def update_ticket(
     with session.no_autoflush:
         changes = _apply_edit(session, actor, ticket, edit)
     if changes:
-        ticket_changes.touch(session, ticket, actor.user_id, changes)
-        _flush_versioned(session, ticket, actor)
-        history.record(session, ticket.id, actor, changes)
-        jobs.enqueue(
-            session,
-            "tickets.updated",
-            ticket_id=ticket.id,
-            fields=[c.field for c in changes],
-            actor_id=actor.user_id,
+        updated = ticket_events.UPDATED(
+            {"ticket_id": ticket.id, "fields": [c.field for c in changes], "actor_id": actor.user_id}
         )
+        ticket_changes.finish(session, actor, ticket, changes, event=updated)
     return ticket
 
 
@@ -308,12 +161,12 @@ def _apply_edit(session: Session, actor: Actor, ticket: Ticket, edit: TicketEdit
         changes.append(Change("priority", ticket.priority.value, edit.priority.value))
         ticket.priority = edit.priority
     if "department" in edit.provided and edit.department is not None:
-        department = _department(session, edit.department)
+        department = create.department_of(session, edit.department)
         if department.id != ticket.department_id:
             changes.append(Change("department", ticket.department.name, department.name))
             ticket.department = department
     if "category_id" in edit.provided:
-        category = _category(session, edit.category_id)
+        category = categories.active_category(session, edit.category_id)
         if (category.id if category else None) != ticket.category_id:
             old = ticket.category.name if ticket.category else None
             changes.append(Change("category", old, category.name if category else None))
@@ -371,8 +224,7 @@ def change_status(
     reason: str | None = None,
     expected_version: int | None = None,
 ) -> Ticket:
-    ticket = _access_live(session, actor, ticket_id)
-    _check_version(ticket, expected_version, actor)
+    ticket = _access_live(session, actor, ticket_id, expected_version=expected_version)
     if actor.is_staff:
         require(actor, Permission.TICKETS_STATUS)
     else:
@@ -384,12 +236,10 @@ def change_status(
         )
     changes = lifecycle.change_status(ticket, status, now())
     ticket.status_reason = reason
-    ticket_changes.touch(session, ticket, actor.user_id, changes)
-    _flush_versioned(session, ticket, actor)
-    history.record(session, ticket.id, actor, changes, reason=reason)
-    jobs.enqueue(
-        session, "tickets.status_changed", ticket_id=ticket.id, status=status.value, actor_id=actor.user_id
+    changed = ticket_events.STATUS_CHANGED(
+        {"ticket_id": ticket.id, "status": status.value, "actor_id": actor.user_id}
     )
+    ticket_changes.finish(session, actor, ticket, changes, reason=reason, event=changed)
     return ticket
 
 
@@ -429,7 +279,7 @@ def assign_ticket(session: Session, actor: Actor, ticket_id: int, *, assignee_id
     assignee = users.get_agent(session, assignee_id)
     if ticket.assignee_id == assignee.id:
         return ticket
-    return _set_assignee(session, actor, ticket, assignee, reason=None, event="tickets.assigned")
+    return _set_assignee(session, actor, ticket, assignee, reason=None, event=ticket_events.ASSIGNED)
 
 
 def unassign_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
@@ -441,7 +291,7 @@ def unassign_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
             raise PermissionDenied("Only an admin or the current assignee can unassign this ticket.")
     if ticket.assignee_id is None:
         return ticket
-    return _set_assignee(session, actor, ticket, None, reason=None, event="tickets.unassigned")
+    return _set_assignee(session, actor, ticket, None, reason=None, event=ticket_events.UNASSIGNED)
 
 
 def transfer_ticket(
@@ -457,28 +307,30 @@ def transfer_ticket(
         raise InvalidTicketField(
             "The ticket is already assigned to this agent.", details={"toAgentId": target.id}
         )
-    return _set_assignee(session, actor, ticket, target, reason=note, event="tickets.transferred")
+    return _set_assignee(session, actor, ticket, target, reason=note, event=ticket_events.TRANSFERRED)
 
 
 def _set_assignee(
-    session: Session, actor: Actor, ticket: Ticket, assignee: User | None, *, reason: str | None, event: str
+    session: Session,
+    actor: Actor,
+    ticket: Ticket,
+    assignee: User | None,
+    *,
+    reason: str | None,
+    event: Event[ticket_events.AssigneeChanged],
 ) -> Ticket:
     stamp = now()
     changes = [Change("assignee", _name(ticket.assignee), _name(assignee), internal=True)]
     previous = ticket.assignee_id
     ticket.assignee = assignee
     changes += lifecycle.on_assign(ticket, stamp) if assignee else lifecycle.on_unassign(ticket, stamp)
-    ticket_changes.touch(session, ticket, actor.user_id, changes, stamp=stamp)
-    _flush_versioned(session, ticket, actor)
-    history.record(session, ticket.id, actor, changes, reason=reason)
-    jobs.enqueue(
-        session,
-        event,
-        ticket_id=ticket.id,
-        assignee_id=ticket.assignee_id,
-        previous_assignee_id=previous,
-        actor_id=actor.user_id,
-    )
+    payload: ticket_events.AssigneeChanged = {
+        "ticket_id": ticket.id,
+        "assignee_id": assignee.id if assignee else None,
+        "previous_assignee_id": previous,
+        "actor_id": actor.user_id,
+    }
+    ticket_changes.finish(session, actor, ticket, changes, reason=reason, stamp=stamp, event=event(payload))
     return ticket
 
 
@@ -493,28 +345,20 @@ def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     ticket.deleted_at = now()
     ticket.deleted_by_id = actor.user_id
     attachments.soft_delete(session, ticket_id=ticket.id, at=ticket.deleted_at)
-    deleted = [Change("deleted", None, "yes", internal=True)]
-    ticket_changes.touch(session, ticket, actor.user_id, deleted)
-    _flush_versioned(session, ticket, actor)
-    history.record(session, ticket.id, actor, deleted)
-    jobs.enqueue(session, "tickets.deleted", ticket_id=ticket.id)
+    ticket_changes.finish(session, actor, ticket, [Change("deleted", None, "yes", internal=True)])
     return ticket
 
 
 def restore_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     """Deleted tickets exist only for those who may restore them; to anyone else they are 404."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True, options=TICKET_LOAD)
+    ticket = ticket_changes.begin(session, actor, ticket_id, allow_deleted=True, options=TICKET_LOAD)
     require(actor, Permission.TICKETS_DELETE)
     if ticket.deleted_at is None:
         raise NotDeleted("This ticket is not deleted.")
     attachments.restore(session, ticket_id=ticket.id, deleted_at=ticket.deleted_at)
     ticket.deleted_at = None
     ticket.deleted_by_id = None
-    restored = [Change("deleted", "yes", None, internal=True)]
-    ticket_changes.touch(session, ticket, actor.user_id, restored)
-    _flush_versioned(session, ticket, actor)
-    history.record(session, ticket.id, actor, restored)
-    jobs.enqueue(session, "tickets.restored", ticket_id=ticket.id)
+    ticket_changes.finish(session, actor, ticket, [Change("deleted", "yes", None, internal=True)])
     return ticket
 
 
@@ -597,64 +441,3 @@ def _apply_bulk(session: Session, actor: Actor, ticket_id: int, change: BulkChan
         current_status = access_ticket(session, actor, ticket_id).status
         if current_status is not change.status:
             change_status(session, actor, ticket_id, status=change.status)
-
-
-# --- categories ---------------------------------------------------------------------------------
-
-
-def list_categories(session: Session, *, include_inactive: bool = False) -> list[Category]:
-    query = select(Category).order_by(Category.name)
-    if not include_inactive:
-        query = query.where(Category.is_active.is_(True))
-    return list(session.scalars(query))
-
-
-def manage_categories(session: Session, actor: Actor) -> list[Category]:
-    """Every category, inactive ones too, for the admin who maintains them."""
-    require(actor, Permission.ADMIN_DIRECTORY)
-    return list_categories(session, include_inactive=True)
-
-
-def create_category(session: Session, actor: Actor, *, name: str, description: str = "") -> Category:
-    require(actor, Permission.ADMIN_DIRECTORY)
-    if session.scalar(select(Category.id).where(func.lower(Category.name) == name.lower())):
-        raise CategoryNameTaken("A category with this name exists.", details={"name": name})
-    category = Category(name=name, description=description)
-    session.add(category)
-    session.flush()
-    return category
-
-
-def update_category(
-    session: Session,
-    actor: Actor,
-    category_id: int,
-    *,
-    name: str | None,
-    description: str | None,
-    is_active: bool | None,
-) -> Category:
-    require(actor, Permission.ADMIN_DIRECTORY)
-    category = session.get(Category, category_id)
-    if category is None:
-        raise CategoryNotFound(f"Category {category_id} does not exist.")
-    if name is not None and name.lower() != category.name.lower():
-        if session.scalar(select(Category.id).where(func.lower(Category.name) == name.lower())):
-            raise CategoryNameTaken("A category with this name exists.", details={"name": name})
-        category.name = name
-    if description is not None:
-        category.description = description
-    if is_active is not None:
-        category.is_active = is_active
-    session.flush()
-    return category
-
-
-def delete_category(session: Session, actor: Actor, category_id: int) -> None:
-    """Tickets keep their history; the category is detached from them (ON DELETE SET NULL)."""
-    require(actor, Permission.ADMIN_DIRECTORY)
-    category = session.get(Category, category_id)
-    if category is None:
-        raise CategoryNotFound(f"Category {category_id} does not exist.")
-    session.delete(category)
-    session.flush()

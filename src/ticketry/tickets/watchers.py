@@ -13,11 +13,9 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
-from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets.access import access_ticket
-from ticketry.tickets.errors import TicketDeleted
 from ticketry.tickets.models import Ticket, ticket_watchers
 from ticketry.users import service as users
 from ticketry.users.models import User
@@ -42,14 +40,14 @@ def is_watching(session: Session, actor: Actor, ticket_id: int) -> bool:
 
 def watch(session: Session, actor: Actor, ticket_id: int) -> list[User]:
     """Follow a ticket one can read; watching it twice changes nothing."""
-    ticket = _live_ticket(session, actor, ticket_id)
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     require(actor, Permission.TICKETS_WATCH)
     return _set(session, actor, ticket, users.get_agent(session, actor.user_id), watching=True)
 
 
 def unwatch(session: Session, actor: Actor, ticket_id: int) -> list[User]:
     """Stop following. Idempotent; a ticket one cannot read is still 404."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
+    ticket = ticket_changes.begin(session, actor, ticket_id, allow_deleted=True)
     require(actor, Permission.TICKETS_WATCH)
     user = session.get(User, actor.user_id)
     assert user is not None  # the actor was loaded from this row
@@ -58,24 +56,17 @@ def unwatch(session: Session, actor: Actor, ticket_id: int) -> list[User]:
 
 def add_watcher(session: Session, actor: Actor, ticket_id: int, user_id: int) -> list[User]:
     """Admins make an active agent or admin watch the ticket (which lets them see it)."""
-    ticket = _live_ticket(session, actor, ticket_id)
+    ticket = ticket_changes.begin(session, actor, ticket_id)
     require(actor, Permission.TICKETS_WATCHERS)
     return _set(session, actor, ticket, users.get_agent(session, user_id), watching=True)
 
 
 def remove_watcher(session: Session, actor: Actor, ticket_id: int, user_id: int) -> list[User]:
     """Admins take anyone off the watchers; someone who was not watching is not an error."""
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
+    ticket = ticket_changes.begin(session, actor, ticket_id, allow_deleted=True)
     require(actor, Permission.TICKETS_WATCHERS)
     user = users.get_user(session, user_id)
     return _set(session, actor, ticket, user, watching=False)
-
-
-def _live_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
-    ticket = access_ticket(session, actor, ticket_id, lock=True, include_deleted=True)
-    if ticket.deleted_at is not None:
-        raise TicketDeleted("This ticket is deleted. Restore it first.")
-    return ticket
 
 
 def _watchers(session: Session, ticket_id: int) -> list[User]:
@@ -107,8 +98,8 @@ def _set(session: Session, actor: Actor, ticket: Ticket, user: User, *, watching
             )
         )
     after = _watchers(session, ticket.id)
-    history.record(
-        session, ticket.id, actor, [Change("watchers", _names(before), _names(after), internal=True)]
+    # Staff pages refetch: the ticket's, and the "Watched by me" count.
+    ticket_changes.aside(
+        session, actor, ticket.id, [Change("watchers", _names(before), _names(after), internal=True)]
     )
-    ticket_changes.announce_internal(session, ticket.id)  # the page, and the "Watched by me" count
     return after

@@ -27,13 +27,13 @@ from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs import service as jobs
 from ticketry.jobs.registry import task
+from ticketry.mail.outbound import events as mail_events
 from ticketry.mail.outbound.compose import Composed
 from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound.smtp import SmtpServer
 
 log = structlog.get_logger(__name__)
 
-SEND_JOB = "mail.send"
 # Mail that carries a secret link: its body is not kept once delivered.
 SECRET_PURPOSES = frozenset({"password_reset", "email_verification", "signup"})
 # A sending job records its outcomes after this many mails, so a crash re-sends at most these.
@@ -81,7 +81,7 @@ def queue(
     entry = MailLog(**_values(mail, mail.as_bytes(), purpose=purpose, ticket_id=ticket_id, user_id=user_id))
     session.add(entry)
     session.flush()
-    jobs.enqueue(session, SEND_JOB, **_payload([entry.id]))
+    jobs.enqueue(session, mail_events.SEND(_payload([entry.id])))
     return entry
 
 
@@ -102,7 +102,7 @@ def queue_many(session: Session, mails: Sequence[Outgoing]) -> list[int]:
     ]
     # Rows are numbered in the order of the VALUES list, the order RETURNING need not keep.
     ids = sorted(session.scalars(insert(MailLog).returning(MailLog.id), rows))
-    jobs.enqueue(session, SEND_JOB, **_payload(ids))
+    jobs.enqueue(session, mail_events.SEND(_payload(ids)))
     return ids
 
 
@@ -115,7 +115,7 @@ def resend(session: Session, entry: MailLog) -> None:
         now(),
     )
     session.flush()
-    jobs.enqueue(session, SEND_JOB, **_payload([entry.id]))
+    jobs.enqueue(session, mail_events.SEND(_payload([entry.id])))
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -141,20 +141,20 @@ class _Outcome:
     no_body: bool = False
 
 
-def _payload(ids: Sequence[int]) -> dict[str, Any]:
+def _payload(ids: Sequence[int]) -> mail_events.SendMail:
     """A `mail.send` job's payload: `mail_log_id` for one mail (as before batches), else
     `mail_log_ids`."""
     return {"mail_log_id": ids[0]} if len(ids) == 1 else {"mail_log_ids": list(ids)}
 
 
-def _ids(payload: dict[str, Any]) -> list[int]:
+def _ids(payload: mail_events.SendMail) -> list[int]:
     if "mail_log_ids" in payload:
         return [int(value) for value in payload["mail_log_ids"]]
     return [int(payload["mail_log_id"])]
 
 
-@task(SEND_JOB)
-def send(db: Database, payload: dict[str, Any]) -> None:
+@task(mail_events.SEND)
+def send(db: Database, payload: mail_events.SendMail) -> None:
     """Deliver the logged mails of the job over one connection. No transaction is open while the
     SMTP server is talked to, so a slow or hanging server never holds a database lock (on
     SQLite: the one write lock). Outcomes are recorded every `RECORD_EVERY` mails; past half the
@@ -184,7 +184,7 @@ def send(db: Database, payload: dict[str, Any]) -> None:
                 with db.unit_of_work() as session:
                     _record(session, outcomes, configured=True)
                     if late and rest:
-                        jobs.enqueue(session, SEND_JOB, **_payload(rest))
+                        jobs.enqueue(session, mail_events.SEND(_payload(rest)))
                 if late:
                     return
                 outcomes = []
@@ -275,7 +275,7 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, configured: bool)
             if entry.purpose in SECRET_PURPOSES:
                 entry.raw = None
     for delay, ids in retries.items():
-        jobs.enqueue(session, SEND_JOB, delay_seconds=delay, **_payload(ids))
+        jobs.enqueue(session, mail_events.SEND(_payload(ids)), delay_seconds=delay)
 
 
 def _failed(entry: MailLog, error: SmtpFailure, max_attempts: int) -> float | None:
