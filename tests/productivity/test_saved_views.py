@@ -3,12 +3,13 @@ with counts and tickets always worked out for the person looking."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import Persona, make_admin, make_agent, make_customer, make_ticket
+from tests.factories import Persona, assign, make_admin, make_agent, make_customer, make_ticket
 from tests.mail_admin import Browser, flash
 from ticketry.core.db import Database
 from ticketry.search import views as saved_views
@@ -171,6 +172,52 @@ class TestSharedViews:
         create(client, cast["tech"], name="A mine", query="")
         create(client, cast["admin"], name="Z shared", query="", shared=True)
         assert [v["name"] for v in views_of(client, cast["tech"])] == ["Z shared", "B mine", "A mine"]
+
+
+class TestTheDesksOlderSpelling:
+    """Views saved before the list had one reader (issue 14, B.3) carry the desk's old names,
+    `assignee` and `customer`: they still open, count and list the same tickets."""
+
+    def test_a_view_saved_with_the_old_names_still_opens(
+        self, client: TestClient, db: Database, cast: dict[str, Persona]
+    ) -> None:
+        tech, customer = cast["tech"], cast["customer"]
+        mine = make_ticket(db, customer, title="Mine from Ann")
+        make_ticket(db, customer, title="Nobody's from Ann")
+        elsewhere = make_ticket(db, make_customer(db), title="Mine from Bob")
+        for ticket in (mine, elsewhere):
+            assign(db, cast["admin"], ticket.id, tech)
+        stored = f"view=all&assignee=me&customer={customer.id}"
+        with db.unit_of_work() as session:  # as the desk stored it before
+            view = SavedView(name="Old", query=stored, owner_id=tech.id, is_shared=False, position=1)
+            session.add(view)
+            session.flush()
+            view_id = view.id
+        assert tickets_of(client, tech, view_id) == ["Mine from Ann"]
+        [listed] = views_of(client, tech)
+        assert (listed["count"], listed["problem"]) == (1, None)
+
+        browser = Browser(client, db, tech)
+        link = f"/desk?{stored}&saved={view_id}"
+        assert f'href="{html.escape(link)}"' in browser.get("/desk?view=queue")
+        page = browser.get(link)
+        assert '<h1 id="list-title">Old</h1>' in page
+        assert "Mine from Ann" in page and "Nobody" not in page and "Mine from Bob" not in page
+        assert '<option value="me" selected>Me</option>' in page
+        assert "The filter differs from the saved view." not in page
+        # Saved again or exported, it is written with today's names.
+        today = f"view=all&assigned_to=me&customer_id={customer.id}"
+        assert f'name="query" value="{html.escape(today)}"' in page
+        exported = browser.client.get("/desk/export.csv", params={"list": stored, "columns": "title"})
+        assert exported.status_code == 200
+        assert exported.text.splitlines()[1:] == ["Mine from Ann"]
+
+    def test_the_old_names_are_stored_as_todays(self, client: TestClient, cast: dict[str, Persona]) -> None:
+        response = create(
+            client, cast["tech"], name="Mine", query="assignee=me&customer=7&status=open,closed"
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["query"] == "status=open&status=closed&assigned_to=me&customer_id=7"
 
 
 class TestCustomers:

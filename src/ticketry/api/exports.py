@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from ticketry.api.tickets import ListParams
+from ticketry.api.list_query import ListParams, documented
 from ticketry.exports import pdf, tables
 from ticketry.http.deps import CurrentActor, DbSession, PathId, database
 from ticketry.http.downloads import export_headers
@@ -24,6 +24,7 @@ COLUMNS_HELP = f"Comma-separated or repeated, in order; default {','.join(tables
     "/export.csv",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "The list as CSV, streamed."}},
+    openapi_extra=documented(paged=False),
 )
 def export_csv(
     request: Request,
@@ -48,6 +49,7 @@ def export_csv(
         200: {"content": {"application/pdf": {}}},
         501: {"description": "The PDF extra is not installed."},
     },
+    openapi_extra=documented(paged=False),
 )
 def export_list_pdf(session: DbSession, actor: CurrentActor, listed: ListParams) -> Response:
     """The list as PDF, at most 5,000 tickets."""

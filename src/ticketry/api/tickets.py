@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from functools import partial
-from typing import Annotated, TypeVar
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 
+from ticketry.api.list_query import ListParams, documented
 from ticketry.api.views import EventList, TicketPage, event_views, ticket_page, ticket_view
 from ticketry.attachments.intake import staged_batch
 from ticketry.auth.actor import Actor
@@ -19,9 +18,9 @@ from ticketry.http.deps import CurrentActor, DbSession, Paging, PathId, Streamin
 from ticketry.http.openapi import json_or_multipart
 from ticketry.http.uploads import in_upload_thread, new_files, receive_body
 from ticketry.search import service as search
-from ticketry.search.service import Assigned, SortField, TagMode, TicketFilters, TicketSort
+from ticketry.search.service import TicketFilters, TicketSort
 from ticketry.tickets import service as ticket_service
-from ticketry.tickets.models import Priority, Source, TicketStatus
+from ticketry.tickets.models import Source
 from ticketry.tickets.schemas import (
     AssignIn,
     BulkItemResult,
@@ -42,94 +41,11 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 TicketView = TicketStaffView | TicketCustomerView
 
 
-def _assigned(value: str | None) -> int | Assigned | None:
-    if value is None or value == "":
-        return None
-    if value.lower() in ("me", "none", "unassigned"):
-        return Assigned.ME if value.lower() == "me" else Assigned.NONE
-    if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_ID:
-        return int(value)
-    raise ValidationFailed("assigned_to is an agent id, 'me' or 'none'.", details={"field": "assigned_to"})
-
-
-def _split(values: list[str] | None) -> list[str]:
-    """`?status=open&status=closed` and `?status=open,closed` both work."""
-    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
-
-
-E = TypeVar("E", TicketStatus, Priority)
-
-
-def _enum_list(kind: type[E], values: list[str] | None, field: str) -> list[E]:
-    try:
-        return [kind(v) for v in _split(values)]
-    except ValueError as error:
-        allowed = [m.value for m in kind]
-        raise ValidationFailed(f"Unknown {field}.", details={"field": field, "allowed": allowed}) from error
-
-
-@dataclass(frozen=True)
-class ListQuery:
-    filters: TicketFilters
-    sort: TicketSort
-
-
-def list_query(
-    status: Annotated[list[str] | None, Query(description="One or more statuses.")] = None,
-    priority: Annotated[list[str] | None, Query()] = None,
-    department: Annotated[list[str] | None, Query(description="Department ids or slugs.")] = None,
-    category: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    assigned_to: Annotated[str | None, Query(description="An agent id, 'me' or 'none'.")] = None,
-    customer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    organization_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    source: Source | None = None,
-    tag: Annotated[list[str] | None, Query(description="One or more tag names.")] = None,
-    tag_mode: Annotated[TagMode, Query(description="Several tags: tickets with all of them, or any.")] = (
-        TagMode.ALL
-    ),
-    watched: Annotated[bool, Query(description="Staff: only tickets you watch.")] = False,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    updated_from: datetime | None = None,
-    updated_to: datetime | None = None,
-    resolved_from: datetime | None = None,
-    resolved_to: datetime | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    deleted: Annotated[bool, Query(description="Admins: list deleted tickets instead.")] = False,
-    sort: SortField = SortField.CREATED_AT,
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-) -> ListQuery:
-    """The list's filters and order from the query string: `GET /tickets` and its exports."""
-    filters = TicketFilters(
-        statuses=_enum_list(TicketStatus, status, "status"),
-        priorities=_enum_list(Priority, priority, "priority"),
-        departments=_split(department),
-        category_id=category,
-        assigned_to=_assigned(assigned_to),
-        customer_id=customer_id,
-        organization_id=organization_id,
-        source=source,
-        tags=_split(tag),
-        tag_mode=tag_mode,
-        watched_by_me=watched,
-        created_from=created_from,
-        created_to=created_to,
-        updated_from=updated_from,
-        updated_to=updated_to,
-        resolved_from=resolved_from,
-        resolved_to=resolved_to,
-        q=q,
-        deleted=deleted,
-    )
-    return ListQuery(filters, TicketSort(field=sort, descending=order == "desc"))
-
-
-ListParams = Annotated[ListQuery, Depends(list_query)]
-
-
-@router.get("", response_model=TicketPage)
-def list_tickets(session: DbSession, actor: CurrentActor, paging: Paging, listed: ListParams) -> TicketPage:
-    return _page(session, actor, listed.filters, paging, listed.sort)
+@router.get("", response_model=TicketPage, openapi_extra=documented(paged=True))
+def list_tickets(session: DbSession, actor: CurrentActor, listed: ListParams) -> TicketPage:
+    """The tickets you may see that match the filters, a page at a time. Saved views and the
+    desk read the same parameters."""
+    return _page(session, actor, listed.filters, listed.page, listed.sort)
 
 
 def _page(
@@ -219,7 +135,7 @@ def bulk_update(body: BulkUpdateIn, session: DbSession, actor: CurrentActor) -> 
 @router.get("/{ticket_id}", response_model=TicketView)
 def get_ticket(ticket_id: PathId, session: DbSession, actor: CurrentActor) -> TicketView:
     ticket = ticket_service.get_ticket(session, actor, ticket_id, include_deleted=True)
-    record_view(ticket.id)
+    record_view(ticket.id, viewer_id=actor.user_id)
     return ticket_view(actor, ticket)
 
 

@@ -13,6 +13,8 @@ from ticketry.core.schemas import Schema
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 100
+# Deeper than anyone reads; a bound keeps the offset a small number.
+MAX_PAGE = 100_000
 
 
 @dataclass(frozen=True)

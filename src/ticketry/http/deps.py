@@ -20,7 +20,7 @@ from ticketry.auth.models import TokenScope
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.core.errors import NotAuthenticated, PermissionDenied
-from ticketry.core.pagination import MAX_PAGE_SIZE, PageRequest
+from ticketry.core.pagination import MAX_PAGE, MAX_PAGE_SIZE, PageRequest
 from ticketry.core.schemas import MAX_ID
 
 SESSION_COOKIE = "ticketry_session"
@@ -189,7 +189,7 @@ def client_ip(request: Request) -> str:
 
 
 def page_request(
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, alias="page_size")] = 25,
 ) -> PageRequest:
     return PageRequest(page=page, page_size=page_size)

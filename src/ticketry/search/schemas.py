@@ -8,13 +8,16 @@ from ticketry.auth.actor import Actor
 from ticketry.auth.permissions import Permission
 from ticketry.core.schemas import Input, Schema
 from ticketry.search.models import SavedView
+from ticketry.search.query import MAX_QUERY_LENGTH, PARAMETERS
 from ticketry.search.service import VIEW_COUNT_CAP
 from ticketry.search.views import MAX_NAME_LENGTH, CountedView
 
 QUERY_HELP = (
-    "The desk's filter as a query string, e.g. `view=all&status=open&tag=vip&sort=updated_at` "
-    "(the parameters of the desk list: view, status, priority, department, category, assignee, "
-    "customer, tag, tag_mode, source, created_from, created_to, q, sort, order)."
+    "The list's filter as a query string, e.g. `view=all&status=open&tag=vip&sort=updated_at`: "
+    "the parameters of `GET /tickets` ("
+    + ", ".join(parameter.name for parameter in PARAMETERS if parameter.kept)
+    + "); the desk's older `assignee` and `customer` are read as `assigned_to` and `customer_id`. "
+    "Without `view` a saved view starts from the desk's queue."
 )
 
 
@@ -52,12 +55,12 @@ class SavedViewView(Schema):
 
 class SavedViewCreate(Input):
     name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
-    query: str = Field(default="", max_length=4000, description=QUERY_HELP)
+    query: str = Field(default="", max_length=MAX_QUERY_LENGTH, description=QUERY_HELP)
     shared: bool = Field(default=False, description="Admins: show the view to the whole team.")
 
 
 class SavedViewUpdate(Input):
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
-    query: str | None = Field(default=None, max_length=4000, description=QUERY_HELP)
+    query: str | None = Field(default=None, max_length=MAX_QUERY_LENGTH, description=QUERY_HELP)
     shared: bool | None = None
     position: int | None = Field(default=None, ge=0, le=100_000)

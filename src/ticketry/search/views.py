@@ -19,8 +19,9 @@ from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.db import TookTooLong, time_boxed
 from ticketry.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from ticketry.search import query as list_query
 from ticketry.search.models import SavedView
-from ticketry.search.query import ListQuery, canonical, params_of, parse_list_query
+from ticketry.search.query import ListQuery
 from ticketry.search.service import VIEW_COUNT_CAP, count_tickets
 
 MAX_VIEWS_PER_USER = 50
@@ -78,8 +79,9 @@ def get_view(session: Session, actor: Actor, view_id: int) -> SavedView:
 
 
 def read_view(actor: Actor, view: SavedView) -> ListQuery:
-    """The view's filter as the desk reads it, for this actor."""
-    return parse_list_query(actor, params_of(view.query))
+    """The view's filter as the desk reads it, for this actor (a view saved with the desk's older
+    spelling reads the same: `search.query` keeps those names as aliases)."""
+    return list_query.read_list_query(actor, view.query, defaults=list_query.DESK)
 
 
 def shows(actor: Actor, view: SavedView, chosen: ListQuery) -> bool:
@@ -150,9 +152,9 @@ def _name(name: str) -> str:
 def _query(actor: Actor, query: str) -> str:
     """Store the filter in its canonical form, once it is known to read (a bad one is a 422 now,
     not a broken sidebar later)."""
-    params = params_of(query.lstrip("?"))
-    parse_list_query(actor, params)
-    return canonical(params)
+    params = list_query.params_of(query.lstrip("?"))
+    list_query.parse_list_query(actor, params, defaults=list_query.DESK)
+    return list_query.canonical(params)
 
 
 def _may_change(actor: Actor, view: SavedView) -> None:

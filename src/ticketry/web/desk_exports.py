@@ -12,12 +12,12 @@ from fastapi.responses import StreamingResponse
 from ticketry.exports import pdf, tables
 from ticketry.http.deps import DbSession, PathId, database
 from ticketry.http.downloads import export_headers
-from ticketry.search.query import params_of, parse_list_query
+from ticketry.search import query as list_query
 from ticketry.web.session import SignedIn
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
-ListString = Annotated[str, Query(alias="list", max_length=4000)]
+ListString = Annotated[str, Query(alias="list", max_length=list_query.MAX_QUERY_LENGTH)]
 
 
 @router.get("/export.csv")
@@ -29,7 +29,7 @@ def export_csv(
 ) -> Response:
     chosen = tables.choose_columns(columns or [])
     tables.check_export(who.actor)
-    read = parse_list_query(who.actor, params_of(list_string))
+    read = list_query.read_list_query(who.actor, list_string, defaults=list_query.DESK)
     stream = tables.csv_stream(database(request), who.actor, read.filters, read.sort, chosen)
     return StreamingResponse(
         stream, media_type="text/csv; charset=utf-8", headers=export_headers("tickets", "csv")
@@ -39,7 +39,7 @@ def export_csv(
 @router.get("/export.pdf")
 def export_pdf(session: DbSession, who: SignedIn, list_string: ListString = "") -> Response:
     tables.check_export(who.actor)
-    read = parse_list_query(who.actor, params_of(list_string))
+    read = list_query.read_list_query(who.actor, list_string, defaults=list_query.DESK)
     body = pdf.list_pdf(session, who.actor, read.filters, read.sort, "Tickets")
     return Response(body, media_type="application/pdf", headers=export_headers("tickets", "pdf"))
 

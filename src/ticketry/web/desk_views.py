@@ -13,6 +13,7 @@ from ticketry.auth.permissions import Permission
 from ticketry.http.deps import DbSession, PathId
 from ticketry.search import service as search
 from ticketry.search import views as saved_views
+from ticketry.search.query import MAX_QUERY_LENGTH
 from ticketry.search.views import MAX_NAME_LENGTH
 from ticketry.web.session import SignedIn
 from ticketry.web.templating import render, set_flash
@@ -20,7 +21,7 @@ from ticketry.web.templating import render, set_flash
 router = APIRouter(prefix="/desk/views", include_in_schema=False)
 
 Name = Annotated[str, Form(min_length=1, max_length=MAX_NAME_LENGTH)]
-Query = Annotated[str, Form(max_length=4000)]
+Query = Annotated[str, Form(max_length=MAX_QUERY_LENGTH)]
 
 
 def open_url(view_id: int, query: str) -> str:
