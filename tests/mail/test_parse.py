@@ -584,7 +584,7 @@ class TestAttachments:
 
         assert [(f.content_id, f.inline) for f in parsed.files] == [("shown@x", True), ("unused@x", False)]
 
-    def test_nested_message_becomes_an_eml_file_and_is_not_merged(self) -> None:
+    def test_nested_message_becomes_an_eml_file_and_is_quoted_after_our_text(self) -> None:
         nested = "Subject: Old/problem\r\nFrom: x@example.org\r\n\r\nThe nested text."
         untitled = "From: x@example.org\r\n\r\nNo subject."
         body = multipart(
@@ -597,7 +597,8 @@ class TestAttachments:
 
         assert [f.filename for f in parsed.files] == ["Old-problem.eml", "message.eml"]
         assert parsed.files[0].content.endswith(b"The nested text.")
-        assert parsed.text == "Our text."
+        assert parsed.text.startswith("Our text.\n\n> ---------- Forwarded message ----------\n")
+        assert "> Subject: Old/problem\n>\n> The nested text." in parsed.text
 
     def test_text_attachment_is_a_file_and_inline_text_parts_are_joined(self) -> None:
         body = multipart(

@@ -3,7 +3,9 @@
 The content's signature gives a family of kinds (a ZIP container may be a .zip, a .docx or an
 .odt); the name's extension must then be one the family allows, so a download never reaches
 the user's machine under a name that would make it open as something else. Markup (HTML, SVG,
-XML) is never accepted: it is the one text a browser would run.
+XML) is never accepted: it is the one text a browser would run. A mail (.eml, a forwarded mail
+kept whole) is accepted by its header section; like every file it is only ever downloaded
+(`http.downloads`), never shown, so its HTML never runs in our pages.
 
 A signature table of our own rather than a generic sniffing library: for containers those
 answer with ranked guesses (a plain ZIP came back as .docx first), and this is a decision.
@@ -11,6 +13,7 @@ answer with ranked guesses (a plain ZIP came back as .docx first), and this is a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,7 +53,6 @@ KINDS: dict[str, Kind] = {
         Kind(
             "text",
             "text/plain; charset=utf-8",
-            # Not .eml: a mail client renders its HTML and opens its attachments.
             ("txt", "text", "log", "md", "csv", "tsv", "json", "yaml", "yml", "ini", "conf", "cfg"),
             "text file",
         ),
@@ -101,6 +103,7 @@ KINDS: dict[str, Kind] = {
         Kind("xls", "application/vnd.ms-excel", ("xls",), "Excel 97 workbook"),
         Kind("ppt", "application/vnd.ms-powerpoint", ("ppt",), "PowerPoint 97 presentation"),
         Kind("msg", "application/vnd.ms-outlook", ("msg",), "Outlook message"),
+        Kind("eml", "message/rfc822", ("eml",), "e-mail message"),
         Kind("gzip", "application/gzip", ("gz", "tgz"), "gzip archive"),
         Kind("7z", "application/x-7z-compressed", ("7z",), "7-Zip archive"),
         Kind("tar", "application/x-tar", ("tar",), "tar archive"),
@@ -155,7 +158,34 @@ def _family(head: bytes) -> tuple[str, ...]:
     for matched, family in signatures:
         if matched:
             return family
-    return ("text",) if is_plain_text(head) else ()
+    text = is_plain_text(head)
+    if _opens_like_mail(head):  # a mail's body may be 8-bit in any charset
+        return ("text", "eml") if text else ("eml",)
+    return ("text",) if text else ()
+
+
+# A header field (RFC 5322 §2.2: printable ASCII but ":" in the name), or a folded line of one.
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:.*|[ \t].*", re.DOTALL)
+_MAIL_FIELDS = frozenset(
+    {b"from", b"to", b"date", b"subject", b"message-id", b"received", b"return-path", b"mime-version"}
+)
+
+
+def _opens_like_mail(head: bytes) -> bool:
+    """A header section first (an mbox `From ` line may come before it), every line a field or
+    a folded one up to the blank line or the end of the head, no NUL byte in them, and at least one
+    field that every mail has."""
+    section = head.replace(b"\r\n", b"\n")
+    blank = section.find(b"\n\n")
+    lines = section[:blank].split(b"\n") if blank >= 0 else section.split(b"\n")[:-1]  # last: cut?
+    if lines and lines[0].startswith(b"From "):
+        lines = lines[1:]
+    if not lines or not lines[0] or lines[0][:1] in b" \t<":  # `<`: markup is never a mail
+        return False
+    if not all(_HEADER_LINE.fullmatch(line) and b"\x00" not in line for line in lines if line.strip()):
+        return False
+    names = {line.partition(b":")[0].strip().lower() for line in lines if line[:1] not in b" \t"}
+    return bool(names & _MAIL_FIELDS)
 
 
 def is_plain_text(head: bytes) -> bool:

@@ -13,6 +13,10 @@ class EmailTaken(Conflict):
     code = "email_taken"
 
 
+class InvalidEmail(ValidationFailed):
+    code = "invalid_email"
+
+
 class NotAnAgent(ValidationFailed):
     code = "not_an_agent"
 

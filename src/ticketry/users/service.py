@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Row, func, select, update
@@ -14,6 +15,7 @@ from ticketry.users.errors import (
     DepartmentNotFound,
     DepartmentSlugTaken,
     EmailTaken,
+    InvalidEmail,
     NotAnAgent,
     OrganizationNameTaken,
     OrganizationNotFound,
@@ -21,9 +23,33 @@ from ticketry.users.errors import (
 )
 from ticketry.users.models import Department, Organization, Role, User
 
+MAX_EMAIL = 254  # the column's length, and RFC 5321's limit on a forward path
+# One `@` between a local part and a domain, with nothing that cannot stand in a bare addr-spec:
+# no white space, brackets, quotes, commas or the like. As loose as the mail channel's reading of
+# From and Cc (`decode.parse_addresses`): every sender it finds, up to MAX_EMAIL, can be a customer.
+_ADDRESS = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"']+")
+
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
+
+
+def is_valid_email(email: str) -> bool:
+    """Whether a user may have this address (normalised first): never blank, never garbage."""
+    email = normalize_email(email)
+    return len(email) <= MAX_EMAIL and email.isprintable() and _ADDRESS.fullmatch(email) is not None
+
+
+def check_email(email: str) -> str:
+    """The normalised address, or `InvalidEmail`: every user has a usable address, whoever makes
+    them (issue 14 A.1: a mail without a sender once made a customer with an empty address, and
+    every later one joined it)."""
+    if not is_valid_email(email):
+        raise InvalidEmail(
+            "A user needs a valid e-mail address (name@domain, at most 254 characters).",
+            details={"email": email[:320]},
+        )
+    return normalize_email(email)
 
 
 def get_user(session: Session, user_id: int) -> User:
@@ -36,7 +62,11 @@ def get_user(session: Session, user_id: int) -> User:
 
 
 def find_user_by_email(session: Session, email: str) -> User | None:
-    return session.scalars(select(User).where(User.email == normalize_email(email))).one_or_none()
+    """None for a blank address, whatever the table holds: nobody is "the user without one"."""
+    email = normalize_email(email)
+    if not email:
+        return None
+    return session.scalars(select(User).where(User.email == email)).one_or_none()
 
 
 def get_agent(session: Session, user_id: int) -> User:
@@ -114,7 +144,7 @@ def create_user(
     organization_id: int | None = None,
     department_ids: Iterable[int] = (),
 ) -> User:
-    email = normalize_email(email)
+    email = check_email(email)
     if find_user_by_email(session, email) is not None:
         raise EmailTaken("A user with this e-mail address already exists.", details={"email": email})
     if organization_id is not None:

@@ -238,6 +238,8 @@ def enlist_copied(
         local, _, domain = address.lower().partition("@")
         if not domain or f"{local.partition('+')[0]}@{domain}" in own_addresses or is_unattended(address):
             continue
+        if not users.is_valid_email(address):
+            continue  # no user can have it (too long): it stays a name in the mail
         person = users.find_user_by_email(session, address)
         if person is not None and (person.role.is_staff or not person.is_active or person.id == customer.id):
             continue

@@ -3,6 +3,7 @@ never create tickets; the ingest marks the address undeliverable). Pure; used by
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -21,12 +22,18 @@ MAX_REFERENCES = 50
 @dataclass(frozen=True)
 class DeliveryReport:
     """A bounce: RFC 3464 `multipart/report; report-type=delivery-status`, or the plain-text
-    failure notice of a mailer daemon that writes none."""
+    failure notice of a mailer daemon that writes none. Not every report is a failure: a server
+    still trying says `Action: delayed` (4.x.x), and one asked for it says `delivered`."""
 
     failed_recipients: tuple[str, ...]  # lower-case addr-specs whose Action is failed
-    diagnostic: str  # Diagnostic-Code (else Status), one short line
+    diagnostic: str  # Diagnostic-Code (else Status) of the first failure, one short line
     original_message_id: str | None  # of the mail that bounced
     original_references: tuple[str, ...]
+    # Whether delivery failed for good to someone: a failed block (named or not), a failure
+    # notice, or a report whose blocks cannot be read at all (as a failure, the safe reading).
+    failed: bool = True
+    delayed_recipients: tuple[str, ...] = ()  # Action: delayed; the server keeps trying
+    delay_diagnostic: str = ""  # of the first delay, one short line
 
 
 _BLOCK_SEPARATOR = re.compile(rb"\r?\n(?:[ \t]*\r?\n)+")
@@ -44,24 +51,44 @@ def recipient_blocks(status: bytes) -> list[HeaderSection]:
 
 def delivery_report(recipients: list[HeaderSection], original: HeaderSection | None) -> DeliveryReport:
     """The report of the recipient blocks: those whose Action is failed (or, without an Action,
-    whose Status is 5.x.x), by Original-Recipient and Final-Recipient; the first failure's
-    Diagnostic-Code without its type ("smtp;"), else its Status."""
+    whose Status is 5.x.x), and those whose Action is delayed (or, without an Action, whose
+    Status is 4.x.x), each by Original-Recipient and Final-Recipient; the first failure's and the
+    first delay's Diagnostic-Code without its type ("smtp;"), else its Status. Other actions
+    (delivered, relayed, expanded) are neither."""
     failed: list[str] = []
-    diagnostic = ""
+    delayed: list[str] = []
+    diagnostic = delay_diagnostic = ""
+    any_failed = not recipients
     for fields in recipients:
         action = (fields.get("action") or "").strip().lower()
         status = (fields.get("status") or "").strip()
-        if not (action.startswith("failed") or (not action and status.startswith("5"))):
-            continue
-        for name in ("original-recipient", "final-recipient"):
-            found = parse_addresses((fields.get(name) or "").rpartition(";")[2])
-            if found and found[0][1] not in failed:
-                failed.append(found[0][1])
-        if not diagnostic:
-            code = fields.get("diagnostic-code") or ""
-            kind, semicolon, rest = code.partition(";")
-            diagnostic = single_line(rest if semicolon and len(kind) < 12 else code, 300) or status
-    return _report(tuple(failed), diagnostic, original)
+        if action.startswith("failed") or (not action and status.startswith("5")):
+            any_failed = True
+            _add_recipients(fields, failed)
+            diagnostic = diagnostic or _diagnostic(fields, status)
+        elif action.startswith("delayed") or (not action and status.startswith("4")):
+            _add_recipients(fields, delayed)
+            delay_diagnostic = delay_diagnostic or _diagnostic(fields, status)
+    report = _report(tuple(failed), diagnostic, original)
+    return dataclasses.replace(
+        report,
+        failed=any_failed,
+        delayed_recipients=tuple(a for a in delayed if a not in failed),
+        delay_diagnostic=delay_diagnostic,
+    )
+
+
+def _add_recipients(fields: HeaderSection, into: list[str]) -> None:
+    for name in ("original-recipient", "final-recipient"):
+        found = parse_addresses((fields.get(name) or "").rpartition(";")[2])
+        if found and found[0][1] not in into:
+            into.append(found[0][1])
+
+
+def _diagnostic(fields: HeaderSection, status: str) -> str:
+    code = fields.get("diagnostic-code") or ""
+    kind, semicolon, rest = code.partition(";")
+    return single_line(rest if semicolon and len(kind) < 12 else code, 300) or status
 
 
 _DAEMON = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailer_daemon)@", re.IGNORECASE)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ticketry.mail.inbound.bounces import DeliveryReport
 from ticketry.mail.inbound.decode import parse_addresses
 from ticketry.mail.inbound.parse import ParsedMail
 
@@ -101,8 +102,7 @@ def classify(mail: ParsedMail, rules: SenderRules) -> Classification:
     if loop:
         return Classification(Verdict.LOOP, loop)
     if mail.report is not None:
-        recipients = ", ".join(mail.report.failed_recipients) or "no recipient named"
-        return Classification(Verdict.BOUNCE, f"Delivery report ({recipients}).")
+        return Classification(Verdict.BOUNCE, _report_summary(mail.report))
     automatic = _automatic(mail)
     if automatic:
         return Classification(Verdict.AUTO_REPLY, automatic)
@@ -130,6 +130,16 @@ def _own_mail(mail: ParsedMail, rules: SenderRules) -> str:
                 if address in rules.own_addresses:
                     return f"{name} names our own address {address}: the mail has been here before."
     return ""
+
+
+def _report_summary(report: DeliveryReport) -> str:
+    """A delivery report is a bounce (it never makes a ticket) whatever it says; only a failure
+    is called one, a delay is a delay."""
+    if report.failed:
+        return f"Delivery report: failed ({', '.join(report.failed_recipients) or 'no recipient named'})."
+    if report.delayed_recipients:
+        return f"Delivery report: delayed ({', '.join(report.delayed_recipients)})."
+    return "Delivery report without a failure."
 
 
 def _automatic(mail: ParsedMail) -> str:

@@ -19,14 +19,19 @@ import binascii
 import codecs
 import email.utils
 import re
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote_to_bytes
+
+from ticketry.mail.inbound.headercharset import guess_charset
 
 MAX_HEADER_SECTION = 1024 * 1024  # bytes of one header section read; the rest is skipped
 MAX_HEADER_VALUE = 64 * 1024  # characters of one header value kept
 MAX_PARAMS = 64
 MAX_ADDRESSES = 1000
+MAX_REFUSED = 5  # addresses of one header said to be refused
 MAX_MESSAGE_ID = 500
 
 # --- charsets -----------------------------------------------------------------------------------
@@ -176,15 +181,23 @@ def _base64(data: bytes) -> bytes:
 
 
 def _uudecode(data: bytes) -> bytes:
+    lines = (line for line in data.splitlines() if not line.startswith((b"begin ", b"end")))
+    return uudecode_lines(lines)[0]
+
+
+def uudecode_lines(lines: Iterable[bytes]) -> tuple[bytes, int]:
+    """The bytes of uuencoded lines (those of a part's transfer encoding, or of a `begin` block in
+    a text), and how many lines were not uuencoding and were skipped. Blank lines are skipped."""
     out = bytearray()
-    for line in data.splitlines():
-        if line.startswith((b"begin ", b"end")) or not line.strip():
+    bad = 0
+    for line in lines:
+        if not line.strip():
             continue
         try:
             out += binascii.a2b_uu(line)
         except (binascii.Error, ValueError):
-            continue
-    return bytes(out)
+            bad += 1
+    return bytes(out), bad
 
 
 # --- header sections ----------------------------------------------------------------------------
@@ -192,7 +205,20 @@ def _uudecode(data: bytes) -> bytes:
 # The first line that is neither a header field nor a continuation (a blank line included); the
 # same rule as the stdlib feedparser's headerRE.
 _NOT_HEADER_LINE = re.compile(rb"^(?![!-9;-~]+[ \t]*:|[ \t])", re.MULTILINE)
+_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:")
 _LINE_END = re.compile(rb"\r?\n")
+# Fields a header section has and a body rarely begins with: a line that is no header field is a
+# malformed header line, not the first line of the body, only when one of these follows it.
+_KNOWN_FIELD = re.compile(
+    rb"(?i:from|sender|reply-to|to|cc|bcc|subject|date|message-id|in-reply-to|references|"
+    rb"mime-version|content-[a-z-]+|received|received-spf|return-path|delivered-to|envelope-to|"
+    rb"x-[!-9;-~]+|list-[a-z-]+|dkim-signature|arc-[a-z-]+|authentication-results|resent-[a-z-]+|"
+    rb"importance|priority|precedence|auto-submitted|thread-[a-z]+|user-agent|organization|"
+    rb"errors-to|disposition-notification-to)[ \t]*:"
+)
+# Address fields keep a NUL as U+FFFD (other fields drop it): an address with a NUL in it is no
+# address, and must not become the address without it.
+_ADDRESS_FIELDS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc", "resent-from", "resent-sender"})
 
 
 @dataclass(frozen=True)
@@ -201,6 +227,7 @@ class HeaderSection:
     body_start: int
     truncated: bool  # the section was larger than MAX_HEADER_SECTION
     long_value: bool  # some value was cut at MAX_HEADER_VALUE
+    problems: tuple[str, ...] = ()  # for people: lines skipped, a charset guessed
 
     def get(self, name: str) -> str | None:
         return next((value for key, value in self.fields if key == name), None)
@@ -212,19 +239,21 @@ class HeaderSection:
 def read_header_section(buf: bytes, start: int = 0, end: int | None = None) -> HeaderSection:
     """The header fields at `buf[start:end]` and where the body begins.
 
-    The section ends at the first blank line, or at the first line that is no header (then that
-    line begins the body, as in the stdlib). At most MAX_HEADER_SECTION bytes of it are read;
-    raw 8-bit text in a value is read as UTF-8, else windows-1252. The stdlib feedparser is not
-    used even here: its `close()` parses Content-Type with the quadratic value parser (over 8 s
-    for a 1 MB Content-Type of semicolons, headers-only or not).
+    The section ends at the first blank line, or at the first line that is no header and is not
+    followed by a known header field (then that line begins the body, as in the stdlib); a line
+    that is followed by one is a malformed header line, skipped, and the fields after it are read
+    (as the stdlib does with its defects, and mail clients do). At most MAX_HEADER_SECTION bytes
+    of it are read; raw 8-bit text in a value is read as UTF-8, else in the charset
+    `headercharset` guesses, else windows-1252. The stdlib feedparser is not used even here: its
+    `close()` parses Content-Type with the quadratic value parser (over 8 s for a 1 MB
+    Content-Type of semicolons, headers-only or not).
     """
     end = len(buf) if end is None else end
     pos = start
     if buf.startswith(b"From ", pos, end):  # an mbox separator line
         newline = buf.find(b"\n", pos, end)
         pos = end if newline < 0 else newline + 1
-    match = _NOT_HEADER_LINE.search(buf, pos, end)
-    header_end = match.start() if match else end
+    header_end, skipped = _header_end(buf, pos, end)
     body_start = header_end
     blank = _LINE_END.match(buf, header_end, end)
     if blank:
@@ -232,7 +261,7 @@ def read_header_section(buf: bytes, start: int = 0, end: int | None = None) -> H
     truncated = header_end - pos > MAX_HEADER_SECTION
     if truncated:
         header_end = pos + MAX_HEADER_SECTION  # a line cut here is kept in part
-    fields: list[tuple[str, str]] = []
+    raw_fields: list[tuple[str, bytes]] = []
     long_value = False
     name = ""
     value: list[bytes] = []
@@ -245,23 +274,92 @@ def read_header_section(buf: bytes, start: int = 0, end: int | None = None) -> H
                 size += len(line)
             continue
         if name:
-            long_value |= _add_field(fields, name, value)
-        label, colon, rest = line.partition(b":")
-        name = label.strip().decode("ascii", "replace").lower() if colon else ""
+            long_value |= _add_field(raw_fields, name, value)
+        field = _FIELD.match(line)
+        name = field[1].decode("ascii").lower() if field else ""  # "": a skipped line
+        rest = line[field.end() :] if field else b""
         value, size = [rest.lstrip(b" \t")], len(rest)
     if name:
-        long_value |= _add_field(fields, name, value)
-    return HeaderSection(tuple(fields), body_start, truncated, long_value)
+        long_value |= _add_field(raw_fields, name, value)
+    fields, problems = _decode_fields(raw_fields)
+    if skipped:
+        problems.insert(0, _skipped_note(buf, skipped))
+    return HeaderSection(tuple(fields), body_start, truncated, long_value, tuple(problems))
 
 
-def _add_field(fields: list[tuple[str, str]], name: str, pieces: list[bytes]) -> bool:
+def _header_end(buf: bytes, pos: int, end: int) -> tuple[int, list[int]]:
+    """Where the header section from `pos` ends, and where the malformed lines in it start."""
+    skipped: list[int] = []
+    while True:
+        match = _NOT_HEADER_LINE.search(buf, pos, end)
+        if match is None:
+            return end, skipped
+        line = match.start()
+        newline = buf.find(b"\n", line, end)
+        if _LINE_END.match(buf, line, end) or newline < 0 or not _KNOWN_FIELD.match(buf, newline + 1, end):
+            return line, skipped
+        skipped.append(line)
+        pos = newline + 1
+
+
+def _skipped_note(buf: bytes, skipped: list[int]) -> str:
+    first = skipped[0]
+    newline = buf.find(b"\n", first, first + 200)
+    shown = single_line(decode_loose(buf[first : newline if newline >= 0 else first + 200]), 60)
+    if len(skipped) == 1:
+        return (
+            f'A line in the headers was not a header field and was skipped ("{shown}"); '
+            "the headers after it were read"
+        )
+    return (
+        f"{len(skipped)} lines in the headers were not header fields and were skipped "
+        f'(the first: "{shown}"); the headers after them were read'
+    )
+
+
+def _add_field(fields: list[tuple[str, bytes]], name: str, pieces: list[bytes]) -> bool:
     """Append one unfolded field; whether its value had to be cut at MAX_HEADER_VALUE."""
     raw = b"".join(pieces).replace(b"\r", b" ")
-    cut = len(raw) > MAX_HEADER_VALUE
-    raw = raw[:MAX_HEADER_VALUE]
-    text = raw.decode("ascii") if raw.isascii() else decode_loose(raw)
-    fields.append((name, scrub(text.strip())))
-    return cut
+    fields.append((name, raw[:MAX_HEADER_VALUE]))
+    return len(raw) > MAX_HEADER_VALUE
+
+
+def _decode_fields(raw_fields: list[tuple[str, bytes]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The values as text, and a note when a charset had to be guessed for raw 8-bit text that is
+    not UTF-8 (one guess for the whole section: a mailer writes all its headers alike)."""
+    undeclared = [raw for _, raw in raw_fields if not raw.isascii() and not _is_utf8(raw)]
+    guess = None
+    if undeclared:
+        content_type = next((raw for name, raw in raw_fields if name == "content-type"), b"")
+        declared = split_params(decode_loose(content_type))[1].get("charset") if content_type else None
+        guess = guess_charset(b"\n".join(undeclared), declared=_codec(_label(declared)) if declared else None)
+    fields = []
+    for name, raw in raw_fields:
+        text = _header_text(raw, guess[0] if guess else None)
+        if name in _ADDRESS_FIELDS:
+            text = text.replace("\x00", "\ufffd")
+        fields.append((name, scrub(text.strip())))
+    problems = [f"Headers in an undeclared charset were read as {guess[1]} (a guess)"] if guess else []
+    return fields, problems
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _header_text(raw: bytes, guessed: str | None) -> str:
+    if raw.isascii():
+        return raw.decode("ascii")
+    for codec in ("utf-8", guessed) if guessed else ("utf-8",):
+        try:
+            return raw.decode(codec)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return decode_loose(raw)
 
 
 # --- encoded words (RFC 2047) -------------------------------------------------------------------
@@ -379,62 +477,147 @@ def _rfc2231(pieces: list[tuple[int, str, bool]]) -> str:
 
 # --- addresses ----------------------------------------------------------------------------------
 
-_ADDRESS_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|\((?:[^()\\]|\\.)*\)?|<[^<>]*>?|[,;:]|[^"(<,;:]+', re.DOTALL)
+_ADDRESS_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|<[^<>]*>?|[,;:]|[^"(<,;:]+', re.DOTALL)
+_COMMENT_PIECE = re.compile(r"[^()\\]+|\\.?|[()]", re.DOTALL)
 _ADDR_SPEC = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"']+")
+_SPACED_AT = re.compile(r"\s*@\s*")
+_UNSEEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})  # control, format (zero-width, bidi), unassigned
 
 
 def parse_addresses(value: str) -> list[tuple[str, str]]:
-    """(display name, lower-case addr-spec) for each usable address in an address-list header.
+    """(display name, lower-case addr-spec) for each usable address in an address-list header."""
+    return read_addresses(value)[0]
 
-    Group syntax (`undisclosed-recipients:;`), comments (`a@b (Name)`), quoted names with
-    commas, route prefixes and encoded words in names are understood; entries without a usable
-    addr-spec are dropped. Nested comments are not (they are vanishingly rare and harmless).
+
+def read_addresses(value: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The usable addresses of an address-list header, as `parse_addresses`, and a sentence for
+    each address that was refused though it has the form of one.
+
+    Group syntax (`undisclosed-recipients:;`), comments anywhere and nested (`a(at work)@b`,
+    `<a@b> (Name)`), quoted names with commas, white space around the `@`, route prefixes and
+    encoded words in names are understood; entries without an addr-spec are dropped. Refused:
+    an address with a character no mail client shows (a control or zero-width character, a NUL
+    kept as U+FFFD), with an encoded word (RFC 2047 allows none in an address; a client that
+    decodes it shows another address), or with a letter that lower-cases into ASCII (the Kelvin
+    sign K becomes k): each would give an identity other than the one the reader sees.
     """
-    found: list[tuple[str, str]] = []
-    names: list[str] = []
-    comments: list[str] = []
-    plain: list[str] = []
-    angle: str | None = None
+    reader = _AddressReader()
+    for token in _address_tokens(value):
+        reader.feed(token)
+    reader.finish()
+    return reader.found, reader.refused
 
-    def finish() -> None:
-        nonlocal angle
-        if angle is not None:
-            candidate, name = angle.rpartition(":")[2], " ".join([*names, *plain])
-        else:
-            words = "".join(plain).split()
-            with_at = [word for word in words if "@" in word]
-            candidate = with_at[0] if len(with_at) == 1 else ""
-            name = " ".join(comments) or " ".join(word for word in words if "@" not in word)
-            if not candidate and len(names) == 1 and "@" in names[0]:
-                candidate, name = names[0], ""
-        address = candidate.strip().lower()
-        if _ADDR_SPEC.fullmatch(address) and len(found) < MAX_ADDRESSES:
-            found.append((single_line(decode_header_value(name), 200), address))
-        names.clear()
-        comments.clear()
-        plain.clear()
-        angle = None
 
-    for token in _ADDRESS_TOKEN.findall(value):
+class _AddressReader:
+    """The entries of an address list, token by token (`_address_tokens`)."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+        self.refused: list[str] = []
+        self.names: list[str] = []  # quoted strings
+        self.comments: list[str] = []
+        self.plain: list[str] = []
+        self.angle: str | None = None
+        self.glued = 0  # comments right after text, as in `john(at work)@example.com`
+
+    def feed(self, token: str) -> None:
         first = token[0]
+        if first == "(":
+            self.comments.append(_ESCAPE.sub(r"\1", token[1:].removesuffix(")")).strip())
+            after_text = bool(self.plain) and not self.plain[-1][-1:].isspace()
+            self.glued = self.glued + 1 if self.glued or after_text else 0
+            return
+        if self.glued and first not in '"<,;:' and not first.isspace():
+            del self.comments[-self.glued :]  # comments inside an address name no one
+        self.glued = 0
         if first == '"':
-            names.append(_unquote(token))
-        elif first == "(":
-            comments.append(token[1:].removesuffix(")").strip())
+            self.names.append(_unquote(token))
         elif first == "<":
-            angle = token[1:].removesuffix(">").strip()
+            self.angle = "".join(_without_comments(token[1:].removesuffix(">")).split())
         elif token in (",", ";"):
-            finish()
-        elif token == ":":  # noqa: S105 - a group's colon
-            if angle is None and "@" not in "".join(plain):
-                names.clear()  # a group's display name
-                plain.clear()
-            else:
-                plain.append(token)
+            self.finish()
+        elif token == ":" and self.angle is None and "@" not in "".join(self.plain):  # noqa: S105
+            self.names.clear()  # a group's display name
+            self.plain.clear()
+            self.comments.clear()
         else:
-            plain.append(token)
-    finish()
-    return found
+            self.plain.append(token)
+
+    def finish(self) -> None:
+        """End the entry read so far."""
+        candidate, name = self.entry()
+        address = candidate.strip()
+        if _ADDR_SPEC.fullmatch(address) and len(self.found) < MAX_ADDRESSES:
+            why = _refusal(address)
+            if why:
+                if len(self.refused) < MAX_REFUSED:
+                    self.refused.append(f"The address {single_line(_shown(address), 100)} {why}")
+            else:
+                self.found.append((single_line(decode_header_value(name), 200), address.lower()))
+        self.names.clear()
+        self.comments.clear()
+        self.plain.clear()
+        self.angle = None
+
+    def entry(self) -> tuple[str, str]:
+        """(addr-spec candidate, display name) of the entry read so far."""
+        if self.angle is not None:
+            return self.angle.rpartition(":")[2], " ".join([*self.names, *self.plain])
+        words = _SPACED_AT.sub("@", "".join(self.plain)).split()
+        with_at = [word for word in words if "@" in word]
+        if len(with_at) == 1:
+            return with_at[0], " ".join(self.comments) or " ".join(w for w in words if "@" not in w)
+        if len(self.names) == 1 and "@" in self.names[0]:
+            return self.names[0], ""
+        return "", ""
+
+
+def _address_tokens(value: str) -> Iterator[str]:
+    """Quoted strings, comments (nested ones whole), angle addresses, separators and the text
+    between them; linear in `value`."""
+    pos = 0
+    while pos < len(value):
+        if value[pos] == "(":
+            end = _comment_end(value, pos)
+        else:
+            match = _ADDRESS_TOKEN.match(value, pos)
+            end = match.end() if match else len(value)
+        yield value[pos:end]
+        pos = end
+
+
+def _comment_end(value: str, pos: int) -> int:
+    depth = 0
+    for piece in _COMMENT_PIECE.finditer(value, pos):
+        depth += {"(": 1, ")": -1}.get(piece[0], 0)
+        if depth == 0:
+            return piece.end()
+    return len(value)
+
+
+def _without_comments(text: str) -> str:
+    out = []
+    for token in _address_tokens(text):
+        if token[0] != "(":
+            out.append(token)
+    return "".join(out)
+
+
+def _refusal(address: str) -> str:
+    """Why an addr-spec cannot stand for anyone ("" if it can)."""
+    if any(unicodedata.category(char) in _UNSEEN or char == "\ufffd" for char in address):
+        return "has a character mail clients do not show; it was not used"
+    if _ENCODED_WORD.search(address):
+        return "has an encoded word in it, which no address may; it was not used"
+    folded = address.lower()
+    if not address.isascii() and sum(map(str.isascii, folded)) != sum(map(str.isascii, address)):
+        return "has a letter that reads as another once lower-cased; it was not used"
+    return ""
+
+
+def _shown(address: str) -> str:
+    """The address with what cannot be shown as `?`."""
+    return "".join("?" if unicodedata.category(c) in _UNSEEN or c == "\ufffd" else c for c in address)
 
 
 def addresses(values: list[str]) -> tuple[str, ...]:

@@ -15,7 +15,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
-from typing import Any
 
 import structlog
 from sqlalchemy import func, select
@@ -43,11 +42,11 @@ from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.jobs.registry import task
 from ticketry.mail.inbound import admission, matching, undeliverable
+from ticketry.mail.inbound import events as mail_events
 from ticketry.mail.inbound.admission import Admission
 from ticketry.mail.inbound.classify import Classification, SenderRules, Verdict, classify
 from ticketry.mail.inbound.models import Mailbox
 from ticketry.mail.inbound.parse import ParsedMail, parse
-from ticketry.mail.inbound.receive import INGEST_TASK
 from ticketry.mail.outbound import ids
 from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.messages import service as message_service
@@ -63,6 +62,9 @@ from ticketry.users.models import Role, User
 log = structlog.get_logger(__name__)
 
 SENDER_WINDOW = timedelta(hours=1)
+NO_SENDER = (
+    "The mail has no usable sender address (From): it cannot become a ticket or a reply, released or not."
+)
 VERDICT_STATUS = {
     Verdict.LOOP: MailStatus.LOOP,
     Verdict.AUTO_REPLY: MailStatus.AUTO_REPLY,
@@ -103,15 +105,13 @@ class _Plan:
     inline: dict[str, str] = field(default_factory=dict)  # content id -> the staged file's sha256
 
 
-@task(INGEST_TASK)
-def ingest(db: Database, payload: dict[str, Any]) -> None:
+@task(mail_events.INGEST)
+def ingest(db: Database, payload: mail_events.IngestMail) -> None:
     """Ingest one stored mail. A failure (the scanner is down, a bug) leaves it `received`, with
     the error as its reason, for the job's retries and, after the last, an admin's re-process."""
-    log_id = int(payload["mail_log_id"])
+    log_id = payload["mail_log_id"]
     try:
-        _ingest(
-            db, log_id, release=bool(payload.get("release", False)), vouch=bool(payload.get("vouch", False))
-        )
+        _ingest(db, log_id, release=payload.get("release", False), vouch=payload.get("vouch", False))
     except Exception as error:
         with db.unit_of_work() as session:
             entry = session.get(MailLog, log_id, with_for_update=True)
@@ -135,6 +135,10 @@ def _ingest(db: Database, log_id: int, *, release: bool, vouch: bool) -> None:
             verdict = Classification(
                 Verdict.DENIED, f"{mail.over_budget} It cannot be released; download it."
             )
+        if verdict.verdict is Verdict.ACCEPT and not users.is_valid_email(mail.from_address):
+            # A release skips `classify`, which refuses such mail; without this the release made
+            # a customer with an empty address, and every later one joined it (issue 14 A.1).
+            verdict = Classification(Verdict.DENIED, NO_SENDER)
         if verdict.verdict is Verdict.ACCEPT and not release:
             verdict = _sender_flood(session, mail, log_id, settings) or verdict
         plan = _Plan(mail, verdict, vouched=vouch)
@@ -248,6 +252,7 @@ def _carry_out(session: Session, log_id: int, plan: _Plan, settings: Settings, s
     # loop checks compare the parsed Message-ID.
     entry.sender = mail.from_address[:320]
     entry.message_id_header = (mail.message_id or "")[:255]
+    entry.problems = list(mail.problems)
     entry.imap_pending = entry.imap_uid is not None
     if verdict.verdict is Verdict.BOUNCE:
         undeliverable.record_bounce(session, entry, mail)
@@ -433,6 +438,7 @@ def _mark_duplicate(session: Session, log_id: int, mail: ParsedMail, raw: bytes)
     entry.status = MailStatus.DUPLICATE
     entry.ticket_id = earlier.ticket_id
     entry.reason = f"The same mail was ingested at the same moment by another worker (#{earlier.id})."
+    entry.problems = list(mail.problems)
     entry.imap_pending = entry.imap_uid is not None
     entry.updated_at = now()
     return True

@@ -9,6 +9,10 @@ MAX_DEPTH, rather than by the stdlib feedparser: on CPython 3.11 that raises Rec
 from about 1,000 nested parts, slows with every level (each line is checked against every open
 boundary) and takes 2.5 s for 10,000 flat parts; `decode` says why header sections and values
 are not read by the stdlib either. Past a limit the rest is left out and said so in `problems`.
+A forwarded mail (`message/rfc822`, except the bounced mail of a delivery report) is walked the
+same way, on its own bytes, sharing every limit of the mail that carries it, MAX_FORWARD_DEPTH
+forwards deep at most (`forwarded`); winmail.dat is unpacked (`tnef`), and files uuencoded into
+a text are taken out of it (`uuencoded`).
 
 Every stage has a size budget (the limits below, past which input is cut and the cut noted) and
 a time budget (STAGE_SECONDS, CPU time of the reading thread, so a busy machine does not change
@@ -30,7 +34,7 @@ from datetime import datetime
 from functools import cached_property
 from urllib.parse import unquote
 
-from ticketry.mail.inbound import bounces, quotes
+from ticketry.mail.inbound import bounces, quotes, tnef, uuencoded
 from ticketry.mail.inbound.bounces import DeliveryReport
 from ticketry.mail.inbound.decode import (
     HeaderSection,
@@ -40,7 +44,6 @@ from ticketry.mail.inbound.decode import (
     decode_text,
     decode_transfer,
     message_ids,
-    parse_addresses,
     parse_date,
     read_header_section,
     scrub,
@@ -48,13 +51,21 @@ from ticketry.mail.inbound.decode import (
     split_params,
     unflow,
 )
+from ticketry.mail.inbound.forwarded import (
+    MAX_FORWARD_DEPTH,
+    MAX_FORWARDS,
+    Forward,
+    html_with_forwards,
+    with_forwards,
+)
 from ticketry.mail.inbound.htmlbody import html_to_text, sanitise_html
+from ticketry.mail.inbound.senders import choose_sender
 
 __all__ = ["DeliveryReport", "MailFile", "ParsedMail", "decode_header_value", "parse"]
 
 MAX_RAW_BYTES = 50 * 1024 * 1024  # the caller refuses more; a guard, not a policy
-MAX_PARTS = 500  # MIME parts walked, containers included
-MAX_DEPTH = 20  # nesting of multiparts
+MAX_PARTS = 500  # MIME parts walked, containers included, and files taken out of parts
+MAX_DEPTH = 20  # nesting of multiparts and forwarded mails
 MAX_BODY = 1024 * 1024  # bytes read of text parts and of HTML parts; characters of `text`
 MAX_REFERENCES = 50
 MAX_SUBJECT = 500
@@ -69,6 +80,8 @@ HTML_SANITISING = "HTML sanitising"
 HTML_TO_TEXT = "HTML to text"
 QUOTE_STRIPPING = "quote stripping"
 BOUNCE_REPORT = "the bounce report"
+UUDECODING = "uuencoded files"
+TNEF_UNPACKING = "winmail.dat unpacking"
 STAGE_SECONDS = {
     MIME_STRUCTURE: 5.0,
     CHARSET_DECODING: 3.0,
@@ -76,6 +89,8 @@ STAGE_SECONDS = {
     HTML_TO_TEXT: 3.0,
     QUOTE_STRIPPING: 3.0,
     BOUNCE_REPORT: 3.0,
+    UUDECODING: 3.0,
+    TNEF_UNPACKING: 5.0,
 }
 
 
@@ -83,7 +98,10 @@ STAGE_SECONDS = {
 class MailFile:
     """An attachment or inline image, for the attachments service (which sanitises the name)."""
 
-    filename: str  # decoded (RFC 2231/2047); "image-1.png", "attachment-2.bin" when the mail names none
+    # Decoded (RFC 2231/2047); "image-1.png", "attachment-2.bin" when the mail names none. Files
+    # come from parts, from forwarded mails (each kept whole as an .eml file too), from winmail.dat
+    # (unpacked: `tnef`) and from uuencoded blocks in a text (`uuencoded`).
+    filename: str
     content_type: str  # as declared, lower-case; informational only
     content: bytes = field(repr=False)
     content_id: str | None  # without <>
@@ -106,9 +124,13 @@ class ParsedMail:
     delivered_to: tuple[str, ...] = ()  # Delivered-To, X-Original-To, Envelope-To
     subject: str = ""  # decoded, one line, at most MAX_SUBJECT characters
     date: datetime | None = None  # aware UTC
-    text: str = ""  # the whole body text (text/plain preferred, else from the HTML), ≤ MAX_BODY
-    html: str | None = None  # sanitised; `cid:` image sources kept for the caller to rewrite
-    reply_text: str = ""  # `text` without quoted history and signature; never empty if `text` is not
+    # The whole body text (text/plain preferred, else from the HTML), then each forwarded mail
+    # quoted (its sender, date, subject and text: `forwarded`), ≤ MAX_BODY.
+    text: str = ""
+    html: str | None = None  # sanitised, forwards quoted; `cid:` sources kept for the caller to rewrite
+    # The body text without quoted history and signature, then the forwards, whole; never empty
+    # if `text` is not.
+    reply_text: str = ""
     files: tuple[MailFile, ...] = ()
     report: DeliveryReport | None = None
     problems: tuple[str, ...] = ()  # for people: what was cut, ignored or guessed
@@ -154,6 +176,7 @@ _MIME_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_
 _DELIVERY_STATUS = frozenset({"message/delivery-status", "message/global-delivery-status"})
 _HEADERS_ONLY = frozenset({"text/rfc822-headers", "message/global-headers"})
 _MESSAGE = frozenset({"message/rfc822", "message/global"})
+_TNEF = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
 _LEADING_BLANK = re.compile(rb"(?:[ \t]*\r?\n)*")
 _CID_SOURCE = re.compile(r'src="cid:([^"]*)"', re.IGNORECASE)
 _PATH_SEPARATORS = re.compile(r"[/\\]")
@@ -170,7 +193,31 @@ class _Body:
 class _Part:
     section: HeaderSection
     end: int
+    buf: bytes  # the mail's bytes, or those of the forwarded mail the part is in
     default_type: str = "text/plain"
+    returned: bool = False  # in a delivery report: a mail in it is the one that bounced
+
+
+@dataclass
+class _Opened:
+    """A forwarded mail being read: its headers, its body parts and the forwards inside it."""
+
+    headers: HeaderSection
+    bodies: list[_Body] = field(default_factory=list)
+    inner: list[_Opened] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Winmail:
+    """An unpacked winmail.dat: kept as it came (at `index` of the files) only if nothing could be
+    taken out of it; its body is the mail's text only if the mail has no other."""
+
+    index: int
+    draft: _Draft
+    body: _Body | None
+    unpacked_files: bool
+    rtf_only: bool
+    forwarded: bool
 
 
 @dataclass(frozen=True)
@@ -232,6 +279,10 @@ class _Reader:
         self.drafts: list[_Draft] = []
         self.recipients: list[HeaderSection] | None = None  # of delivery-status parts, if any
         self.original: HeaderSection | None = None  # headers of an attached or bounced mail
+        self.opened: list[list[_Opened]] = [[]]  # the forwards of the mail, of a forward in it, …
+        self.forwards = 0
+        self.seen_forwards: set[bytes] = set()  # one forward in two alternatives is one forward
+        self.winmails: list[_Winmail] = []
         self.budget = _Budget()
 
     def note(self, problem: str | None) -> None:
@@ -241,19 +292,26 @@ class _Reader:
     def read(self) -> ParsedMail:
         start = _LEADING_BLANK.match(self.buf)
         with self.budget.stage(MIME_STRUCTURE):
-            top = self.section(start.end() if start else 0, len(self.buf))
-            bodies = self.walk(_Part(top, len(self.buf)), 0)
+            top = self.section(start.end() if start else 0, len(self.buf), self.buf)
+            bodies = self.walk(_Part(top, len(self.buf), self.buf), 0)
         if self.ignored:
             self.note(_parts(self.ignored, f"beyond the {MAX_PARTS}-part limit"))
         if self.too_deep:
             self.note(_parts(self.too_deep, f"nested deeper than {MAX_DEPTH} levels"))
-        text, html, blocked = self.assemble(bodies)
-        names = parse_addresses(top.get("from") or "")
-        from_name, from_address = names[0] if names else ("", "")
+        bodies = self.winmail_bodies(bodies)
+        own, html, blocked = self.assemble(bodies)
+        forwards, removed = self.forwarded(self.opened[0])
+        text = self.cut(with_forwards(own, forwards))
+        if html is not None and forwards:
+            html = html_with_forwards(html, forwards)
+        sender = choose_sender(top)
+        from_name, from_address = sender.name, sender.address
+        for problem in sender.problems:
+            self.note(problem)
         subject = single_line(decode_header_value(top.get("subject") or ""), MAX_SUBJECT)
         sources = {unquote(s).strip().strip("<>").lower() for s in _CID_SOURCE.findall(html or "")}
-        reply = self.reply_text(text)
-        report = self.report(from_address, subject, text)
+        reply = self.cut(with_forwards(self.reply_text(own), forwards))
+        report = self.report(from_address, subject, own)
         self.note(self.budget.over)
         return ParsedMail(
             message_id=next(iter(message_ids(top.get("message-id") or "")), None),
@@ -285,9 +343,15 @@ class _Reader:
             report=report,
             problems=tuple(self.problems),
             header_fields=top.fields,
-            remote_images_blocked=blocked,
+            remote_images_blocked=blocked + removed,
             over_budget=self.budget.over,
         )
+
+    def cut(self, text: str) -> str:
+        if len(text) > MAX_BODY:
+            self.note(f"The text was cut at {_MEGABYTE}")
+            return text[:MAX_BODY]
+        return text
 
     def reply_text(self, text: str) -> str:
         if not text.strip():
@@ -305,12 +369,14 @@ class _Reader:
                 return bounces.failure_notice(sender, subject, text, self.original)
             return bounces.delivery_report(self.recipients, self.original)
 
-    def section(self, start: int, end: int, buf: bytes | None = None) -> HeaderSection:
-        section = read_header_section(self.buf if buf is None else buf, start, end)
+    def section(self, start: int, end: int, buf: bytes) -> HeaderSection:
+        section = read_header_section(buf, start, end)
         if section.truncated:
             self.note(f"A header section larger than {_MEGABYTE} was cut")
         if section.long_value:
             self.note("A header longer than 64 KB was cut")
+        for problem in section.problems:
+            self.note(problem)
         return section
 
     def walk(self, part: _Part, depth: int) -> list[_Body]:
@@ -321,17 +387,17 @@ class _Reader:
             ctype = "text/plain"  # RFC 2045 §5.2
         if ctype.startswith("multipart/"):
             return self.multipart(part, ctype, params, depth)
-        return self.leaf(part, ctype, params)
+        return self.leaf(part, ctype, params, depth)
 
     def multipart(self, part: _Part, ctype: str, params: dict[str, str], depth: int) -> list[_Body]:
         if depth >= MAX_DEPTH:
             self.too_deep += 1
             return []
         start = part.section.body_start
-        spans, total = _split(self.buf, start, part.end, params.get("boundary", ""))
+        spans, total = _split(part.buf, start, part.end, params.get("boundary", ""))
         if not spans:
             self.note(_BROKEN)
-            return self.leaf(part, "text/plain", {"charset": params.get("charset", "")})
+            return self.leaf(part, "text/plain", {"charset": params.get("charset", "")}, depth)
         self.ignored += total - len(spans)
         subtype = ctype.partition("/")[2]
         default = "message/rfc822" if subtype == "digest" else "text/plain"
@@ -342,8 +408,9 @@ class _Reader:
             if self.parts >= MAX_PARTS or self.budget.over:
                 self.ignored += len(spans) - index
                 break
-            section = self.section(child_start, child_end)
-            children.append(self.walk(_Part(section, child_end, default), depth + 1))
+            section = self.section(child_start, child_end, part.buf)
+            child = _Part(section, child_end, part.buf, default, returned=subtype == "report")
+            children.append(self.walk(child, depth + 1))
         if subtype == "alternative":
             merged = [_merge(bodies) for bodies in children]
             plain = next((b.plain for b in merged if b.plain is not None), None)
@@ -353,32 +420,125 @@ class _Reader:
 
     def content(self, part: _Part) -> bytes:
         encoding = part.section.get("content-transfer-encoding")
-        return decode_transfer(self.buf[part.section.body_start : part.end], encoding)
+        return decode_transfer(part.buf[part.section.body_start : part.end], encoding)
 
-    def leaf(self, part: _Part, ctype: str, params: dict[str, str]) -> list[_Body]:
+    def leaf(self, part: _Part, ctype: str, params: dict[str, str], depth: int) -> list[_Body]:
         disposition, dparams = split_params(part.section.get("content-disposition") or "")
         filename = dparams.get("filename") or params.get("name") or ""
-        if ctype in _DELIVERY_STATUS:
+        in_forward = len(self.opened) > 1  # in a forwarded mail, reports are only text
+        shown = ctype in ("text/plain", "text/html") or ctype in _DELIVERY_STATUS | _HEADERS_ONLY
+        if ctype in _DELIVERY_STATUS and not in_forward:
             self.recipients = self.recipients or []
             if len(self.recipients) < MAX_RECIPIENTS:
                 with self.budget.stage(BOUNCE_REPORT):
                     blocks = bounces.recipient_blocks(self.content(part))
                 self.recipients.extend(blocks[: MAX_RECIPIENTS - len(self.recipients)])
-        elif ctype in _HEADERS_ONLY:
+        elif ctype in _HEADERS_ONLY and not in_forward:
             data = self.content(part)
             self.original = self.original or self.section(0, len(data), data)
         elif ctype in _MESSAGE:
-            data = self.content(part)
-            headers = self.section(0, len(data), data)
+            self.message(part, filename, ctype, depth)
+        elif ctype in _TNEF or filename.lower() == "winmail.dat":
+            self.winmail(part, filename, ctype)
+        elif shown and disposition != "attachment" and not filename:
+            return self.text(part, "text/html" if ctype == "text/html" else "text/plain", params)
+        else:
+            self.add_file(filename, ctype, self.content(part), _content_id(part.section.get("content-id")))
+        return []
+
+    def message(self, part: _Part, filename: str, ctype: str, depth: int) -> None:
+        """A forwarded mail: kept whole as an .eml file (one forwarded in ours; one forwarded in a
+        forward is inside that one's file), its attachments kept, and its text read for showing."""
+        data = self.content(part)
+        if data in self.seen_forwards:
+            return
+        self.seen_forwards.add(data)
+        start = _LEADING_BLANK.match(data)
+        headers = self.section(start.end() if start else 0, len(data), data)
+        level = len(self.opened) - 1
+        if not level:
             self.original = self.original or headers
             subject = single_line(decode_header_value(headers.get("subject") or ""), 150)
             name = filename or f"{_PATH_SEPARATORS.sub('-', subject) or 'message'}.eml"
-            self.add_file(part, name, ctype, data)
-        elif ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
-            return self.text(part, ctype, params)
-        else:
-            self.add_file(part, filename, ctype, self.content(part))
-        return []
+            self.add_file(name, ctype, data, _content_id(part.section.get("content-id")))
+        if part.returned:
+            return  # not forwarded to us: the bounced mail of a delivery report
+        if level >= MAX_FORWARD_DEPTH:
+            deep = f"A mail forwarded more than {MAX_FORWARD_DEPTH} levels deep"
+            self.note(f"{deep} is shown only in its .eml file")
+            return
+        if self.forwards >= MAX_FORWARDS:
+            self.note(f"Forwarded mails beyond the first {MAX_FORWARDS} are shown only in their .eml files")
+            return
+        self.forwards += 1
+        opened = _Opened(headers)
+        self.opened[-1].append(opened)
+        self.opened.append(opened.inner)
+        try:
+            opened.bodies = self.walk(_Part(headers, len(data), data), depth + 1)
+        finally:
+            self.opened.pop()
+
+    def forwarded(self, opened: list[_Opened]) -> tuple[list[Forward], int]:
+        """The forwards read, each with its text and sanitised HTML; remote images removed."""
+        forwards: list[Forward] = []
+        blocked = 0
+        for item in opened:
+            inner, removed = self.forwarded(item.inner)
+            text, html, removed_here = self.assemble(item.bodies)
+            if html is not None and inner:
+                html = html_with_forwards(html, inner)
+            forwards.append(Forward.of(item.headers, with_forwards(text, inner), html))
+            blocked += removed + removed_here
+        return forwards, blocked
+
+    def winmail(self, part: _Part, filename: str, ctype: str) -> None:
+        """Outlook's winmail.dat: the files inside it instead of it, and its text (used if the mail
+        has no other); kept as it came when it cannot be read or nothing could be taken out."""
+        content = self.content(part)
+        name = single_line(filename, 255) or "winmail.dat"
+        draft = _Draft(name, ctype, content, _content_id(part.section.get("content-id")))
+        if self.budget.over:
+            self.drafts.append(draft)
+            return
+        with self.budget.stage(TNEF_UNPACKING):
+            try:
+                unpacked = tnef.unpack(content)
+            except tnef.Unreadable as error:
+                self.note(f"{name} could not be unpacked ({error}); it was kept as it came")
+                self.drafts.append(draft)
+                return
+        index = len(self.drafts)
+        for inner_name, data in unpacked.files:
+            if self.parts >= MAX_PARTS:
+                self.ignored += 1
+                continue
+            self.parts += 1
+            self.add_file(inner_name, "application/octet-stream", data)
+        body = None
+        if unpacked.text is not None or unpacked.html is not None:
+            plain = unpacked.text[:MAX_BODY] if unpacked.text is not None else None
+            body = _Body(plain, unpacked.html[:MAX_BODY] if unpacked.html is not None else None)
+        in_forward = len(self.opened) > 1
+        self.winmails.append(
+            _Winmail(index, draft, body, bool(unpacked.files), unpacked.rtf_only, in_forward)
+        )
+
+    def winmail_bodies(self, bodies: list[_Body]) -> list[_Body]:
+        """The mail's body parts, or the text of its winmail.dat if it has none; the winmail.dat
+        files nothing was taken out of put back among the files."""
+        has_text = any((b.plain or "").strip() or (b.html or "").strip() for b in bodies)
+        used = None
+        if not has_text:
+            used = next((w for w in self.winmails if w.body is not None and not w.forwarded), None)
+        for found in reversed(self.winmails):
+            if found.unpacked_files or found is used:
+                continue
+            self.drafts.insert(found.index, found.draft)
+            if found.rtf_only and not has_text and not found.forwarded:
+                name = found.draft.filename
+                self.note(f"The text of the mail is rich text (RTF) in {name}, which is not read")
+        return [used.body] if used is not None and used.body is not None else bodies
 
     def text(self, part: _Part, ctype: str, params: dict[str, str]) -> list[_Body]:
         plain = ctype == "text/plain"
@@ -387,6 +547,8 @@ class _Reader:
             self.note(f"Text beyond {_MEGABYTE} was ignored")
             return []
         data = self.content(part)
+        if plain and b"begin" in data:
+            data = self.uuencoded(data)
         if len(data) > left:
             self.note(f"A text part was cut at {_MEGABYTE}")
             data = data[:left]
@@ -404,9 +566,20 @@ class _Reader:
             text = unflow(text, delsp=params.get("delsp", "").lower() == "yes")
         return [_Body(plain=text)]
 
-    def add_file(self, part: _Part, filename: str, ctype: str, content: bytes) -> None:
+    def uuencoded(self, data: bytes) -> bytes:
+        """A text part's bytes without the files uuencoded into it, which become files."""
+        with self.budget.stage(UUDECODING):
+            found = uuencoded.extract(data, max_files=max(0, MAX_PARTS - self.parts))
+        for problem in found.problems:
+            self.note(problem)
+        for file in found.files:
+            self.parts += 1
+            self.add_file(file.filename, "application/octet-stream", file.content)
+        return found.text
+
+    def add_file(self, filename: str, ctype: str, content: bytes, content_id: str | None = None) -> None:
         name = single_line(filename, 255) or _default_name(ctype, len(self.drafts) + 1)
-        self.drafts.append(_Draft(name, ctype, content, _content_id(part.section.get("content-id"))))
+        self.drafts.append(_Draft(name, ctype, content, content_id))
 
     def assemble(self, bodies: list[_Body]) -> tuple[str, str | None, int]:
         """(text, sanitised html or None, remote images removed) of the body parts in order."""
@@ -427,10 +600,7 @@ class _Reader:
             elif clean is not None and not self.budget.over:
                 with self.budget.stage(HTML_TO_TEXT):
                     texts.append(html_to_text(clean[:MAX_BODY]))
-        text = scrub("\n\n".join(t.strip("\n") for t in texts if t.strip()))
-        if len(text) > MAX_BODY:
-            self.note(f"The text was cut at {_MEGABYTE}")
-            text = text[:MAX_BODY]
+        text = self.cut(scrub("\n\n".join(t.strip("\n") for t in texts if t.strip())))
         has_html = any(body.html is not None for body in bodies)
         return text, scrub("\n".join(htmls).strip()) if has_html else None, blocked
 
@@ -535,10 +705,7 @@ _EXTENSIONS = {
 
 
 def _default_name(ctype: str, number: int) -> str:
-    """A name for a part the mail names none for; winmail.dat keeps the name Outlook gives it
-    (the TNEF inside is not decoded: it is rare and the raw file is what support forwards)."""
-    if ctype in ("application/ms-tnef", "application/vnd.ms-tnef"):
-        return "winmail.dat"
+    """A name for a part the mail names none for."""
     stem = "image" if ctype.startswith("image/") else "attachment"
     return f"{stem}-{number}{_EXTENSIONS.get(ctype, '.bin')}"
 
@@ -550,11 +717,11 @@ def _fallback(raw: bytes, error: Exception) -> ParsedMail:
         data = bytes(raw[:MAX_RAW_BYTES])
         top = read_header_section(data)
         text = scrub(decode_loose(data[top.body_start : top.body_start + MAX_BODY]).replace("\r\n", "\n"))
-        names = parse_addresses(top.get("from") or "")
+        sender = choose_sender(top)
         return ParsedMail(
             message_id=next(iter(message_ids(top.get("message-id") or "")), None),
-            from_address=names[0][1] if names else "",
-            from_name=names[0][0] if names else "",
+            from_address=sender.address,
+            from_name=sender.name,
             subject=single_line(decode_header_value(top.get("subject") or ""), MAX_SUBJECT),
             text=text,
             reply_text=text.strip(),

@@ -24,7 +24,7 @@ import secrets
 import socket
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import or_, select, update
@@ -36,6 +36,7 @@ from ticketry.core.crypto import SealBroken
 from ticketry.core.db import Database
 from ticketry.jobs import service as jobs
 from ticketry.jobs.registry import task
+from ticketry.mail.inbound import events as mail_events
 from ticketry.mail.inbound import receive
 from ticketry.mail.inbound import service as mailboxes
 from ticketry.mail.inbound.imap import Envelope, ImapError, ImapMailbox
@@ -45,7 +46,6 @@ from ticketry.mail.outbound.models import MailLog
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
-POLL_TASK = "mail.poll"
 LEASE = timedelta(minutes=10)
 ENVELOPES_PER_FETCH = 200
 BATCH_BYTES = 16 * 1024 * 1024  # raw mail held in memory at once (one larger mail goes alone)
@@ -69,14 +69,14 @@ def schedule_due(db: Database) -> int:
                 .values(next_poll_at=stamp + timedelta(seconds=interval))
             )
             if getattr(moved, "rowcount", 0) == 1:
-                jobs.enqueue(session, POLL_TASK, mailbox_id=mailbox_id)
+                jobs.enqueue(session, mail_events.POLL({"mailbox_id": mailbox_id}))
                 queued += 1
     return queued
 
 
-@task(POLL_TASK)
-def poll_task(db: Database, payload: dict[str, Any]) -> None:
-    poll(db, int(payload["mailbox_id"]))
+@task(mail_events.POLL)
+def poll_task(db: Database, payload: mail_events.PollMailbox) -> None:
+    poll(db, payload["mailbox_id"])
 
 
 def poll(db: Database, mailbox_id: int) -> int:

@@ -5,8 +5,12 @@ Mail clients mark the start of the history in a handful of ways, and this module
 first it finds:
 
 - an attribution line, "On <date>, <name> wrote:" and its translations ("Le … a écrit :",
-  "Am … schrieb …:", "El … escribió:", "Op … schreef …:"), also wrapped over up to three lines
-  as Gmail does, and Apple Mail's "On <date>, at <time>, <name> wrote:";
+  "Am … schrieb …:", "El … escribió:", "Op … schreef …:", "… пишет:"), also wrapped over up to
+  three lines as Gmail does, and Apple Mail's "On <date>, at <time>, <name> wrote:"; one without
+  an opening word ("Support <s@example.com> wrote:"; in Russian Gmail's "<date>, <name>
+  <address>:" and iOS's "<date>, <name> <address> написал:") only right above a quote, and
+  wrapped only when it names an address and its first line a date or the address (so a line of
+  the reply that merely ends in "wrote:" stays);
 - a separator line: Outlook's "-----Original Message-----", the forward markers of Gmail
   ("---------- Forwarded message ---------"), Thunderbird and Apple Mail ("Begin forwarded
   message:"), with their translations;
@@ -17,7 +21,8 @@ An attribution followed by `>`-quoted lines that have new text between them is a
 and is not cut; only the trailing run of quoted lines goes, and a single leading quote block
 with new text only below it (bottom-posting, as Thunderbird does by default). Then the
 signature is removed: the "-- " delimiter near the end, a mailing list's footer, and one-line
-mobile signatures ("Sent from my iPhone", "Get Outlook for iOS", "Von meinem iPhone gesendet").
+mobile signatures ("Sent from my iPhone", "Get Outlook for iOS", "Von meinem iPhone gesendet",
+and the Russian "Отправлено из …").
 
 When nothing is left — a forward with no note above it, a reply that is only quotes — the
 whole text is the answer: a forward's content *is* the message. The same ideas as GitHub's
@@ -34,17 +39,19 @@ _WRAP = 3  # lines an attribution may be wrapped over
 
 _OPENER = re.compile(r"^(?:on|le|am|el|op|il|em|den|dne|på|w dniu)\s", re.IGNORECASE)
 _WROTE = re.compile(
-    r"(?:wrote|writes|a écrit|schrieb|escribió|escreveu|schreef|scrisse|ha scritto|skrev|kirjoitti|"
-    r"napisał|napsal|написал|написала)\b[^:]{0,120}:$",
+    r"(?:wrote|writes|a écrit|schrieb|escribió|escreveu|schreef|geschreven|scrisse|ha scritto|skrev|"
+    r"kirjoitti|napisał|napsal|написал|написала|пишет)\b[^:]{0,120}:$",
     re.IGNORECASE,
 )
 _DIGIT = re.compile(r"\d")
+_ADDRESS_COLON = re.compile(r"@[^\s@]+\s*:$")  # Gmail's attribution in languages it writes no verb in
 _SEPARATOR = re.compile(
     r"^(?:-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original|"
     r"oorspronkelijk bericht|messaggio originale|originalmeddelande|opprinnelig melding|"
     r"oprindelig meddelelse|mensagem original|forwarded message|weitergeleitete nachricht|"
     r"message transféré|mensaje reenviado|doorgestuurd bericht|messaggio inoltrato|"
-    r"vidarebefordrat meddelande|mensagem encaminhada)\s*-{2,}"
+    r"vidarebefordrat meddelande|mensagem encaminhada|исходное сообщение|пересылаемое сообщение|"
+    r"пересланное сообщение)\s*-{2,}"
     r"|(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|"
     r"inicio del mensaje reenviado|begin doorgestuurd bericht|inizio messaggio inoltrato)\s*:)$",
     re.IGNORECASE,
@@ -54,7 +61,7 @@ _FROM_LABELS = frozenset({"from", "von", "de", "van", "da", "från", "fra", "od"
 _DATE_LABELS = frozenset(
     {
         "sent", "date", "gesendet", "datum", "envoyé", "envoye", "enviado", "enviado el", "fecha",
-        "verzonden", "inviato", "data", "skickat", "sendt", "wysłano", "odesláno",
+        "verzonden", "inviato", "data", "skickat", "sendt", "wysłano", "odesláno", "отправлено", "дата",
     }
 )  # fmt: skip
 _SUBJECT_LABELS = frozenset(
@@ -70,6 +77,7 @@ _SUBJECT_LABELS = frozenset(
         "emne",
         "temat",
         "předmět",
+        "тема",
     }
 )
 _HEADER_BLOCK_LINES = 10
@@ -78,7 +86,8 @@ _MOBILE_SIGNATURE = re.compile(
     r"|sent (?:with|using|via) (?:proton ?mail|blackberry|outlook|spark|bluemail|yahoo).{0,60}"
     r"|get outlook for .{1,80}|von meine[mr]? .{1,60} gesendet"
     r"|envoyé (?:de|depuis) (?:mon|ma) .{1,60}|enviado (?:desde|de) mi .{1,60}"
-    r"|verzonden (?:vanaf|met) (?:mijn )?.{1,60}|inviato da .{1,60}|skickat från .{1,60})\.?$",
+    r"|verzonden (?:vanaf|met) (?:mijn )?.{1,60}|inviato da .{1,60}|skickat från .{1,60}"
+    r"|отправлено \w{1,3} .{1,60})\.?$",
     re.IGNORECASE,
 )
 _FOOTER_RULE = re.compile(r"^_{20,}\s*$")  # Mailman's footer: a rule, then "<list> mailing list"
@@ -149,10 +158,35 @@ def _attribution(lines: list[str], start: int) -> int:
             if _WROTE.search(joined) and _DIGIT.search(joined):
                 return extra + 1
         return 0
-    if first.endswith(":") and len(first) < 300 and _WROTE.search(first):
-        following = next((_clean(line) for line in lines[start + 1 : start + 3] if _clean(line)), "")
-        return 1 if following.startswith(">") else 0
+    return _bare_attribution(lines, start)
+
+
+def _bare_attribution(lines: list[str], start: int) -> int:
+    """An attribution without an opening word: the lines from `start` (up to _WRAP) that end in a
+    "wrote:" with a name before it, or in a dated address and a colon, right above a quote.
+    Wrapped over several lines only when it names an address and begins with a date or with it."""
+    first = _clean(lines[start])
+    joined = ""
+    for index in range(start, min(start + _WRAP, len(lines))):
+        line = _clean(lines[index])
+        if not line or line.startswith(">"):
+            return 0
+        joined = f"{joined} {line}".lstrip()
+        if len(joined) > 300:
+            return 0
+        wrote = _WROTE.search(joined)
+        dated_address = _DIGIT.search(joined) and _ADDRESS_COLON.search(joined)
+        said = bool(wrote and wrote.start() > 0) or bool(dated_address)
+        if said and index > start and not ("@" in joined and (_DIGIT.search(first) or "@" in first)):
+            return 0
+        if said and _quote_follows(lines, index + 1):
+            return index - start + 1
     return 0
+
+
+def _quote_follows(lines: list[str], start: int) -> bool:
+    following = next((_clean(line) for line in lines[start : start + 2] if _clean(line)), "")
+    return following.startswith(">")
 
 
 def _inline_reply(lines: list[str], start: int) -> bool:

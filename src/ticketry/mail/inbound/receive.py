@@ -11,17 +11,15 @@ from sqlalchemy.orm import Session
 
 from ticketry.core.clock import now
 from ticketry.jobs import service as jobs
+from ticketry.mail.inbound import events as mail_events
 from ticketry.mail.inbound.decode import (
     addresses,
     decode_header_value,
     message_ids,
-    parse_addresses,
     read_header_section,
 )
+from ticketry.mail.inbound.senders import choose_sender
 from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
-
-INGEST_TASK = "mail.ingest"
-
 
 # --- storing -----------------------------------------------------------------------------------
 
@@ -41,7 +39,7 @@ def receive(
     )
     entry.raw = raw
     session.flush()
-    jobs.enqueue(session, INGEST_TASK, mail_log_id=entry.id)
+    jobs.enqueue(session, mail_events.INGEST({"mail_log_id": entry.id}))
     return entry
 
 
@@ -103,12 +101,12 @@ class _Summary:
 def _summary(raw: bytes) -> _Summary:
     """The log's columns from the headers, read in linear time (`decode.read_header_section`:
     the stdlib's header parser is quadratic on hostile values) and never trusted to be well
-    formed. The address is read from the raw From, so an encoded display name
-    (`=?utf-8?q?victim=40x?= <mallory@y>`) cannot pass for the sender."""
+    formed. The sender is chosen as `parse` chooses it (`senders`), from the raw From, so an
+    encoded display name (`=?utf-8?q?victim=40x?= <mallory@y>`) cannot pass for the sender."""
     try:
         headers = read_header_section(raw)
         message_id = next(iter(message_ids(headers.get("message-id") or "")), "")
-        sender = next((address for _, address in parse_addresses(headers.get("from") or "")), "")
+        sender = choose_sender(headers).address
         recipients = addresses(headers.get_all("to"))
         subject = decode_header_value(headers.get("subject") or "")
     except Exception:  # a log line must never stop a mail from being stored
@@ -132,4 +130,4 @@ def requeue(session: Session, entry: MailLog, *, release: bool, vouch: bool = Fa
     entry.reason = "Queued again by an admin."
     entry.updated_at = now()
     session.flush()
-    jobs.enqueue(session, INGEST_TASK, mail_log_id=entry.id, release=release, vouch=vouch)
+    jobs.enqueue(session, mail_events.INGEST({"mail_log_id": entry.id, "release": release, "vouch": vouch}))

@@ -152,6 +152,9 @@ class MailLogItem(Schema):
     message_id: int | None = Field(description="The ticket message it became, or was sent for.")
     mailbox_id: int | None
     attempts: int
+    problems: list[str] = Field(
+        description="Inbound: what had to be cut, ignored or guessed while reading the mail."
+    )
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None

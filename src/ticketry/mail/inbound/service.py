@@ -38,6 +38,7 @@ from ticketry.mail.inbound.errors import (
 )
 from ticketry.mail.inbound.imap import ImapAccount, ImapError, ImapSecurity
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
+from ticketry.mail.inbound.parse import parse
 from ticketry.mail.outbound import service as outbound
 from ticketry.mail.outbound.compose import InvalidAddress, address
 from ticketry.mail.outbound.models import REPROCESSABLE, Direction, MailLog, MailStatus
@@ -371,21 +372,42 @@ def get_mail(session: Session, actor: Actor, mail_id: int, *, lock: bool = False
     return entry
 
 
+NO_SENDER = (
+    "This mail has no usable sender address (From), so processing it again cannot make a ticket "
+    "or a reply of it: it stays as it is. Download it to read it."
+)
+
+
+def senderless(entry: MailLog) -> bool:
+    """A held or refused mail that names nobody who could have written it: releasing it skips
+    the check that refused it, and once made a customer without an address (issue 14 A.1). The
+    logged sender is what the parser read; only a blank one is read again, in case the parser
+    has learnt to find one since (its raw mail must be loaded)."""
+    if entry.direction is not Direction.INBOUND or entry.status not in HELD or entry.raw is None:
+        return False
+    if users.is_valid_email(entry.sender):
+        return False
+    return not users.is_valid_email(parse(entry.raw).from_address)
+
+
 def reprocessable(entry: MailLog) -> bool:
     """Whether `reprocess` takes this entry (its raw mail must be loaded)."""
     if entry.raw is None:
         return False
     if entry.direction is Direction.OUTBOUND:
         return entry.status is MailStatus.FAILED
-    return entry.status in REPROCESSABLE
+    return entry.status in REPROCESSABLE and not senderless(entry)
 
 
 def reprocess(session: Session, actor: Actor, mail_id: int) -> MailLog:
     """Inbound mail that was held, refused or failed goes through ingestion again; held mail is
     released (the admin vouches for it), so it is not held again for the same reason. Outbound
     mail that failed is sent again. A mail still waiting (`received`, e.g. after its job died)
-    is queued once more; ingestion takes it only once."""
+    is queued once more; ingestion takes it only once. Held or refused mail without a usable
+    sender is refused (`senderless`): it stays as it is."""
     entry = get_mail(session, actor, mail_id, lock=True)
+    if senderless(entry):
+        raise MailNotReprocessable(NO_SENDER, details={"status": entry.status.value})
     if not reprocessable(entry):
         raise MailNotReprocessable(
             "Only mail that was held, refused or failed can be processed again.",
