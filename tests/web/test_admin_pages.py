@@ -131,7 +131,10 @@ class TestAccess:
     def test_agent_form_post_is_refused_and_changes_nothing(self, client: TestClient, db: Database) -> None:
         browser = Browser(client, make_agent(db).email)
         page = browser.post("/admin/departments", {"name": "Returns", "slug": "returns"}, back="/desk")
-        assert flash(page).startswith("error: You do not have the 'admin:directory' permission")
+        assert flash(page) == (
+            "error: You are not allowed to manage organizations, departments and categories. "
+            "Ask an admin if you need to."
+        )
         assert row(db, Department, slug="returns") is None
 
     def test_form_without_csrf_token_is_refused(self, client: TestClient, db: Database) -> None:

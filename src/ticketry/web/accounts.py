@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from ticketry.auth import mail as account_mail
 from ticketry.auth import service as auth_service
 from ticketry.auth import signup as signup_service
-from ticketry.auth.errors import InvalidOneTimeToken
+from ticketry.auth.errors import InvalidCredentials, InvalidOneTimeToken
 from ticketry.auth.models import TokenScope
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
@@ -55,9 +55,11 @@ def _check_pre_csrf(request: Request, sent: str) -> None:
         raise PermissionDenied("The form expired. Reload the page and try again.")
 
 
-def _anonymous_form(request: Request, template: str, context: dict[str, object]) -> Response:
+def _anonymous_form(
+    request: Request, template: str, context: dict[str, object], *, status: int = 200
+) -> Response:
     token = _pre_csrf(request)
-    response = render(request, template, {**context, "pre_csrf": token}, who=None)
+    response = render(request, template, {**context, "pre_csrf": token}, who=None, status=status)
     response.set_cookie(
         PRE_CSRF_COOKIE,
         token,
@@ -116,8 +118,35 @@ def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     _check_pre_csrf(request, pre_csrf)
-    user = auth_service.authenticate(session, email=email, password=password, ip=client_ip(request))
+    try:
+        user = auth_service.authenticate(session, email=email, password=password, ip=client_ip(request))
+    except (InvalidCredentials, TooManyRequests) as refused:
+        return _login_refused(request, session, refused, email=email, next_path=next)
     return _signed_in_redirect(session, request, user.id, safe_next(next, home_for(user.role.is_staff)))
+
+
+def _login_refused(
+    request: Request,
+    session: DbSession,
+    refused: InvalidCredentials | TooManyRequests,
+    *,
+    email: str,
+    next_path: str,
+) -> Response:
+    """The form again, with the reason and the address as typed: only the password is retyped.
+    Returning (not raising) commits the unit, so the failed attempt still counts. A wrong password
+    is a form to correct (200, as the redirect to the form was); a throttled one is a 429."""
+    context = {
+        "next": safe_next(next_path, ""),
+        "allow_signup": site_settings.current(session).allow_signup,
+        "email": email,
+        "error": refused.message,
+    }
+    throttled = refused if isinstance(refused, TooManyRequests) else None
+    response = _anonymous_form(request, "auth/login.html", context, status=429 if throttled else 200)
+    if throttled is not None:
+        response.headers["Retry-After"] = str(throttled.retry_after)
+    return response
 
 
 @router.post("/logout")

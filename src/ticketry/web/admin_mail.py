@@ -26,6 +26,7 @@ from ticketry.mail.inbound import service as mail_service
 from ticketry.mail.inbound.imap import ImapSecurity
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
 from ticketry.mail.outbound.models import Direction, MailStatus
+from ticketry.threads import merge as merges
 from ticketry.users import service as user_service
 from ticketry.web.session import LoginRequired, SignedIn
 from ticketry.web.templating import render, set_flash
@@ -237,6 +238,7 @@ def mail_log_page(
         direction=direction or None, status=status or None, mailbox_id=mailbox_id, query=q
     )
     found = mail_service.list_mail(session, who.actor, filters, PageRequest(page=page, page_size=50))
+    tickets = [e.ticket_id for e in found.items if e.ticket_id is not None]
     mailboxes = mail_service.list_mailboxes(session, who.actor)
     context = {
         "page": found,
@@ -248,6 +250,7 @@ def mail_log_page(
         "mail_statuses": list(MailStatus),
         "tones": STATUS_TONES,
         "params": request.query_params,
+        "ticket_numbers": merges.numbers(session, tickets),  # admins see every ticket
         "section": "mail",
     }
     return render(request, "admin/mail_log.html", context, who=who)
@@ -261,12 +264,16 @@ def mail_entry_page(request: Request, session: DbSession, who: SignedIn, mail_id
         if entry.mailbox_id is not None
         else None
     )
+    senderless = mail_service.senderless(entry)
     context = {
         "entry": entry,
         "mailbox": mailbox,
         "has_raw": entry.raw is not None,
-        "reprocessable": mail_service.reprocessable(entry),
+        "senderless": senderless,
+        "no_sender": mail_service.NO_SENDER,
+        "reprocessable": not senderless and mail_service.reprocessable(entry),
         "tones": STATUS_TONES,
+        "ticket_numbers": merges.numbers(session, [entry.ticket_id] if entry.ticket_id else []),
         "section": "mail",
     }
     return render(request, "admin/mail_entry.html", context, who=who)

@@ -7,19 +7,23 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import QueryParams
 
+from ticketry.auth.actor import Actor
 from ticketry.auth.permissions import Permission
 from ticketry.core.errors import DomainError, ValidationFailed
 from ticketry.core.pagination import PageRequest
+from ticketry.core.schemas import Id
 from ticketry.exports import pdf, tables
 from ticketry.http.deps import BrowserSession, DbSession, PathId
 from ticketry.http.uploads import new_files
 from ticketry.messages import revisions
 from ticketry.messages import service as message_service
 from ticketry.reports import service as reports
+from ticketry.search import query as list_query
 from ticketry.search import service as search
 from ticketry.search import views as saved_views
-from ticketry.search.query import canonical, parse_list_query
+from ticketry.search.query import ListQuery, Params
 from ticketry.search.service import DeskView, TicketFilters, TicketSort
 from ticketry.tickets import lifecycle
 from ticketry.tickets import links as link_service
@@ -46,50 +50,63 @@ VIEW_LABELS = {
 }
 
 
+def _read_list(actor: Actor, query_string: str) -> tuple[ListQuery, Params, str | None]:
+    """The list's filter, its parameters, and why it does not read, if it does not: then the list
+    is its view alone (or the queue)."""
+    try:
+        params = list_query.params_of(query_string)
+    except ValidationFailed as error:
+        return list_query.parse_list_query(actor, {}, defaults=list_query.DESK), {}, error.message
+    try:
+        return list_query.parse_list_query(actor, params, defaults=list_query.DESK), params, None
+    except ValidationFailed as error:
+        try:
+            view = {"view": params.get("view", [])}
+            fallback = list_query.parse_list_query(actor, view, defaults=list_query.DESK)
+        except ValidationFailed:
+            fallback = list_query.parse_list_query(actor, {}, defaults=list_query.DESK)
+        return fallback, params, error.message
+
+
 def _staff_only(who: BrowserSession) -> Response | None:
     """Customers who wander into /desk go home; the desk itself is presentation, not a rule."""
     return None if who.actor.is_staff else RedirectResponse("/", status_code=303)
 
 
 @router.get("")
-def ticket_list(
-    request: Request,
-    session: DbSession,
-    who: SignedIn,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    """Filters come as the query string (see `search.query`): the same reading saved views and
-    exports use."""
+def ticket_list(request: Request, session: DbSession, who: SignedIn) -> Response:
+    """Filters and page come as the query string, read by `search.query` like everywhere else
+    (the API, saved views, exports). A filter that does not read shows the view without it,
+    says why, and keeps what was typed in the form to correct (422)."""
     if (away := _staff_only(who)) is not None:
         return away
-    params = {key: request.query_params.getlist(key) for key in request.query_params}
-    chosen = parse_list_query(who.actor, params)
+    chosen, params, problem = _read_list(who.actor, request.url.query)
     block = "results" if is_htmx(request) and request.headers.get("hx-target") == "results" else None
     # The sidebar's counts cost more than the rest of the page (six capped counts, 70 ms at a
     # million tickets): a page load shows the views at once and fetches their counts after
-    # (`GET /desk/views/counts`), a live refresh (app.js) comes with them, and a list alone
+    # (`GET /desk/views/counts`), a live refresh (live.js) comes with them, and a list alone
     # (htmx, for a filter or a page) has no sidebar.
     counted = "x-live-refresh" in request.headers and block is None
     saved = saved_views.sidebar(session, who.actor, counted=counted)
     saved_id = _int_or_none(request.query_params.get("saved", ""))
     current = next((c.view for c in saved if c.view.id == saved_id), None)
     result = search.find_tickets(
-        session,
-        who.actor,
-        filters=chosen.filters,
-        sort=chosen.sort,
-        page=PageRequest(page=page, page_size=25),
+        session, who.actor, filters=chosen.filters, sort=chosen.sort, page=chosen.page
     )
+    # The filter form and the page links get the list's parameters under their names (an older
+    # spelling, in a bookmark or a saved view, shows in the right field) and the saved view.
+    shown = list_query.spelled(params) + ([("saved", str(saved_id))] if saved_id else [])
     context = {
         "page": result,
-        "view": chosen.view,
+        "view": chosen.view or list_query.DESK.view,
         "views": VIEW_LABELS,
         "counts": search.view_counts(session, who.actor) if counted else None,
         "departments": user_service.list_departments(session),
         "categories": ticket_service.list_categories(session),
         "agents": user_service.list_staff(session),
-        "params": request.query_params,
-        "list_query": canonical(params),
+        "params": QueryParams(shown),
+        "list_query": list_query.canonical(params),
+        "problem": problem,
         "all_tags": tag_service.all_tags(session),
         "export_columns": tables.COLUMNS,
         "default_columns": tables.DEFAULT_COLUMNS,
@@ -101,16 +118,17 @@ def ticket_list(
         "may_share_views": who.actor.can(Permission.ADMIN_VIEWS),
         "sort": chosen.sort.field,
         "order": "desc" if chosen.sort.descending else "asc",
-        "filters_active": chosen.narrowed,
+        "filters_active": chosen.narrowed or problem is not None,
     }
-    return render(request, "desk/list.html", context, who=who, block=block)
+    status = 422 if problem else 200
+    return render(request, "desk/list.html", context, who=who, block=block, status=status)
 
 
 @router.post("/bulk")
 def bulk(
     session: DbSession,
     who: SignedIn,
-    ticket_ids: Annotated[list[int], Form(max_length=500)],
+    ticket_ids: Annotated[list[Id], Form(max_length=500)],
     status: Annotated[TicketStatus | Literal[""], Form()] = "",
     priority: Annotated[Priority | Literal[""], Form()] = "",
     assignee: Annotated[str, Form(max_length=10)] = "",
@@ -149,7 +167,7 @@ def _ticket_label(session: DbSession, who: BrowserSession, ticket_id: int) -> st
     try:
         return ticket_service.get_ticket(session, who.actor, ticket_id, include_deleted=True).number
     except DomainError:
-        return f"#{ticket_id}"
+        return "A ticket you cannot see"
 
 
 def _names(value: str) -> tuple[str, ...]:
@@ -167,7 +185,8 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         return away
     actor = who.actor
     ticket = ticket_service.get_ticket(session, actor, ticket_id, include_deleted=True)
-    record_view(ticket.id)
+    if "x-live-refresh" not in request.headers:  # the page refreshing itself is no new view
+        record_view(ticket.id, viewer_id=actor.user_id)
     # Whom the sidebar offers to assign, transfer to or add as a watcher, where it offers any; the
     # agents' workloads (desk/_assignee_select.html) come after a page load, with a live refresh.
     offers_agents = (
@@ -230,7 +249,7 @@ def reply(
     ticket_id: PathId,
     body: Annotated[str, Form(min_length=1, max_length=100_000)],
     internal: Annotated[bool, Form()] = False,
-    then_status: Annotated[str, Form()] = "",
+    then_status: Annotated[TicketStatus | Literal[""], Form()] = "",
     attachment_ids: AttachmentIds = [],  # noqa: B006 - FastAPI copies defaults per request
 ) -> Response:
     message_service.post_reply(
@@ -240,7 +259,7 @@ def reply(
         body=body,
         is_internal=internal,
         source=Source.WEB,
-        then_status=TicketStatus(then_status) if then_status else None,
+        then_status=then_status or None,
         files=new_files(request, attachment_ids),
     )
     return _back_to(ticket_id, "Note added." if internal else "Reply sent.")
@@ -274,7 +293,13 @@ def change_fields(
         department=department,
         category_id=_int_or_none(category),
     )
-    ticket_service.update_ticket(session, who.actor, ticket_id, edit=edit, expected_version=version)
+    before = (
+        version if version is not None else ticket_service.get_ticket(session, who.actor, ticket_id).version
+    )
+    ticket = ticket_service.update_ticket(session, who.actor, ticket_id, edit=edit, expected_version=version)
+    # An edit that changes something is a new version (tickets.models: version_id_col).
+    if ticket.version == before:
+        return _back_to(ticket_id, "Nothing to save: the ticket already has these details.")
     return _back_to(ticket_id, "Ticket updated.")
 
 

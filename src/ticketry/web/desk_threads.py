@@ -33,12 +33,15 @@ def panel(session: Session, actor: Actor, ticket: Ticket, *, retry: str = "") ->
     merge refused because another customer's ticket was among them, asked again with the warning."""
     can_merge = actor.can(Permission.TICKETS_MERGE)
     done = merges.list_merges(session, actor, ticket.id) if can_merge else []
+    moved_here = merges.moved_here(session, actor, ticket.id) if actor.is_staff else []
     return {
         "retry": retry[:500],
         "can_merge": can_merge,
         "merged_into": merges.merged_into(session, actor, ticket),
         "merges": [MergeView.of(m) for m in done],
-        "moved_here": merges.moved_here(session, actor, ticket.id) if actor.is_staff else [],
+        "moved_here": moved_here,
+        # The thread's "from TICK-2026-0042" badges (SPEC §2: people know tickets by number).
+        "moved_numbers": {source_id: number for source_id, number, _ in moved_here},
     }
 
 

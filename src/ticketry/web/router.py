@@ -13,6 +13,7 @@ from ticketry.core.config import get_settings
 from ticketry.web import (
     accounts,
     admin,
+    admin_jobs,
     admin_mail,
     canned,
     desk,
@@ -49,6 +50,7 @@ for module in (
     live,
     admin,
     admin_mail,
+    admin_jobs,
     tags,
 ):
     web_router.include_router(module.router)

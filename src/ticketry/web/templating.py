@@ -17,6 +17,7 @@ from ticketry.attachments.service import MAX_PER_REQUEST
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.http.deps import BrowserSession
+from ticketry.mail.outbound.smtp import SmtpServer
 from ticketry.messages.revisions import may_edit as may_edit_message
 from ticketry.search.service import VIEW_COUNT_CAP
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
@@ -76,6 +77,11 @@ def _attachment_limits() -> dict[str, int]:
     return {"files": MAX_PER_REQUEST, "file_size": int(get_settings().attachment_max_file_size)}
 
 
+def _outgoing_mail_configured() -> bool:
+    """Whether mail would be sent: the sender reads the same settings (mail.outbound.send)."""
+    return SmtpServer.from_settings(get_settings()) is not None
+
+
 def query_with(params: Any, **changes: Any) -> str:
     """The current query string with some keys replaced (pagination and sort links)."""
     pairs = [(k, v) for k, v in params.multi_items() if k not in changes]
@@ -99,6 +105,7 @@ templates.env.globals.update(
     attachment_limits=_attachment_limits,
     may_edit_message=may_edit_message,
     active_statuses=sorted(ACTIVE_STATUSES, key=list(TicketStatus).index),
+    outgoing_mail_configured=_outgoing_mail_configured,
 )
 
 

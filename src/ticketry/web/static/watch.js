@@ -1,5 +1,5 @@
 // Watchers on the desk: the `w` shortcut, and a toast plus a badge when a watched ticket changes.
-// The live event (app.js relays it as "ticketry:watched") names only the ticket's id and number
+// The live event (live.js relays it as "ticketry:watched") names only the ticket's id and number
 // and what changed; text is only ever set as text. Everything here is an enhancement.
 (function () {
   "use strict";
