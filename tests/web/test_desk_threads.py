@@ -106,7 +106,7 @@ class TestDeskMerge:
             homes = {m.id: m.ticket_id for m in session.scalars(select(Message))}
         assert where == f"/desk/tickets/{new.id}" and f"Split into {new.number}." in landed
         assert homes == {keep.id: ticket.id, move.id: new.id}
-        assert f"from ticket #{ticket.id}" in landed, "the moved message says where it came from"
+        assert f"from {ticket.number}" in landed, "the moved message says where it came from, by number"
 
     def test_customers_do_not_get_the_desk_pages(self, client: TestClient, db: Database) -> None:
         customer = make_customer(db)

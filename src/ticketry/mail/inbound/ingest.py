@@ -38,7 +38,6 @@ from ticketry.core.clock import now
 from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
 from ticketry.core.text import sanitize_mail_html
-from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.jobs.registry import task
 from ticketry.mail.inbound import admission, matching, undeliverable
@@ -52,6 +51,7 @@ from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.messages import service as message_service
 from ticketry.messages.attachments import readable_bytes
 from ticketry.sitesettings import service as site_settings
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets import participants
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Source, Ticket, TicketStatus
@@ -321,8 +321,9 @@ def _deliver(
         ticket = _open(session, entry, plan, author, files)
         if follow_up_of is not None and participants.is_participant(session, follow_up_of, sender):
             entry.reason = f"A reply to the closed ticket {follow_up_of.number}: opened as a follow-up."
-            history.record(session, ticket.id, None, [Change("follow_up_of", None, follow_up_of.number)])
-            history.record(session, follow_up_of.id, None, [Change("follow_up", None, ticket.number)])
+            followed = Change("follow_up_of", None, follow_up_of.number)
+            ticket_changes.aside(session, None, ticket.id, [followed])
+            ticket_changes.aside(session, None, follow_up_of.id, [Change("follow_up", None, ticket.number)])
     if decision.posts and ticket.customer_id == sender.id:
         own = _rules(session, settings).own_addresses
         admission.enlist_copied(session, ticket, sender, mail, decision, settings, own_addresses=own)

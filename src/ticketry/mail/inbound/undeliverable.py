@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
-from ticketry.history import service as history
 from ticketry.history.models import Change
 from ticketry.mail.inbound.bounces import DeliveryReport
 from ticketry.mail.inbound.parse import ParsedMail
 from ticketry.mail.outbound import ids
 from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets.models import Ticket
 from ticketry.users import service as users
 
@@ -92,12 +92,8 @@ def _failure(
         original.updated_at = now()
     if ticket_id is not None:
         recipients = ", ".join(report.failed_recipients) or "the recipient"
-        history.record(
-            session,
-            ticket_id,
-            None,
-            [Change("mail_bounced", None, f"{recipients}: {diagnostic}", internal=True)],
-        )
+        noted = Change("mail_bounced", None, f"{recipients}: {diagnostic}", internal=True)
+        ticket_changes.aside(session, None, ticket_id, [noted])
     log.info("mail.bounce.failed", ticket_id=ticket_id, undeliverable=marked)
     return (
         f"Delivery to {', '.join(report.failed_recipients) or 'an unnamed recipient'} failed: {diagnostic}."
@@ -125,12 +121,8 @@ def _delay(
         original.reason = delay[:2000]
         original.updated_at = now()
     if ticket_id is not None:
-        history.record(
-            session,
-            ticket_id,
-            None,
-            [Change("mail_delayed", None, f"{recipients}: {diagnostic}", internal=True)],
-        )
+        noted = Change("mail_delayed", None, f"{recipients}: {diagnostic}", internal=True)
+        ticket_changes.aside(session, None, ticket_id, [noted])
     return f"Delivery to {recipients} is delayed (the receiving server keeps trying): {diagnostic}."
 
 
