@@ -27,7 +27,7 @@ from bench import server as proc
 from ticketry.core.clock import now
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job, JobStatus
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 
 MAIL_FINISHED = (MailStatus.SENT, MailStatus.NOT_SENT, MailStatus.FAILED)
 

@@ -32,7 +32,7 @@ from ticketry.app import configure_logging  # the composition root: every job ha
 from ticketry.auth import service as auth_service
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job
-from ticketry.mail.outbound.models import Direction, MailLog
+from ticketry.mail.log.models import Direction, MailLog
 from ticketry.tickets import service as ticket_service
 from ticketry.users import service as users
 from ticketry.users.models import Role

@@ -62,12 +62,12 @@ from ticketry.jobs.models import Job, JobStatus
 from ticketry.jobs.worker import Worker
 from ticketry.mail.inbound import poller
 from ticketry.mail.inbound import service as mailboxes
-from ticketry.mail.inbound.imap import ImapSecurity
 from ticketry.mail.inbound.models import Mailbox
+from ticketry.mail.log.models import MailLog
 from ticketry.mail.outbound import ids
 from ticketry.mail.outbound import service as outbound
 from ticketry.mail.outbound.compose import address, compose, parse_from
-from ticketry.mail.outbound.models import MailLog
+from ticketry.mailparse.imap import ImapSecurity
 from ticketry.migrations import upgrade
 from ticketry.users import service as users
 from ticketry.users.models import Role

@@ -3,7 +3,7 @@
 
 Each case is one raw mail built to hit a known worst case of a reading stage: the MIME walk,
 header and charset decoding, HTML sanitising (nh3/html5ever), HTML to text, quote stripping and
-bounce reading. Every case is read by `ticketry.mail.inbound.parse.parse`, the function the
+bounce reading. Every case is read by `ticketry.mailparse.parse.parse`, the function the
 ingest job calls, and timed (wall clock and the thread's CPU time). The figures are printed
 with the size of the mail, whether `parse` marked it over its budget (then the ingest refuses
 it and the worker moves on) and how many problems it noted. Nothing is asserted; DESIGN.md §7.
@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import facts
-from ticketry.mail.inbound.parse import parse
+from ticketry.mailparse.parse import parse
 
 RESULTS = Path(__file__).parent / "results"
 MEGABYTE = 1024 * 1024

@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.servers import free_port
-from ticketry.mail.inbound.imap import ImapAccount, ImapSecurity
-from ticketry.mail.inbound.imapwire import quote_folder
+from ticketry.mailparse.imap import ImapAccount, ImapSecurity
+from ticketry.mailparse.imapwire import quote_folder
 
 DOVECOT = Path("/usr/sbin/dovecot")
 DOVECOT_START_SECONDS = 30

@@ -20,9 +20,9 @@ from ticketry.core.clock import now
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job
 from ticketry.mail.inbound import service as mail_service
-from ticketry.mail.inbound.imap import ImapSecurity
 from ticketry.mail.inbound.models import Mailbox
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
+from ticketry.mailparse.imap import ImapSecurity
 from ticketry.users import service as users
 
 IMAP_PASSWORD = "imap-Sesame-4711-secret"

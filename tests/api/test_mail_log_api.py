@@ -11,7 +11,7 @@ from tests.factories import make_admin, make_agent, make_customer, make_ticket
 from tests.mail_admin import log_mail, mail_entry, make_mailbox, queued_jobs, raw_mail
 
 from ticketry.core.db import Database
-from ticketry.mail.outbound.models import Direction, MailStatus
+from ticketry.mail.log.models import Direction, MailStatus
 
 URL = "/api/v1/mail/log"
 

@@ -27,7 +27,7 @@ from tests.mail_admin import (
 from ticketry.api.mail import _read_mail
 from ticketry.core.db import Database
 from ticketry.mail.inbound.errors import InboundMailTooLarge
-from ticketry.mail.outbound.models import Direction, MailStatus
+from ticketry.mail.log.models import Direction, MailStatus
 
 URL = "/api/v1/mail/inbound"
 RFC822 = {"content-type": "message/rfc822"}

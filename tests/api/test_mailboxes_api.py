@@ -28,8 +28,8 @@ from tests.servers import closed_port
 from ticketry.core import crypto
 from ticketry.core.clock import now
 from ticketry.core.db import Database
-from ticketry.mail.inbound import imap
-from ticketry.mail.inbound.imap import ImapAccount, ImapError, ImapSecurity
+from ticketry.mailparse import imap
+from ticketry.mailparse.imap import ImapAccount, ImapError, ImapSecurity
 
 __all__ = ["dovecot", "imap_user"]
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from tests.browser.conftest import Browsing, Server, shoot
 from tests.browser.test_admin_mail import _push
 from ticketry.mail.inbound.models import Mailbox
-from ticketry.mail.outbound.models import MailLog, MailStatus
+from ticketry.mail.log.models import MailLog, MailStatus
 from ticketry.users import service as users
 
 PNG = (

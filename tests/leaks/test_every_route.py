@@ -41,7 +41,7 @@ from tests.leaks.scene import ok
 from tests.mail_admin import log_mail, make_mailbox
 from tests.security.asgi import Answer, call
 from ticketry.core.db import Database
-from ticketry.mail.outbound.models import Direction, MailStatus
+from ticketry.mail.log.models import Direction, MailStatus
 from ticketry.web.router import VENDOR_FILES
 
 TITLE_WORD = "zanzibarkettle"

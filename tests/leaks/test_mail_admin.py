@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from tests.factories import Persona, make_admin, make_agent, make_customer, web_session
 from tests.mail_admin import IMAP_PASSWORD, log_mail, make_mailbox, raw_mail, webhook_secret
 from ticketry.core.db import Database
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mail.log.models import MailStatus
 
 MAILBOX_WORD = "narwhalmailbox"
 SUBJECT_WORD = "axolotlsubject"

@@ -16,8 +16,8 @@ from tests.mail.inbound import mail, mail_settings, make_mailbox, run_jobs
 from tests.mailserver import MailServer, mailserver
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
+from ticketry.mail.log.models import MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailStatus
 
 __all__ = ["mail_settings", "mailserver"]
 

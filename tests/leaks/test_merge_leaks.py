@@ -26,7 +26,7 @@ from tests.factories import (
 from tests.leaks.scene import NOTE_WORD, PUBLIC_WORD, Scene, markers_in, ok, worked_ticket
 from ticketry.core.db import Database
 from ticketry.jobs.worker import Worker
-from ticketry.mail.outbound.models import MailLog
+from ticketry.mail.log.models import MailLog
 
 B_WORD = "bobprivateword"
 A_NOTE_WORD = "wallabynoteword"

@@ -9,7 +9,7 @@ from tests.imapserver import dovecot, dovecot_plain_only, imap_user
 from tests.mailserver import mailserver, smtp_down
 from ticketry.core.db import Database
 from ticketry.jobs.worker import Worker
-from ticketry.mail.outbound.models import MailLog
+from ticketry.mail.log.models import MailLog
 
 __all__ = [
     "deliver",

@@ -20,7 +20,7 @@ from ticketry.core.db import Database
 from ticketry.jobs.worker import Worker
 from ticketry.mail.inbound import receive
 from ticketry.mail.inbound.models import Mailbox
-from ticketry.mail.outbound.models import Direction, MailLog
+from ticketry.mail.log.models import Direction, MailLog
 from ticketry.users import service as users
 
 SUPPORT = "support@help.example.com"

@@ -22,8 +22,8 @@ from ticketry.attachments.kinds import KINDS
 from ticketry.attachments.models import Attachment
 from ticketry.auth import service as auth_service
 from ticketry.core.db import Database
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound.addresses import is_unattended
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.messages.models import Message
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Source, Ticket

@@ -15,7 +15,7 @@ from tests.factories import make_agent, make_customer, make_message, make_ticket
 from tests.mailserver import MailServer
 from ticketry.core.db import Database
 from ticketry.history.models import TicketEvent
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
 from ticketry.users.models import User

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from tests.mail.inbound import mail_settings, make_mailbox
 from tests.mailserver import MailServer
 from ticketry.core.db import Database
-from ticketry.mail.inbound.decode import decode_loose, read_header_section
-from ticketry.mail.inbound.headercharset import MAX_GUESSED_BYTES, guess_charset
-from ticketry.mail.inbound.parse import parse
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mail.log.models import MailStatus
+from ticketry.mailparse.decode import decode_loose, read_header_section
+from ticketry.mailparse.headercharset import MAX_GUESSED_BYTES, guess_charset
+from ticketry.mailparse.parse import parse
 from ticketry.tickets.models import Ticket
 from ticketry.users.models import User
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.imapserver import Dovecot, ImapUser
 from tests.servers import closed_port
-from ticketry.mail.inbound import imapwire
-from ticketry.mail.inbound.imap import (
+from ticketry.mailparse import imapwire
+from ticketry.mailparse.imap import (
     LOGIN_REFUSED,
     PROBES,
     Envelope,
@@ -23,7 +23,7 @@ from ticketry.mail.inbound.imap import (
     ImapSecurity,
     probe,
 )
-from ticketry.mail.inbound.imapwire import String, UnreadableResponse, parse_fetch, quote_folder, uid_sets
+from ticketry.mailparse.imapwire import String, UnreadableResponse, parse_fetch, quote_folder, uid_sets
 
 
 def mail(subject: str, body: str = "Hello.\r\n") -> bytes:

@@ -20,8 +20,8 @@ from ticketry.history.models import TicketEvent
 from ticketry.jobs.worker import Worker
 from ticketry.mail.inbound import ingest
 from ticketry.mail.inbound import service as mail_service
+from ticketry.mail.log.models import MailLog, MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailLog, MailStatus
 from ticketry.messages.models import Message
 from ticketry.sitesettings.models import SINGLE_ROW_ID, SiteSettings
 from ticketry.tickets.models import Source, Ticket, TicketStatus

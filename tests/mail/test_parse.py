@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from ticketry.mail.inbound.decode import decode_text
-from ticketry.mail.inbound.htmlbody import html_to_text, sanitise_html
-from ticketry.mail.inbound.parse import ParsedMail, decode_header_value, parse
-from ticketry.mail.inbound.quotes import reply_text
+from ticketry.mailparse.decode import decode_text
+from ticketry.mailparse.htmlbody import html_to_text, sanitise_html
+from ticketry.mailparse.parse import ParsedMail, decode_header_value, parse
+from ticketry.mailparse.quotes import reply_text
 
 CORPUS = Path(__file__).parent / "corpus"
 EXPECTED: dict[str, dict[str, Any]] = tomllib.loads((CORPUS / "expected.toml").read_text("utf-8"))
@@ -763,7 +763,7 @@ class TestBrokenMime:
         assert parse(mail("body", content_type="garbage")).text == "body"
 
     def test_never_raises_even_on_internal_errors(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from ticketry.mail.inbound import parse as module
+        from ticketry.mailparse import parse as module
 
         def broken(self: object, bodies: object) -> None:
             raise RecursionError("simulated")

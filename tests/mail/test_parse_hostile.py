@@ -15,12 +15,12 @@ import nh3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ticketry.mail.inbound import htmlbody
-from ticketry.mail.inbound import parse as parse_module
-from ticketry.mail.inbound.decode import MAX_HEADER_VALUE, decode_header_value, split_params
-from ticketry.mail.inbound.htmlbody import html_to_text, sanitise_html
-from ticketry.mail.inbound.htmlbounds import bound_markup
-from ticketry.mail.inbound.parse import (
+from ticketry.mailparse import htmlbody
+from ticketry.mailparse import parse as parse_module
+from ticketry.mailparse.decode import MAX_HEADER_VALUE, decode_header_value, split_params
+from ticketry.mailparse.htmlbody import html_to_text, sanitise_html
+from ticketry.mailparse.htmlbounds import bound_markup
+from ticketry.mailparse.parse import (
     MAX_BODY,
     MAX_PARTS,
     MAX_PROBLEMS,
@@ -29,7 +29,7 @@ from ticketry.mail.inbound.parse import (
     ParsedMail,
     parse,
 )
-from ticketry.mail.inbound.quotes import reply_text
+from ticketry.mailparse.quotes import reply_text
 
 FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]

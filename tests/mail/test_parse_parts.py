@@ -21,11 +21,11 @@ from ticketry.attachments.kinds import HEAD_BYTES, identify
 from ticketry.attachments.models import Attachment
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
-from ticketry.mail.inbound.forwarded import MAX_FORWARD_DEPTH, MAX_FORWARDS
 from ticketry.mail.inbound.ingest import file_store
-from ticketry.mail.inbound.parse import MAX_BODY, ParsedMail, parse
+from ticketry.mail.log.models import MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mailparse.forwarded import MAX_FORWARD_DEPTH, MAX_FORWARDS
+from ticketry.mailparse.parse import MAX_BODY, ParsedMail, parse
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
 

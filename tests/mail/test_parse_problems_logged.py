@@ -14,8 +14,8 @@ from tests.factories import make_admin
 from tests.mail_admin import Browser
 from tests.mailserver import MailServer
 from ticketry.core.db import Database
-from ticketry.mail.inbound.parse import parse
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mail.log.models import MailStatus
+from ticketry.mailparse.parse import parse
 
 from .inbound import mail, mail_settings, make_mailbox
 

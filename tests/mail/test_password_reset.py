@@ -16,7 +16,7 @@ from ticketry.auth import mail as account_mail
 from ticketry.auth.models import OneTimeToken
 from ticketry.core.clock import now, travel_to
 from ticketry.core.db import Database
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mail.log.models import MailStatus
 
 RESET = "/api/v1/auth/password-reset"
 CONFIRM = "/api/v1/auth/password-reset/confirm"

@@ -19,9 +19,9 @@ from ticketry.jobs.models import Job
 from ticketry.mail.inbound import events as mail_events
 from ticketry.mail.inbound import poller
 from ticketry.mail.inbound import service as mail_service
-from ticketry.mail.inbound.imap import ImapSecurity
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
+from ticketry.mailparse.imap import ImapSecurity
 from ticketry.tickets.models import Ticket
 from ticketry.users import service as users
 

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from tests.mail.inbound import mail, mail_settings, make_mailbox
 from tests.mailserver import MailServer
 from ticketry.core.db import Database
-from ticketry.mail.inbound.parse import parse
-from ticketry.mail.inbound.quotes import reply_text
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mail.log.models import MailStatus
+from ticketry.mailparse.parse import parse
+from ticketry.mailparse.quotes import reply_text
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
 

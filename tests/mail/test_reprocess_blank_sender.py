@@ -24,7 +24,7 @@ from tests.mailserver import MailServer
 from ticketry.core.db import Database, make_engine
 from ticketry.mail.inbound import ingest, receive
 from ticketry.mail.inbound import service as mail_service
-from ticketry.mail.outbound.models import MailLog, MailStatus
+from ticketry.mail.log.models import MailLog, MailStatus
 from ticketry.migrations import upgrade
 from ticketry.tickets.models import Ticket
 from ticketry.users import service as users

@@ -14,10 +14,10 @@ from ticketry.core.clock import now, travel_to
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job, JobStatus
+from ticketry.mail.log.models import MailStatus
 from ticketry.mail.outbound import compose, ids
 from ticketry.mail.outbound import events as mail_events
 from ticketry.mail.outbound import service as mail_out
-from ticketry.mail.outbound.models import MailStatus
 
 
 def queue_mail(db: Database, *, purpose: str = "test", to: str = "ann@example.com") -> int:

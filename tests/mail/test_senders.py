@@ -21,11 +21,11 @@ from tests.mail.inbound import Inbox, mail_settings, make_mailbox, run_jobs
 from tests.mailserver import MailServer
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
-from ticketry.mail.inbound.decode import read_header_section
-from ticketry.mail.inbound.parse import MAX_PROBLEMS, parse
-from ticketry.mail.inbound.senders import choose_sender
+from ticketry.mail.log.models import MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mailparse.decode import read_header_section
+from ticketry.mailparse.parse import MAX_PROBLEMS, parse
+from ticketry.mailparse.senders import choose_sender
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
 from ticketry.users.models import Role, User

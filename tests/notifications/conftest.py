@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.mailserver import MailServer, mailserver, smtp_down
 from ticketry.core.db import Database
 from ticketry.jobs.worker import Worker
-from ticketry.mail.outbound.models import MailLog
+from ticketry.mail.log.models import MailLog
 
 __all__ = ["content", "deliver", "mail_log", "mailserver", "purposes", "smtp_down"]
 

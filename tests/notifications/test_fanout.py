@@ -26,9 +26,9 @@ from tests.web.test_query_counts import counting
 from ticketry.core.clock import now, travel_to
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job, JobStatus
+from ticketry.mail.log.models import MailLog, MailStatus
 from ticketry.mail.outbound import events as mail_events
 from ticketry.mail.outbound import service as mail_out
-from ticketry.mail.outbound.models import MailLog, MailStatus
 from ticketry.notifications import tasks as notification_tasks
 from ticketry.users.models import Role
 

@@ -14,8 +14,8 @@ from tests.mailserver import MailServer
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job, JobStatus
+from ticketry.mail.log.models import MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailStatus
 from ticketry.users.models import Role
 
 from .conftest import deliver, mail_log

@@ -14,8 +14,8 @@ from tests.mailserver import MailServer
 from tests.notifications.conftest import content, deliver, purposes
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
+from ticketry.mail.log.models import MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailStatus
 from ticketry.messages.models import Message
 from ticketry.threads import merge as merges
 from ticketry.tickets.models import Ticket

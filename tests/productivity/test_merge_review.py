@@ -15,8 +15,8 @@ from tests.mail.inbound import mail, make_mailbox
 from tests.mailserver import MailServer
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
+from ticketry.mail.log.models import MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailStatus
 from ticketry.messages.models import Message
 from ticketry.threads import merge as merges
 from ticketry.tickets.models import Ticket

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from tests.mail.inbound import SUPPORT, mail, mail_settings, make_mailbox, outbound
 from tests.mailserver import MailServer, mailserver
 from ticketry.core.db import Database
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mail.log.models import MailStatus
 from ticketry.tickets.models import Ticket
 
 __all__ = ["mail_settings", "mailserver"]

@@ -34,7 +34,7 @@ from tests.security.asgi import Answer, call
 from ticketry.auth.models import WebSession
 from ticketry.core.db import Database
 from ticketry.jobs.models import Job
-from ticketry.mail.inbound.imap import ImapSecurity
+from ticketry.mailparse.imap import ImapSecurity
 from ticketry.web.router import VENDOR_FILES
 
 # Everything anyone may call without signing in: (method, path template).

@@ -30,9 +30,10 @@ from tests.imapserver import Dovecot, ImapUser, dovecot, imap_user
 from tests.mail_admin import make_mailbox, set_mailbox
 from tests.servers import closed_port
 from ticketry.core.db import Database
-from ticketry.mail.inbound import imap, poller
-from ticketry.mail.inbound.imap import ImapSecurity
+from ticketry.mail.inbound import poller
 from ticketry.mail.inbound.models import Mailbox
+from ticketry.mailparse import imap
+from ticketry.mailparse.imap import ImapSecurity
 
 __all__ = ["dovecot", "imap_user"]
 

@@ -30,8 +30,8 @@ from tests.mail.inbound import SUPPORT, Inbox, mail, mail_settings, make_mailbox
 from tests.mailserver import MailServer, mailserver
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
+from ticketry.mail.log.models import MailLog, MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailLog, MailStatus
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket, TicketParticipant, TicketStatus
 from ticketry.users.models import User

@@ -32,8 +32,8 @@ from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.mail.inbound import service as mail_service
 from ticketry.mail.inbound.identity import Proof, authenticate
-from ticketry.mail.inbound.parse import parse
-from ticketry.mail.outbound.models import MailStatus
+from ticketry.mail.log.models import MailStatus
+from ticketry.mailparse.parse import parse
 from ticketry.tickets.models import Ticket
 from ticketry.users.models import User
 

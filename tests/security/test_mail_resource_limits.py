@@ -25,11 +25,11 @@ from tests.factories import make_admin
 from tests.mail.inbound import mail, mail_settings, make_mailbox, run_jobs
 from tests.mailserver import MailServer, mailserver
 from ticketry.core.db import Database
-from ticketry.mail.inbound import parse as parse_module
 from ticketry.mail.inbound import service as mail_service
-from ticketry.mail.inbound.htmlbody import html_to_text, sanitise_html
-from ticketry.mail.inbound.parse import parse
-from ticketry.mail.outbound.models import MailLog, MailStatus
+from ticketry.mail.log.models import MailLog, MailStatus
+from ticketry.mailparse import parse as parse_module
+from ticketry.mailparse.htmlbody import html_to_text, sanitise_html
+from ticketry.mailparse.parse import parse
 from ticketry.tickets.models import Ticket
 
 __all__ = ["mail_settings", "mailserver"]

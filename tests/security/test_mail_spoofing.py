@@ -20,8 +20,8 @@ from tests.mailserver import MailServer, mailserver
 from ticketry.auth import service as auth_service
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import readable_tickets

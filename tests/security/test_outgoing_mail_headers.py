@@ -42,9 +42,9 @@ from ticketry.auth import mail as account_mail
 from ticketry.auth import signup
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import compose, ids
 from ticketry.mail.outbound.addresses import is_unattended
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.notifications.preferences import Kind
 from ticketry.threads import merge as merges
 from ticketry.tickets.models import Ticket, TicketStatus

@@ -30,9 +30,9 @@ from tests.servers import closed_port
 
 from ticketry.core.clock import now
 from ticketry.core.db import Database
-from ticketry.mail.inbound.imap import ImapSecurity
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
-from ticketry.mail.outbound.models import Direction, MailStatus
+from ticketry.mail.log.models import Direction, MailStatus
+from ticketry.mailparse.imap import ImapSecurity
 from ticketry.sitesettings import service as site_settings
 from ticketry.users.models import Role
 
@@ -286,7 +286,7 @@ class TestMailboxActions:
     def test_connection_test_shows_what_the_server_said(
         self, client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        from ticketry.mail.inbound import imap
+        from ticketry.mailparse import imap
 
         monkeypatch.setattr(imap, "probe", lambda account: "Connected; 2 messages in INBOX.")
         admin = make_admin(db)

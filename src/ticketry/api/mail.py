@@ -26,7 +26,6 @@ from ticketry.http.deps import (
 )
 from ticketry.http.downloads import SANDBOX_CSP
 from ticketry.http.uploads import IDLE_SECONDS, UploadCancelled, UploadStalled
-from ticketry.mail.inbound import imap
 from ticketry.mail.inbound import service as mail_service
 from ticketry.mail.inbound.errors import InboundMailTooLarge
 from ticketry.mail.inbound.schemas import (
@@ -39,7 +38,8 @@ from ticketry.mail.inbound.schemas import (
     MailLogView,
     WebhookSecretView,
 )
-from ticketry.mail.outbound.models import Direction, MailStatus
+from ticketry.mail.log.models import Direction, MailStatus
+from ticketry.mailparse import imap
 
 router = APIRouter(tags=["mail"])
 

@@ -9,7 +9,7 @@ from ticketry.core.db import Base
 from ticketry.history import models as history_models
 from ticketry.jobs import models as job_models
 from ticketry.mail.inbound import models as mailbox_models
-from ticketry.mail.outbound import models as mail_models
+from ticketry.mail.log import models as mail_models
 from ticketry.messages import models as message_models
 from ticketry.realtime import models as realtime_models
 from ticketry.search import models as search_models

@@ -32,10 +32,10 @@ from sqlalchemy.orm import Session, joinedload
 from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor
 from ticketry.core.config import Settings, get_settings
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import compose, ids
 from ticketry.mail.outbound import service as outbound
 from ticketry.mail.outbound.addresses import is_unattended
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.messages.models import Message
 from ticketry.messages.repository import readable_messages
 from ticketry.notifications import render

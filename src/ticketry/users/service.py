@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Row, func, select, update
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ticketry.core.clock import now
 from ticketry.core.schemas import MAX_ID
+from ticketry.mailparse.addresses import ADDR_SPEC
 from ticketry.users.errors import (
     DepartmentNotFound,
     DepartmentSlugTaken,
@@ -24,10 +24,6 @@ from ticketry.users.errors import (
 from ticketry.users.models import Department, Organization, Role, User
 
 MAX_EMAIL = 254  # the column's length, and RFC 5321's limit on a forward path
-# One `@` between a local part and a domain, with nothing that cannot stand in a bare addr-spec:
-# no white space, brackets, quotes, commas or the like. As loose as the mail channel's reading of
-# From and Cc (`decode.parse_addresses`): every sender it finds, up to MAX_EMAIL, can be a customer.
-_ADDRESS = re.compile(r"[^\s@<>()\[\]\\,;:\"]+@[^\s@<>()\[\]\\,;:\"']+")
 
 
 def normalize_email(email: str) -> str:
@@ -35,9 +31,11 @@ def normalize_email(email: str) -> str:
 
 
 def is_valid_email(email: str) -> bool:
-    """Whether a user may have this address (normalised first): never blank, never garbage."""
+    """Whether a user may have this address (normalised first): never blank, never garbage. As
+    loose as the mail channel's reading of From and Cc (the same `ADDR_SPEC`): every sender it
+    finds, up to MAX_EMAIL, can be a customer."""
     email = normalize_email(email)
-    return len(email) <= MAX_EMAIL and email.isprintable() and _ADDRESS.fullmatch(email) is not None
+    return len(email) <= MAX_EMAIL and email.isprintable() and ADDR_SPEC.fullmatch(email) is not None
 
 
 def check_email(email: str) -> str:

@@ -21,11 +21,11 @@ from ticketry.auth.permissions import Permission
 from ticketry.core.pagination import PageRequest
 from ticketry.core.schemas import MAX_ID
 from ticketry.http.deps import BrowserSession, DbSession, PathId, browser_session, database, sent_csrf
-from ticketry.mail.inbound import imap
 from ticketry.mail.inbound import service as mail_service
-from ticketry.mail.inbound.imap import ImapSecurity
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
-from ticketry.mail.outbound.models import Direction, MailStatus
+from ticketry.mail.log.models import Direction, MailStatus
+from ticketry.mailparse import imap
+from ticketry.mailparse.imap import ImapSecurity
 from ticketry.threads import merge as merges
 from ticketry.users import service as user_service
 from ticketry.web.session import LoginRequired, SignedIn

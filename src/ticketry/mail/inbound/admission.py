@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from ticketry.core.config import Settings
 from ticketry.mail.inbound.identity import Authentication, Proof, authenticate
-from ticketry.mail.inbound.parse import ParsedMail
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import ids
 from ticketry.mail.outbound.addresses import is_unattended
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mailparse.parse import ParsedMail
 from ticketry.messages.models import Message
 from ticketry.tickets import participants
 from ticketry.tickets.errors import InvalidParticipant

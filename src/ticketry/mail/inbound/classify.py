@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ticketry.mail.inbound.bounces import DeliveryReport
-from ticketry.mail.inbound.decode import parse_addresses
-from ticketry.mail.inbound.parse import ParsedMail
+from ticketry.mailparse.addresses import parse_addresses
+from ticketry.mailparse.bounces import DeliveryReport
+from ticketry.mailparse.parse import ParsedMail
 
 OUR_MESSAGE_ID = re.compile(r"^<ticketry\.[0-9a-z.]+@([^>\s]+)>$")
 AUTOMATIC_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})

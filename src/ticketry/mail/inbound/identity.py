@@ -19,7 +19,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ticketry.mail.inbound.parse import ParsedMail
+from ticketry.mailparse.parse import ParsedMail
 
 MAX_HEADERS = 20  # Authentication-Results headers looked at, top down
 MAX_HEADER_LENGTH = 8000

@@ -45,9 +45,9 @@ from ticketry.mail.inbound import events as mail_events
 from ticketry.mail.inbound.admission import Admission
 from ticketry.mail.inbound.classify import Classification, SenderRules, Verdict, classify
 from ticketry.mail.inbound.models import Mailbox
-from ticketry.mail.inbound.parse import ParsedMail, parse
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mailparse.parse import ParsedMail, parse
 from ticketry.messages import service as message_service
 from ticketry.messages.attachments import readable_bytes
 from ticketry.sitesettings import service as site_settings

@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ticketry.auth import service as auth_service
-from ticketry.mail.inbound.parse import ParsedMail
+from ticketry.mail.log.models import MailLog
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import MailLog
+from ticketry.mailparse.parse import ParsedMail
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import readable_tickets

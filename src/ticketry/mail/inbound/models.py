@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ticketry.core.clock import now
 from ticketry.core.db import Base, UTCDateTime
 from ticketry.core.types import str_enum
-from ticketry.mail.inbound.imap import ImapSecurity
+from ticketry.mailparse.imap import ImapSecurity
 
 
 class ProcessedAction(enum.StrEnum):

@@ -39,9 +39,9 @@ from ticketry.jobs.registry import task
 from ticketry.mail.inbound import events as mail_events
 from ticketry.mail.inbound import receive
 from ticketry.mail.inbound import service as mailboxes
-from ticketry.mail.inbound.imap import Envelope, ImapError, ImapMailbox
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
-from ticketry.mail.outbound.models import MailLog
+from ticketry.mail.log.models import MailLog
+from ticketry.mailparse.imap import Envelope, ImapError, ImapMailbox
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -12,14 +12,10 @@ from sqlalchemy.orm import Session
 from ticketry.core.clock import now
 from ticketry.jobs import service as jobs
 from ticketry.mail.inbound import events as mail_events
-from ticketry.mail.inbound.decode import (
-    addresses,
-    decode_header_value,
-    message_ids,
-    read_header_section,
-)
-from ticketry.mail.inbound.senders import choose_sender
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
+from ticketry.mailparse.addresses import addresses
+from ticketry.mailparse.decode import decode_header_value, message_ids, read_header_section
+from ticketry.mailparse.senders import choose_sender
 
 # --- storing -----------------------------------------------------------------------------------
 

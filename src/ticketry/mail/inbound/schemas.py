@@ -14,9 +14,9 @@ from pydantic import Field, StringConstraints
 
 from ticketry.core.schemas import Id, Input, Schema
 from ticketry.mail.inbound import service as mail_service
-from ticketry.mail.inbound.imap import ImapSecurity
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
+from ticketry.mailparse.imap import ImapSecurity
 
 
 class MailboxView(Schema):

@@ -25,7 +25,7 @@ from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.core.pagination import Page, PageRequest, count_rows
-from ticketry.mail.inbound import imap, receive
+from ticketry.mail.inbound import receive
 from ticketry.mail.inbound.errors import (
     InboundMailTooLarge,
     InvalidMailbox,
@@ -36,12 +36,13 @@ from ticketry.mail.inbound.errors import (
     MailNotFound,
     MailNotReprocessable,
 )
-from ticketry.mail.inbound.imap import ImapAccount, ImapError, ImapSecurity
 from ticketry.mail.inbound.models import Mailbox, ProcessedAction
-from ticketry.mail.inbound.parse import parse
+from ticketry.mail.log.models import REPROCESSABLE, Direction, MailLog, MailStatus
 from ticketry.mail.outbound import service as outbound
 from ticketry.mail.outbound.compose import InvalidAddress, address
-from ticketry.mail.outbound.models import REPROCESSABLE, Direction, MailLog, MailStatus
+from ticketry.mailparse import imap
+from ticketry.mailparse.imap import ImapAccount, ImapError, ImapSecurity
+from ticketry.mailparse.parse import parse
 from ticketry.users import service as users
 
 SEAL_PURPOSE = "mailbox-imap"

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.history.models import Change
-from ticketry.mail.inbound.bounces import DeliveryReport
-from ticketry.mail.inbound.parse import ParsedMail
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import ids
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
+from ticketry.mailparse.bounces import DeliveryReport
+from ticketry.mailparse.parse import ParsedMail
 from ticketry.tickets import changes as ticket_changes
 from ticketry.tickets.models import Ticket
 from ticketry.users import service as users

@@ -27,9 +27,9 @@ from ticketry.core.config import get_settings
 from ticketry.core.db import Database
 from ticketry.jobs import service as jobs
 from ticketry.jobs.registry import task
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import events as mail_events
 from ticketry.mail.outbound.compose import Composed
-from ticketry.mail.outbound.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound.smtp import SmtpServer
 
 log = structlog.get_logger(__name__)

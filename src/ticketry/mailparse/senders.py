@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ticketry.mail.inbound.decode import HeaderSection, read_addresses
+from ticketry.mailparse.addresses import read_addresses
+from ticketry.mailparse.decode import HeaderSection
 
 
 @dataclass(frozen=True)

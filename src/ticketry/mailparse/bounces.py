@@ -7,13 +7,8 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from ticketry.mail.inbound.decode import (
-    HeaderSection,
-    message_ids,
-    parse_addresses,
-    read_header_section,
-    single_line,
-)
+from ticketry.mailparse.addresses import parse_addresses
+from ticketry.mailparse.decode import HeaderSection, message_ids, read_header_section, single_line
 
 MAX_RECIPIENTS = 500  # per-recipient blocks read from one delivery-status part
 MAX_REFERENCES = 50

@@ -34,11 +34,11 @@ from datetime import datetime
 from functools import cached_property
 from urllib.parse import unquote
 
-from ticketry.mail.inbound import bounces, quotes, tnef, uuencoded
-from ticketry.mail.inbound.bounces import DeliveryReport
-from ticketry.mail.inbound.decode import (
+from ticketry.mailparse import bounces, quotes, tnef, uuencoded
+from ticketry.mailparse.addresses import addresses
+from ticketry.mailparse.bounces import DeliveryReport
+from ticketry.mailparse.decode import (
     HeaderSection,
-    addresses,
     decode_header_value,
     decode_loose,
     decode_text,
@@ -51,15 +51,15 @@ from ticketry.mail.inbound.decode import (
     split_params,
     unflow,
 )
-from ticketry.mail.inbound.forwarded import (
+from ticketry.mailparse.forwarded import (
     MAX_FORWARD_DEPTH,
     MAX_FORWARDS,
     Forward,
     html_with_forwards,
     with_forwards,
 )
-from ticketry.mail.inbound.htmlbody import html_to_text, sanitise_html
-from ticketry.mail.inbound.senders import choose_sender
+from ticketry.mailparse.htmlbody import html_to_text, sanitise_html
+from ticketry.mailparse.senders import choose_sender
 
 __all__ = ["DeliveryReport", "MailFile", "ParsedMail", "decode_header_value", "parse"]
 

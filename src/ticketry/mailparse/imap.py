@@ -31,7 +31,7 @@ from typing import Any, Self
 
 import structlog
 
-from ticketry.mail.inbound.imapwire import (
+from ticketry.mailparse.imapwire import (
     FetchValue,
     UnreadableResponse,
     parse_fetch,

@@ -11,13 +11,8 @@ import html as html_lib
 from dataclasses import dataclass
 from datetime import datetime
 
-from ticketry.mail.inbound.decode import (
-    HeaderSection,
-    decode_header_value,
-    parse_addresses,
-    parse_date,
-    single_line,
-)
+from ticketry.mailparse.addresses import parse_addresses
+from ticketry.mailparse.decode import HeaderSection, decode_header_value, parse_date, single_line
 
 MAX_FORWARD_DEPTH = 3  # forwards inside forwards opened; deeper ones stay inside their .eml
 MAX_FORWARDS = 20  # forwarded mails shown per mail; the rest are kept as .eml files only

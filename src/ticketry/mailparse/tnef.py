@@ -22,7 +22,7 @@ from typing import Any
 
 from tnefparse.tnef import TNEF
 
-from ticketry.mail.inbound.decode import decode_loose, decode_text, single_line
+from ticketry.mailparse.decode import decode_loose, decode_text, single_line
 
 MAX_TNEF_BYTES = 25 * 1024 * 1024
 MAX_ENTRIES = 5000  # TNEF entries over the stream and the Outlook items inside it

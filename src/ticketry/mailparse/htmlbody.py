@@ -19,7 +19,7 @@ from html.parser import HTMLParser
 
 import nh3
 
-from ticketry.mail.inbound.htmlbounds import bound_markup
+from ticketry.mailparse.htmlbounds import bound_markup
 
 ALLOWED_TAGS = frozenset(
     {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ticketry.mail.inbound.decode import decode_loose, single_line, uudecode_lines
+from ticketry.mailparse.decode import decode_loose, single_line, uudecode_lines
 
 _BEGIN = re.compile(rb"^begin[ \t]+[0-7]{3,4}[ \t]+([^\r\n]*)\r?$", re.MULTILINE)  # no lazy: linear
 _END = re.compile(rb"^end[ \t]*\r?$", re.MULTILINE)
