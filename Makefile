@@ -38,7 +38,7 @@ test: install ## Run every test (also on PostgreSQL when TICKETRY_TEST_POSTGRES_
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$rc
 
-lint: install ## ruff, mypy (strict) and import-linter (the layers of DESIGN.md)
+lint: install ## ruff, mypy (strict) and import-linter (the layers of docs/architecture.md §3)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy

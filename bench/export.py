@@ -5,7 +5,7 @@ Seeds (or, with `--reuse`, reuses) the load benchmark's database and streams the
 the admin sees it, through the real code path (`exports.tables.csv_stream`, every column) into
 a file, printing the time, rows per second and the process's memory: resident size before,
 the peak while exporting (ru_maxrss) and after. Constant memory means the peak stays near the
-start however many rows there are. Nothing is asserted (DESIGN.md §7).
+start however many rows there are. Nothing is asserted (docs/architecture.md §7).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ header and charset decoding, HTML sanitising (nh3/html5ever), HTML to text, quot
 bounce reading. Every case is read by `ticketry.mailparse.parse.parse`, the function the
 ingest job calls, and timed (wall clock and the thread's CPU time). The figures are printed
 with the size of the mail, whether `parse` marked it over its budget (then the ingest refuses
-it and the worker moves on) and how many problems it noted. Nothing is asserted; DESIGN.md §7.
+it and the worker moves on) and how many problems it noted. Nothing is asserted; docs/architecture.md §7.
 
 `--timeout S` reads each case in a child process and stops it after S seconds (for measuring
 code that is still quadratic: some cases then take hours). `--only WORD` keeps the cases whose

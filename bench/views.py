@@ -6,7 +6,7 @@ the bench admin and the bench agent, then times what every desk list page does f
 the built-in views' counts (`search.view_counts`) with the list of saved views, and the saved
 views' counts (`search.views.count_views`, which the page fetches after it has loaded, within a
 300 ms budget), in process, through the real code. Prints the median and slowest
-of `--runs` rounds per view and for the whole sidebar. Nothing is asserted (DESIGN.md §7); the
+of `--runs` rounds per view and for the whole sidebar. Nothing is asserted (docs/architecture.md §7); the
 views are deleted again at the end.
 """
 

@@ -1,4 +1,4 @@
-"""Plain factory functions and personas (STYLE.md §Tests). Each returns fresh rows."""
+"""Plain factory functions and personas (docs/style.md, Tests). Each returns fresh rows."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def api_ticket(client: TestClient, persona: Persona, **fields: object) -> dict[s
 
 # --- state helpers for tests/leaks, tests/security and the permission matrix --------------------
 
-# Keys a customer-facing payload must never carry, at any depth (SPEC §1 "staff-only fields").
+# Keys a customer-facing payload must never carry, at any depth (docs/product.md §1 "staff-only fields").
 STAFF_ONLY_KEYS = frozenset(
     {
         "assignee",

@@ -1,3 +1,4 @@
-"""Ticketry: a self-hosted helpdesk. See SPEC.md for the product and DESIGN.md for the layers."""
+"""Ticketry: a self-hosted helpdesk. See docs/product.md for the product and
+docs/architecture.md for the layers."""
 
 __version__ = "0.1.0"

@@ -97,7 +97,7 @@ def _schedule_mail_polls(db: Database) -> None:
 
 
 class Background:
-    """The in-process worker and scheduler of a single-node install (DESIGN.md §1)."""
+    """The in-process worker and scheduler of a single-node install (docs/architecture.md §1)."""
 
     def __init__(self, db: Database, files: FileStore, *, run_worker: bool) -> None:
         self.db = db

@@ -1,4 +1,5 @@
-"""Admin CRUD over `/users`, `/organizations`, `/departments` and `/categories` (SPEC §1 "admin")."""
+"""Admin CRUD over `/users`, `/organizations`, `/departments` and `/categories`
+(docs/product.md §1 "admin")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Signing in and out, the current user and personal API tokens (SPEC §4)."""
+"""Signing in and out, the current user and personal API tokens (docs/product.md §4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Mass assignment: a customer sending fields they may not set. Each one is refused with a clear
-4xx or ignored, and never applied (SPEC §1)."""
+4xx or ignored, and never applied (docs/product.md §1)."""
 
 from __future__ import annotations
 
@@ -281,7 +281,7 @@ class TestStatusAndReplies:
 
 
 class TestCustomerEditWindow:
-    """SPEC §1: title and description of an own ticket while it is `open` with no staff reply."""
+    """docs/product.md §1: title and description of an own ticket while it is `open` with no staff reply."""
 
     def test_open_unanswered_ticket_is_editable(self, client: TestClient, db: Database) -> None:
         customer = make_customer(db)

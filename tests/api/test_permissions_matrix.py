@@ -1,4 +1,4 @@
-"""Who may do what to whose ticket (SPEC §1), as one generated matrix: role by action by ticket.
+"""Who may do what to whose ticket (docs/product.md §1), as one generated matrix: role by action by ticket.
 
 The expectation is written down as two tables, read top to bottom:
 
@@ -81,14 +81,14 @@ NONE: frozenset[Kind] = frozenset()
 CUSTOMER_SEES = frozenset({K.OWN, K.COLLEAGUES})
 AGENT_SEES = frozenset({K.IN_DEPARTMENT, K.ASSIGNED_TO_AGENT, K.ASSIGNED_TO_COLLEAGUE, K.WATCHED})
 
-# 1. Visibility (SPEC §1 "sees").
+# 1. Visibility (docs/product.md §1 "sees").
 SEES: dict[Role, frozenset[Kind]] = {
     Role.CUSTOMER: CUSTOMER_SEES,
     Role.AGENT: AGENT_SEES,
     Role.ADMIN: ALL,
 }
 
-# 2. Allowed actions among visible tickets (SPEC §1 "may").
+# 2. Allowed actions among visible tickets (docs/product.md §1 "may").
 MAY: dict[Action, dict[Role, frozenset[Kind]]] = {
     Action.VIEW: {Role.CUSTOMER: CUSTOMER_SEES, Role.AGENT: AGENT_SEES, Role.ADMIN: ALL},
     Action.VIEW_REPLIES: {Role.CUSTOMER: CUSTOMER_SEES, Role.AGENT: AGENT_SEES, Role.ADMIN: ALL},
@@ -315,7 +315,7 @@ def test_permission_matrix(client: TestClient, db: Database, role: Role, action:
 
 
 class TestExpectationTable:
-    """The table itself, against the sentences of SPEC §1 it encodes."""
+    """The table itself, against the sentences of docs/product.md §1 it encodes."""
 
     def test_customer_never_gets_403_for_someone_elses_ticket(self) -> None:
         for action in Action:

@@ -1,4 +1,4 @@
-"""`/api/v1/tickets/{id}/replies`: the conversation and the automatic status rules of SPEC §2."""
+"""`/api/v1/tickets/{id}/replies`: the conversation and the automatic status rules of docs/product.md §2."""
 
 from __future__ import annotations
 

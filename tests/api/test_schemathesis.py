@@ -1,5 +1,5 @@
 """Property-based fuzzing of every operation in /openapi.json: no input, valid or not, from an
-admin or a customer, ever gets a 5xx (SPEC §7 "Bad input gets a clear 4xx error, never a 500").
+admin or a customer, ever gets a 5xx (docs/product.md §7 "Bad input gets a clear 4xx error, never a 500").
 
 Schemathesis generates requests from the app's own schema (positive and negative data), sends
 them in-process through the test client, and checks `not_a_server_error`. Bounded: a fixed

@@ -1,4 +1,4 @@
-"""`/api/v1/tickets`: the ticket contract of SPEC §2-§4, on both backends."""
+"""`/api/v1/tickets`: the ticket contract of docs/product.md §2-§4, on both backends."""
 
 from __future__ import annotations
 
@@ -693,7 +693,7 @@ class TestDeleteAndRestore:
         ticket = open_ticket(client, make_customer(db))
         client.delete(f"/api/v1/tickets/{ticket['id']}", headers=admin.headers)
         response = client.post(f"/api/v1/tickets/{ticket['id']}/restore", headers=make_agent(db).headers)
-        # A deleted ticket does not exist for someone who may not restore it (SPEC §1: 404).
+        # A deleted ticket does not exist for someone who may not restore it (docs/product.md §1: 404).
         assert_error(response, 404, "ticket_not_found")
         assert row(db, ticket["id"]).deleted_at is not None
 

@@ -1,4 +1,4 @@
-"""What a customer's live event stream tells them (issue 12 item 11, SPEC §1: internal notes and
+"""What a customer's live event stream tells them (issue 12 item 11, docs/product.md §1: internal notes and
 staff activity never reach a customer by any path, realtime events included). The attack class is
 CWE-203 (observable discrepancy): an open portal page received an event whenever staff wrote an
 internal note, an agent opened the ticket, or any ticket anywhere changed, and kept streaming after

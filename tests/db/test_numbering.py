@@ -1,4 +1,4 @@
-"""Human ticket numbers `PREFIX-YYYY-NNNN` (SPEC §2): unique under concurrent creation, a fresh
+"""Human ticket numbers `PREFIX-YYYY-NNNN` (docs/product.md §2): unique under concurrent creation, a fresh
 sequence each year, a configurable prefix; on PostgreSQL taken without a lock that creates wait on,
 and continuing after the numbers issued before the sequences existed (migration 0013)."""
 

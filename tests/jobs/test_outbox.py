@@ -1,4 +1,4 @@
-"""The transactional outbox and its worker (DESIGN.md §4): a job exists if and only if its change
+"""The transactional outbox and its worker (docs/architecture.md §4): a job exists if and only if its change
 commits, runs once even with competing workers, is retried, parked as dead, shown to admins."""
 
 from __future__ import annotations

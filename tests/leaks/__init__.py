@@ -1,1 +1,1 @@
-"""Proofs that internal notes and staff-only fields never reach a customer (DESIGN.md §7)."""
+"""Proofs that internal notes and staff-only fields never reach a customer (docs/architecture.md §7)."""

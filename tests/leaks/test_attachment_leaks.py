@@ -1,4 +1,4 @@
-"""Files are read exactly like what they are attached to (SPEC §5): another customer's file, an
+"""Files are read exactly like what they are attached to (docs/product.md §5): another customer's file, an
 internal note's file, another department's, a deleted one and someone's unsent upload are all
 404, on every path, in the API and in the portal."""
 

@@ -1,5 +1,5 @@
 """What is not declared cannot be serialised: the customer schemas, and every model nested in
-them, declare no staff-only field (DESIGN.md §4, STYLE.md "Permissions")."""
+them, declare no staff-only field (docs/architecture.md §4, docs/style.md "Permissions")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every API path a customer can read, after staff worked their ticket: no note, no reason, no
-transfer note, no tag, no assignee, and no staff-only key (SPEC §1)."""
+transfer note, no tag, no assignee, and no staff-only key (docs/product.md §1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Every GET route of the app, API and web, read by people who must not see a ticket (issue 14
-B.6; SPEC §1: a customer asking for someone else's ticket, reply or attachment gets 404; an agent
+B.6; docs/product.md §1: a customer asking for someone else's ticket, reply or attachment gets 404; an agent
 sees the tickets of their departments, assigned to them or watched by them).
 
 The routes are read from the app, so a GET route added later is walked without anything to do

@@ -1,4 +1,4 @@
-"""Exports go through the same visibility as lists (SPEC §3): an agent's CSV or PDF never holds
+"""Exports go through the same visibility as lists (docs/product.md §3): an agent's CSV or PDF never holds
 a ticket of another department, customers export nothing, and a ticket's PDF is 404 to whoever
 cannot see the ticket."""
 

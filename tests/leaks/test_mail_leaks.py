@@ -30,7 +30,7 @@ OUR_MX = "mx.help.example.com"
 
 @pytest.fixture(autouse=True)
 def trusted(monkeypatch: pytest.MonkeyPatch, mail_settings: MailServer) -> Iterator[None]:
-    """Our MX vouches for mail: staff may write notes by mail (SPEC §4)."""
+    """Our MX vouches for mail: staff may write notes by mail (docs/product.md §4)."""
     monkeypatch.setenv("TICKETRY_MAIL_TRUSTED_AUTHSERV_IDS", OUR_MX)
     get_settings.cache_clear()
     yield

@@ -1,5 +1,5 @@
 """Organizations: members of a *shared* organization read each other's tickets, never the notes on
-them; members of a non-shared one see only their own (SPEC §1)."""
+them; members of a non-shared one see only their own (docs/product.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tags are staff-only (SPEC §1): customers never read or set them, and an agent's tag counts
+"""Tags are staff-only (docs/product.md §1): customers never read or set them, and an agent's tag counts
 count only tickets the agent can see."""
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ OUTCOMES = {
 }
 
 
-# The allow-list of SPEC §5 holds for mail as for uploads: a winmail.dat (TNEF) kept as it came is
+# The allow-list of docs/product.md §5 holds for mail as for uploads: a winmail.dat (TNEF) kept as it came is
 # named in the text as not accepted, the rest (a forwarded .eml too) arrive.
 ACCEPTED_EXTENSIONS = frozenset(extension for kind in KINDS.values() for extension in kind.extensions)
 

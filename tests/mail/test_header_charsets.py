@@ -1,4 +1,4 @@
-"""Headers written as raw 8-bit text in a charset nobody declared (issue 14 A.6; SPEC §4, mail
+"""Headers written as raw 8-bit text in a charset nobody declared (issue 14 A.6; docs/product.md §4, mail
 in): a KOI8-R Subject, a windows-1251 display name. Not UTF-8, they were read as windows-1252 and
 became mojibake; now the charset is guessed (`headercharset`, with charset-normalizer), the guess
 is said in the mail's problems, and when it is not confident the old reading stays.

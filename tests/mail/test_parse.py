@@ -1,4 +1,4 @@
-"""Reading inbound mail (SPEC §4, mail in): the corpus of real-world shapes in tests/mail/corpus,
+"""Reading inbound mail (docs/product.md §4, mail in): the corpus of real-world shapes in tests/mail/corpus,
 then charsets, headers, quote stripping, HTML, attachments and delivery reports one by one."""
 
 from __future__ import annotations

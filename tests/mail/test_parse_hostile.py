@@ -1,4 +1,4 @@
-"""Hostile mail (SPEC §4, mail in: "never crashes and stays bounded in time and memory"): parse
+"""Hostile mail (docs/product.md §4, mail in: "never crashes and stays bounded in time and memory"): parse
 must return a well-formed ParsedMail within its limits for arbitrary bytes, for random MIME
 built from strategies, and for generated worst cases. Timings are printed (`pytest -s`), never
 asserted."""

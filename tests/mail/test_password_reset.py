@@ -1,5 +1,5 @@
 """Forgotten passwords end to end: the request, the mail at a real SMTP server, the link, the new
-password; through the API and through the pages (SPEC §4)."""
+password; through the API and through the pages (docs/product.md §4)."""
 
 from __future__ import annotations
 

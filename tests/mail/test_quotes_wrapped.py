@@ -1,6 +1,6 @@
 # ruff: noqa: RUF001, RUF002
 # (the attributions are Russian and other languages; their letters are meant, not look-alikes)
-"""Attribution lines wrapped over two or three lines (issue 14 A.7; SPEC §4: "quoted history
+"""Attribution lines wrapped over two or three lines (issue 14 A.7; docs/product.md §4: "quoted history
 stripped for display"): a Russian iPhone's "26 нояб. 2026 г., в 14:03, Иван Петров
 <ivan@example.ru>" / "написал(а):" left its first line in the reply. Such an attribution is cut in
 every language the quote stripper knows; a line of the reply that merely ends in "wrote:" stays.

@@ -1,4 +1,4 @@
-"""Who a mail is from when its header section bends the rules (issue 14 A.5; SPEC §4, mail in):
+"""Who a mail is from when its header section bends the rules (issue 14 A.5; docs/product.md §4, mail in):
 comments inside addresses, a From with two authors, no From but a Sender or Reply-To, two From
 headers, a From after a line that is no header field. The sender is chosen as the stdlib's parser
 and mail clients read it, the oddity is said in the mail's problems, and the identity rules of

@@ -1,6 +1,6 @@
 """E-mail verification end to end: an account with an unproven address sees a banner, asks for a
 link, the link verifies, the banner goes away; a sign-up's own link proves the address at once;
-through the pages and the API (SPEC §4)."""
+through the pages and the API (docs/product.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What agents hear (SPEC §4, issue 5 part 5): new tickets in their departments, tickets assigned
+"""What agents hear (docs/product.md §4, issue 5 part 5): new tickets in their departments, tickets assigned
 to them, customer replies on their tickets, changes on tickets they watch; never their own
 action, one mail per event each, and only the kinds they chose."""
 

@@ -1,4 +1,4 @@
-"""What the requester hears (SPEC §4, issue 5 part 5): a receipt, every public staff reply, and
+"""What the requester hears (docs/product.md §4, issue 5 part 5): a receipt, every public staff reply, and
 resolved / closed; never an internal note, never their own action, and only what they asked for."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`/api/v1/canned-replies`: personal and shared replies, who may do what, the sandboxed
-variables, usage counting, sorting and search (SPEC §3, issue 6 part 1)."""
+variables, usage counting, sorting and search (docs/product.md §3, issue 6 part 1)."""
 
 from __future__ import annotations
 

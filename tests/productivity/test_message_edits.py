@@ -1,4 +1,4 @@
-"""Editing replies and notes, and their revisions (issue 6 part 5, SPEC §2 "Messages")."""
+"""Editing replies and notes, and their revisions (issue 6 part 5, docs/product.md §2 "Messages")."""
 
 from __future__ import annotations
 

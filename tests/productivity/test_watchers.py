@@ -1,4 +1,4 @@
-"""Watchers (issue 6 part 3, SPEC §3/§4): watch and unwatch, admins add others, the ticket shows
+"""Watchers (issue 6 part 3, docs/product.md §3/§4): watch and unwatch, admins add others, the ticket shows
 its watchers, watchers hear of changes by mail and live, and watching never grants access."""
 
 from __future__ import annotations

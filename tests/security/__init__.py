@@ -1,1 +1,1 @@
-"""One test per attack, named after it (DESIGN.md §7)."""
+"""One test per attack, named after it (docs/architecture.md §7)."""

@@ -1,4 +1,4 @@
-"""Auto-replies and mail loops through real ingest (issue 12 item 10; SPEC §4: "auto-replies,
+"""Auto-replies and mail loops through real ingest (issue 12 item 10; docs/product.md §4: "auto-replies,
 bounces and mail loops never create tickets or trigger replies").
 
 The attack class is the mail loop (CWE-400, uncontrolled resource consumption, via CWE-834

@@ -1,4 +1,4 @@
-"""What the customer's side shows as a ticket's last change (issue 12 item 11; SPEC §1: staff
+"""What the customer's side shows as a ticket's last change (issue 12 item 11; docs/product.md §1: staff
 activity never reaches a customer). CWE-203 (observable discrepancy): `updatedAt` and `version` in
 the customer's API answers, their list order and their `updated_from` filter moved whenever staff
 wrote an internal note, assigned or tagged the ticket, so a customer could watch internal work

@@ -8,7 +8,7 @@ walked too: one without authentication, without `no-store` or with another error
 - Sensitive information in a browser's or a proxy's cache (CWE-524, CWE-525): every answer to a
   request that carries credentials is `Cache-Control: no-store`; static assets alone stay
   cacheable.
-- One error envelope (SPEC §4): every API 4xx, with or without credentials, is
+- One error envelope (docs/product.md §4): every API 4xx, with or without credentials, is
   `{"error": {"code", "message", "details"}}`.
 - NUL and control characters (CWE-158): every route refuses a `%00` in its query string with a
   422 before it runs (one dependency of the whole app, `http.control_characters`).

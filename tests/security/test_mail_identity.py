@@ -1,4 +1,4 @@
-"""Mail that lies about who wrote it (issue 12 items 2 and 3; SPEC §4: "a mail acts for a person
+"""Mail that lies about who wrote it (issue 12 items 2 and 3; docs/product.md §4: "a mail acts for a person
 only as far as it is authenticated").
 
 The attacks: a forged staff From with a ticket number (CWE-290, authentication bypass by

@@ -1,4 +1,4 @@
-"""An outside review of the issue 12 mail-identity work (SPEC §1 "never reaches a customer by any
+"""An outside review of the issue 12 mail-identity work (docs/product.md §1 "never reaches a customer by any
 path", §4 "a mail acts for a person only as far as it is authenticated").
 
 Every test here failed on the first version of that work: each is a hole the review found, its
@@ -342,7 +342,7 @@ def test_by_default_a_forged_customer_from_with_only_a_ticket_number_posts_as_th
     defaults (`TICKETRY_MAIL_TRUSTED_AUTHSERV_IDS` empty, `TICKETRY_MAIL_CUSTOMER_AUTH=not_failed`)
     nothing is ever FAIL, so a mail with a forged `From:` of the customer and nothing but the
     (sequential, guessable) ticket number in its subject is posted in the conversation as the
-    customer — even when the receiving server marked it `dmarc=fail`. SPEC §4 says a mail acts
+    customer — even when the receiving server marked it `dmarc=fail`. docs/product.md §4 says a mail acts
     for a person only as far as it is authenticated (signed reply address, trusted results);
     this one has neither.
 

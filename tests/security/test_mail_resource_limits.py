@@ -1,4 +1,4 @@
-"""One mail must not stall the worker (issue 12 item 4; SPEC §4, mail in).
+"""One mail must not stall the worker (issue 12 item 4; docs/product.md §4, mail in).
 
 The attack class is algorithmic complexity denial of service: CWE-400 (uncontrolled resource
 consumption) through CWE-407 (inefficient algorithmic complexity) and CWE-1333 (inefficient

@@ -1,4 +1,4 @@
-"""Merging two customers' tickets (issue 12 item 8; SPEC §1 "own tickets only", §3 "only with an
+"""Merging two customers' tickets (issue 12 item 8; docs/product.md §1 "own tickets only", §3 "only with an
 explicit confirmation"). The attack class is CWE-639 (authorisation bypass through a key the user
 controls): an agent typing a wrong number merged another customer's ticket, and each customer then
 read the other's private replies and files, without a word of warning."""

@@ -1,4 +1,4 @@
-"""The 7-state lifecycle of SPEC §2, on tickets held in memory (no database)."""
+"""The 7-state lifecycle of docs/product.md §2, on tickets held in memory (no database)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
 T2 = T0 + timedelta(hours=2)
 
-# SPEC §2 "Manual transitions allowed", copied from the spec rather than from the code under test.
+# docs/product.md §2 "Manual transitions allowed", copied from the spec rather than from the code under test.
 SPEC_TABLE: dict[TicketStatus, set[TicketStatus]] = {
     S.OPEN: {S.ANSWERED, S.IN_PROGRESS, S.ON_HOLD, S.CLOSED},
     S.ANSWERED: {S.IN_PROGRESS, S.ON_HOLD, S.WAITING_FOR_RESPONSE, S.CLOSED},
@@ -173,7 +173,7 @@ class TestOnUnassign:
 
 class TestOnMerge:
     """A merged duplicate closes automatically whatever its state; undoing the merge puts back the
-    state it had (SPEC §3), the one move outside the table."""
+    state it had (docs/product.md §3), the one move outside the table."""
 
     @pytest.mark.parametrize("current", [s for s in TicketStatus if s is not S.CLOSED])
     def test_a_merged_duplicate_closes(self, current: TicketStatus) -> None:

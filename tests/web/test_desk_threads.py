@@ -66,7 +66,7 @@ class TestDeskMerge:
     def test_another_customers_ticket_needs_the_second_confirmation(
         self, client: TestClient, db: Database
     ) -> None:
-        """Issue 12 item 8 (SPEC §1 ownership, CWE-639 class): a merge across customers let each
+        """Issue 12 item 8 (docs/product.md §1 ownership, CWE-639 class): a merge across customers let each
         read the other's private replies and files without a word of warning."""
         alice, bob, agent = make_customer(db), make_customer(db), make_agent(db)
         primary = make_ticket(db, alice, title="Alice's printer")

@@ -1,4 +1,4 @@
-"""Garbage in every field of every form of the browser UI (issue 14 B.5; SPEC §7: bad input gets
+"""Garbage in every field of every form of the browser UI (issue 14 B.5; docs/product.md §7: bad input gets
 a clear 4xx, never a 500, never a partial write).
 
 The forms are read from the app's routes: every POST/PUT/PATCH/DELETE route outside `/api/`,

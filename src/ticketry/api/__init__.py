@@ -1,2 +1,2 @@
-"""`/api/v1`: thin adapters that parse, call one use case and return a schema (DESIGN.md §5).
+"""`/api/v1`: thin adapters that parse, call one use case and return a schema (docs/architecture.md §5).
 May import every domain package."""

@@ -1,4 +1,4 @@
-"""One error envelope for everything: `{"error": {"code", "message", "details"}}` (SPEC §4)."""
+"""One error envelope for everything: `{"error": {"code", "message", "details"}}` (docs/product.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/tickets/{id}/links`: related, duplicate and parent/child tickets (SPEC §3). Staff only;
+"""`/tickets/{id}/links`: related, duplicate and parent/child tickets (docs/product.md §3). Staff only;
 a link to a ticket you cannot see is not listed."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """`/tickets/{id}/replies/{message_id}`: editing a reply or note, and reading its earlier texts
-(SPEC §2 "Messages"; the rules are in `messages.revisions`)."""
+(docs/product.md §2 "Messages"; the rules are in `messages.revisions`)."""
 
 from __future__ import annotations
 

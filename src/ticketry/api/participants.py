@@ -1,5 +1,5 @@
 """`/tickets/{id}/participants`: the people whose mail joins a ticket's conversation besides its
-customer (SPEC §4). Staff only; customers never read the list."""
+customer (docs/product.md §4). Staff only; customers never read the list."""
 
 from __future__ import annotations
 

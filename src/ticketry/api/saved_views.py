@@ -1,4 +1,4 @@
-"""`/views`: saved desk filters, personal or shared, with counts and their tickets (SPEC §3)."""
+"""`/views`: saved desk filters, personal or shared, with counts and their tickets (docs/product.md §3)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`/tags`: the tag list with counts and autocomplete, tag management (admins), and one tag at a
-time on a ticket. Staff only: tags are staff-only fields (SPEC §1)."""
+time on a ticket. Staff only: tags are staff-only fields (docs/product.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/tickets`: create, list, read, change, and the named lists of SPEC §3."""
+"""`/tickets`: create, list, read, change, and the named lists of docs/product.md §3."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/tickets/{id}/watch` and `/tickets/{id}/watchers`: following tickets (SPEC §3). Staff only."""
+"""`/tickets/{id}/watch` and `/tickets/{id}/watchers`: following tickets (docs/product.md §3). Staff only."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Files on tickets and messages (SPEC §5): intake, storage, scanning, lifecycle."""
+"""Files on tickets and messages (docs/product.md §5): intake, storage, scanning, lifecycle."""

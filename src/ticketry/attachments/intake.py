@@ -45,7 +45,7 @@ class Limits:
 
 
 def human_size(size: int) -> str:
-    """`1 byte`, `900 bytes`, `1.5 KB`, `50.0 MB` (binary units; web/static/app.js agrees)."""
+    """`1 byte`, `900 bytes`, `1.5 KB`, `50.0 MB` (binary units; web/static/uploads.js agrees)."""
     if size < 1024:
         return "1 byte" if size == 1 else f"{size} bytes"
     value = size / 1024

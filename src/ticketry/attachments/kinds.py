@@ -1,4 +1,4 @@
-"""Which files we accept, decided by their content (SPEC §5), never by the name or the client.
+"""Which files we accept, decided by their content (docs/product.md §5), never by the name or the client.
 
 The content's signature gives a family of kinds (a ZIP container may be a .zip, a .docx or an
 .odt); the name's extension must then be one the family allows, so a download never reaches

@@ -1,4 +1,4 @@
-"""Where file contents live: a local directory or S3-compatible object storage (DESIGN.md §4).
+"""Where file contents live: a local directory or S3-compatible object storage (docs/architecture.md §4).
 
 Both are content-addressed: the key is the content's SHA-256, so storing the same content
 twice stores it once, and no user-chosen name ever becomes a path. Uploads are first written

@@ -24,7 +24,7 @@ class Actor:
 
     @property
     def is_staff(self) -> bool:
-        """Sees internal notes and staff-only fields (SPEC §1)."""
+        """Sees internal notes and staff-only fields (docs/product.md §1)."""
         return Permission.TICKETS_VIEW_INTERNAL in self.permissions
 
     def can(self, permission: Permission) -> bool:

@@ -1,4 +1,4 @@
-"""Admin use cases over people: users, organizations, departments (SPEC §1 "admin").
+"""Admin use cases over people: users, organizations, departments (docs/product.md §1 "admin").
 They live in auth because deciding who may manage whom is an auth rule."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Account mail: password reset and e-mail verification by one-time links (SPEC §4).
+"""Account mail: password reset and e-mail verification by one-time links (docs/product.md §4).
 
 A link carries 256 random bits; only their SHA-256 is stored, bound to one user and one purpose,
 short-lived and single-use (spent with a conditional UPDATE, so two clicks racing spend it once).
@@ -125,7 +125,7 @@ def _queue_mail(
 
 
 def request_password_reset(session: Session, email: str) -> None:
-    """Ask for a reset link (SPEC §4). The request only queues a job with the address, so a known
+    """Ask for a reset link (docs/product.md §4). The request only queues a job with the address, so a known
     and an unknown address cost it exactly the same and nothing in the answer or its timing tells
     whether an account exists; the job (`send_password_reset`) decides."""
     jobs.enqueue(session, auth_events.PASSWORD_RESET_REQUESTED({"email": email.strip()[:254]}))

@@ -90,7 +90,7 @@ class OneTimeToken(Base):
 
 
 class Signup(Base):
-    """A request to create an account (SPEC §1 customers): only an address. The account is made
+    """A request to create an account (docs/product.md §1 customers): only an address. The account is made
     when someone follows the mailed link and chooses a name and a password, so a sign-up never
     tells whether the address has an account, never squats an address, and never makes us mail
     words someone chose to an address nobody has proven. The rows also count sign-ups per client

@@ -1,4 +1,4 @@
-"""Named permissions and the roles that bundle them (SPEC §1). Checked only through `require()`."""
+"""Named permissions and the roles that bundle them (docs/product.md §1). Checked only through `require()`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Customers signing themselves up (SPEC §1; issue 12 item 7).
+"""Customers signing themselves up (docs/product.md §1; issue 12 item 7).
 
 A sign-up asks only for an address. The request stores it and queues a job, the same for a new
 address and for one that has an account, so neither the answer nor its timing tells them apart;

@@ -1,1 +1,1 @@
-"""Canned replies: saved answers agents insert into the composer (SPEC §3)."""
+"""Canned replies: saved answers agents insert into the composer (docs/product.md §3)."""

@@ -1,5 +1,5 @@
 """The sandboxed renderer of canned replies: `{{ dotted.name }}` looked up in an allow-listed
-mapping of plain strings, and nothing else (SPEC §3, "rendered safely").
+mapping of plain strings, and nothing else (docs/product.md §3, "rendered safely").
 
 Deliberately not a template engine: there is no attribute access, no expression, no filter, no
 statement. A placeholder naming anything outside `VARIABLES` (`{{ settings.secret_key }}`,

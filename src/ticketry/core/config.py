@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 0.5
     job_max_attempts: int = 8
     job_lease_seconds: int = 300
-    # Login throttling (SPEC §1, issue: ticket core).
+    # Login throttling (docs/product.md §1, issue: ticket core).
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20
     login_window_seconds: int = 900
@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     assets_dir: str = ""
     log_level: str = "INFO"
 
-    # Attachments (SPEC §5). Local directory by default; `s3://bucket/prefix` for object storage.
+    # Attachments (docs/product.md §5). Local directory by default; `s3://bucket/prefix` for object storage.
     storage_url: str = "./data/attachments"
     s3_endpoint_url: str = ""
     s3_region: str = "us-east-1"
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     # (admins can change it at run time in the settings).
     attachment_retention_days: int = Field(default=30, ge=0, le=36500)
 
-    # Outgoing mail (SPEC §4). Without a host no mail is sent; what would have been is logged.
+    # Outgoing mail (docs/product.md §4). Without a host no mail is sent; what would have been is logged.
     smtp_host: str = ""
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
@@ -68,13 +68,13 @@ class Settings(BaseSettings):
     # Where links in mail point (the address users open Ticketry at).
     public_url: str = "http://127.0.0.1:8000"
 
-    # Incoming mail (SPEC §4). Mail larger than this is not fetched (IMAP) or refused (webhook).
+    # Incoming mail (docs/product.md §4). Mail larger than this is not fetched (IMAP) or refused (webhook).
     mail_max_message_size: ByteSize = Field(default=ByteSize(40 * 1024 * 1024), gt=0)
     # An extra CA bundle for IMAP servers with a private certificate authority.
     mail_ca_file: str = ""
     # More mails than this from one sender in an hour are held as a probable loop.
     mail_max_per_sender_per_hour: int = Field(default=30, ge=1)
-    # Mail identity (SPEC §4, docs/configuration.md#who-a-mail-may-act-for). The authserv-ids of
+    # Mail identity (docs/product.md §4, docs/configuration.md#who-a-mail-may-act-for). The authserv-ids of
     # the receiving mail servers whose `Authentication-Results` headers are believed (comma
     # separated, e.g. `mx.example.com`); any other such header is ignored, as anyone can write one.
     mail_trusted_authserv_ids: str = ""

@@ -1,7 +1,7 @@
 """Engine, sessions and the unit of work.
 
 Only this module (and the job worker, through `unit_of_work`) commits: one Session per request
-or job, committed on success and rolled back on any error (DESIGN.md §4).
+or job, committed on success and rolled back on any error (docs/architecture.md §4).
 
 SQLite is run the way a server database needs it: WAL, foreign keys on, a busy timeout, and
 `BEGIN IMMEDIATE` for write transactions so that two writers queue on the lock instead of

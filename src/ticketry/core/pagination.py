@@ -1,4 +1,4 @@
-"""Page requests and the list envelope `{"data": [...], "pagination": {...}}` (SPEC §4)."""
+"""Page requests and the list envelope `{"data": [...], "pagination": {...}}` (docs/product.md §4)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def pagination_view(page: Page[T]) -> PaginationView:
 
 class ListPage(Schema, Generic[T]):
     """The list envelope for lists that are not paged (a ticket's replies, reference data):
-    the same shape as every other list (SPEC §4), everything on one page."""
+    the same shape as every other list (docs/product.md §4), everything on one page."""
 
     data: list[T]
     pagination: PaginationView

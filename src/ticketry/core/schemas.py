@@ -1,4 +1,4 @@
-"""Schema base: camelCase JSON out, snake_case or camelCase accepted in (SPEC §4).
+"""Schema base: camelCase JSON out, snake_case or camelCase accepted in (docs/product.md §4).
 
 Also the one rule for control characters in text a client sends (issue 12, item 12): Unicode's
 control characters (category Cc: C0, DEL and C1) are refused everywhere, except tab, and line

@@ -1,4 +1,4 @@
-"""Tickets and lists as PDF (SPEC §3), through WeasyPrint, the optional extra `ticketry[pdf]`.
+"""Tickets and lists as PDF (docs/product.md §3), through WeasyPrint, the optional extra `ticketry[pdf]`.
 
 The HTML is built here from escaped text and the messages' own sanitised HTML, and WeasyPrint
 may fetch nothing while it lays it out (no file, no URL: a message's image cannot make the server

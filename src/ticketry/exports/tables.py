@@ -1,4 +1,4 @@
-"""The current filtered list as CSV (SPEC §3), streamed in constant memory.
+"""The current filtered list as CSV (docs/product.md §3), streamed in constant memory.
 
 The rows come from `search.filtered_tickets`, the same visibility-first select as the list, in
 the list's order, read with a streaming cursor in chunks; each chunk's tags come in one more

@@ -36,7 +36,7 @@ class TicketEvent(Base):
     new_value: Mapped[str | None] = mapped_column(Text, default=None)
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Staff-only events (assignee, tags, internal notes) never reach a customer (SPEC §1).
+    # Staff-only events (assignee, tags, internal notes) never reach a customer (docs/product.md §1).
     is_internal: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 

@@ -1,4 +1,4 @@
-"""Delivery reports: what a bounce says failed, and which of our mails it was (SPEC §4: bounces
+"""Delivery reports: what a bounce says failed, and which of our mails it was (docs/product.md §4: bounces
 never create tickets; the ingest marks the address undeliverable). Pure; used by `parse`."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The pieces of a mail that arrive as bytes in a declared, missing or wrong charset, turned into
 text: bodies, header sections, RFC 2047 encoded words, RFC 2231 parameters, Message-IDs and
-dates (address lists: `addresses`). Pure; used by `parse` (SPEC §4, mail in).
+dates (address lists: `addresses`). Pure; used by `parse` (docs/product.md §4, mail in).
 
 Everything here is linear in its input and never raises on bad data, which is why the stdlib's
 header parsers are not used: measured on CPython 3.11, the value parser behind

@@ -1,6 +1,6 @@
 """The charset of header text a mailer wrote as raw 8-bit bytes without declaring it (no RFC 2047
 encoded word): an old Russian client's KOI8-R Subject, a windows-1251 display name. Pure; used by
-`decode.read_header_section` only for bytes that are not UTF-8 (SPEC §4, mail in).
+`decode.read_header_section` only for bytes that are not UTF-8 (docs/product.md §4, mail in).
 
 `charset-normalizer` names the charsets under which the bytes read without mess; alone it cannot
 choose among them for a few dozen bytes (measured with 3.5: a KOI8-R "Привет, не работает

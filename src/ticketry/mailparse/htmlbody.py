@@ -1,5 +1,5 @@
 """A mail's HTML part made safe to keep, and read as text for mail that has no text part. Pure;
-used by `parse` (SPEC §4, mail in).
+used by `parse` (docs/product.md §4, mail in).
 
 Both are linear in their input, because a mail is written by anyone (issue 12 item 4).
 html5ever (inside nh3) is not on every shape of HTML: `htmlbounds.bound_markup` bounds the

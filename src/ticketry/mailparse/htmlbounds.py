@@ -1,5 +1,5 @@
 """A mail's HTML made cheap for an HTML5 parser to read, before nh3 (html5ever) reads it. Pure;
-used by `htmlbody.sanitise_html` (SPEC §4, mail in; issue 12 item 4).
+used by `htmlbody.sanitise_html` (docs/product.md §4, mail in; issue 12 item 4).
 
 html5ever spends time superlinear in its input on some shapes, measured on 1 MB of HTML:
 

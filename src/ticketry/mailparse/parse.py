@@ -1,4 +1,4 @@
-"""Reading one raw inbound mail into what the helpdesk needs (SPEC §4, mail in): addresses and
+"""Reading one raw inbound mail into what the helpdesk needs (docs/product.md §4, mail in): addresses and
 threading ids, a text for the ticket (full, and with quoted history stripped for display),
 sanitised HTML, the attachments and inline images, and the delivery report of a bounce. Pure:
 no database, no I/O, no web framework.

@@ -1,4 +1,4 @@
-"""The new text of a reply: quoted history and signature removed, for display (SPEC §4: "quoted
+"""The new text of a reply: quoted history and signature removed, for display (docs/product.md §4: "quoted
 history stripped for display"); the full text is always kept beside it. Pure.
 
 Mail clients mark the start of the history in a handful of ways, and this module cuts at the

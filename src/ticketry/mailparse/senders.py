@@ -1,4 +1,4 @@
-"""Which address a mail is from (SPEC §4, mail in: the sender finds or becomes the customer),
+"""Which address a mail is from (docs/product.md §4, mail in: the sender finds or becomes the customer),
 chosen as the stdlib's `email` parser and mail clients read a header section that bends the
 rules. Pure; used by `parse` and by the mail log's columns (`receive`).
 

@@ -1,4 +1,4 @@
-"""Who reads which files: exactly who reads what they are attached to (SPEC §5).
+"""Who reads which files: exactly who reads what they are attached to (docs/product.md §5).
 
 A file on a message is readable with the message (`readable_messages`: never an internal
 note's file for a customer, never a deleted message's); a file on a ticket's description with

@@ -1,4 +1,4 @@
-"""Mail held on a ticket for review (SPEC §4): a staff-only message from someone the mail channel
+"""Mail held on a ticket for review (docs/product.md §4): a staff-only message from someone the mail channel
 would not let speak in the conversation. An agent reads it and, with one click, accepts it: it
 becomes a public message of its author, and its author a participant whose later mail joins the
 conversation as it comes.

@@ -1,4 +1,4 @@
-"""The message table (SPEC §2 "Messages")."""
+"""The message table (docs/product.md §2 "Messages")."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class Message(Base):
     # Set while the message sits on another ticket by a merge or split: where it came from.
     # (No foreign key, like Ticket.merged_into_id: see migration 0009.)
     moved_from_ticket_id: Mapped[int | None] = mapped_column(Integer, default=None)
-    # Set while the message is mail the channel would not let speak in the conversation (SPEC §4):
+    # Set while the message is mail the channel would not let speak in the conversation (docs/product.md §4):
     # from someone who is not a participant, or failing the sender checks. Such a message is
     # internal (staff only) until an agent accepts it; the text says why it was held.
     held_reason: Mapped[str | None] = mapped_column(Text, default=None)
@@ -55,7 +55,7 @@ class Message(Base):
 
 
 class MessageRevision(Base):
-    """A text a message had before an edit (SPEC §2): every revision is kept."""
+    """A text a message had before an edit (docs/product.md §2): every revision is kept."""
 
     __tablename__ = "message_revisions"
     __table_args__ = (Index("ix_message_revisions_message_id_id", "message_id", "id"),)

@@ -1,4 +1,4 @@
-"""Editing messages and reading their earlier texts (SPEC §2 "Messages": edits keep the full
+"""Editing messages and reading their earlier texts (docs/product.md §2 "Messages": edits keep the full
 history and show an "edited" marker).
 
 Who may edit which message:

@@ -1,4 +1,4 @@
-"""Posting replies and notes, and reading a ticket's conversation (SPEC §2 "Messages")."""
+"""Posting replies and notes, and reading a ticket's conversation (docs/product.md §2 "Messages")."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def post_reply(
     then_status: TicketStatus | None = None,
     files: NewFiles | None = None,
 ) -> Message:
-    """A public reply or an internal note, with the automatic status rules of SPEC §2.
+    """A public reply or an internal note, with the automatic status rules of docs/product.md §2.
     `then_status` is the desk's "send and set status": one transaction, both or neither.
     `files` go with the message; a message of files alone needs no text."""
     if not body.strip() and not files:
@@ -103,7 +103,7 @@ def post_mail_reply(
     there is no access check here; the status rules are the web's. `body` is the new text
     (quoted history stripped); `mail_text` / `mail_html` keep the whole mail for display.
 
-    With `held_reason` the mail channel would not let it speak (SPEC §4: an outsider, a sender
+    With `held_reason` the mail channel would not let it speak (docs/product.md §4: an outsider, a sender
     that failed its checks): it is a staff-only message that changes no status, until an agent
     accepts it (`accept_held`)."""
     ticket = ticket_changes.begin_trusted(session, ticket_id)

@@ -1,4 +1,4 @@
-"""Live notes to watchers (SPEC §4): a watcher with the desk open sees "TICK-… changed" at once.
+"""Live notes to watchers (docs/product.md §4): a watcher with the desk open sees "TICK-… changed" at once.
 
 Each watcher gets an event on their own `user:<id>` channel, sent after the job's writes
 commit. It carries the ticket's id and number and a short wording of the change (the same words

@@ -1,4 +1,4 @@
-"""The ticket and message events, as job handlers: who hears about each (SPEC §4, issue 5 part 5).
+"""The ticket and message events, as job handlers: who hears about each (docs/product.md §4, issue 5 part 5).
 
 Customers: ticket received, each public staff reply (always), resolved and closed. Agents: a
 new unassigned ticket in their departments, a ticket assigned to them, a customer reply on
@@ -131,7 +131,7 @@ def ticket_updated(session: Session, payload: ticket_events.TicketUpdated) -> Wr
 
 @staged(ticket_events.MERGED)
 def ticket_merged(session: Session, payload: ticket_events.TicketsMerged) -> Writes | None:
-    """The secondary's customer is told when they are not the primary's (SPEC §3); watchers of
+    """The secondary's customer is told when they are not the primary's (docs/product.md §3); watchers of
     both tickets hear of it as a change."""
     primary = load_ticket(session, payload["ticket_id"])
     secondary = load_ticket(session, payload["secondary_id"])

@@ -1,4 +1,4 @@
-"""`GET /stats` and `GET /agents` (SPEC §3): computed in the database, scoped by visibility."""
+"""`GET /stats` and `GET /agents` (docs/product.md §3): computed in the database, scoped by visibility."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Saved views: a desk filter kept under a name (SPEC §3 "views")."""
+"""Saved views: a desk filter kept under a name (docs/product.md §3 "views")."""
 
 from __future__ import annotations
 

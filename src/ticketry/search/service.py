@@ -1,4 +1,4 @@
-"""Ticket lists: every filter of SPEC §3 combined, sorted, paginated, visibility first."""
+"""Ticket lists: every filter of docs/product.md §3 combined, sorted, paginated, visibility first."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def ticket_order(
 def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> Select[Ticket]:
     """The select of every ticket matching the filters that the actor may see."""
     if filters.assigned_to is not None or filters.tags:
-        # Assignee and tags are staff-only (SPEC §1): filtering by them would reveal them.
+        # Assignee and tags are staff-only (docs/product.md §1): filtering by them would reveal them.
         require(actor, Permission.TICKETS_VIEW_INTERNAL)
     query = readable_tickets(actor, include_deleted=filters.deleted)
     if filters.deleted and actor.can(Permission.TICKETS_DELETE):
@@ -201,7 +201,7 @@ def count_tickets(session: Session, actor: Actor, filters: TicketFilters, *, cap
 
 
 class DeskView(enum.StrEnum):
-    """The desk's sidebar (SPEC §3 shortcuts)."""
+    """The desk's sidebar (docs/product.md §3 shortcuts)."""
 
     QUEUE = "queue"
     MINE = "mine"

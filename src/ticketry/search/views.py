@@ -1,4 +1,4 @@
-"""Saved views (SPEC §3): a desk filter kept under a name, personal or shared by an admin.
+"""Saved views (docs/product.md §3): a desk filter kept under a name, personal or shared by an admin.
 
 A view stores the desk's query string, never a result: its tickets and its count are always
 worked out for the person looking, through the same parser and visibility as the desk list. A

@@ -42,6 +42,6 @@ class InvalidSplit(ValidationFailed):
 
 
 class CustomersDiffer(Conflict):
-    """A merge across customers needs an explicit confirmation (SPEC §3)."""
+    """A merge across customers needs an explicit confirmation (docs/product.md §3)."""
 
     code = "customers_differ"

@@ -1,4 +1,4 @@
-"""Merge duplicates into a primary ticket, and undo a merge exactly (SPEC §3, issue 6 part 6).
+"""Merge duplicates into a primary ticket, and undo a merge exactly (docs/product.md §3, issue 6 part 6).
 
 A merge moves every message of the secondary (with its files) to the primary, turns the
 secondary's description into a message there, adds its tags and watchers, and closes the
@@ -144,7 +144,7 @@ def merge_tickets(
 ) -> list[TicketMerge]:
     """Merge each secondary into the primary. All or nothing: one refused ticket refuses all.
 
-    Tickets of another customer merge only with `confirm_different_customers` (SPEC §3): after
+    Tickets of another customer merge only with `confirm_different_customers` (docs/product.md §3): after
     the merge each customer reads the other's messages and files, so it is never a side effect
     of typing a wrong number."""
     wanted = list(dict.fromkeys(secondary_ids))

@@ -1,4 +1,4 @@
-"""Split chosen messages off into a new ticket (SPEC §3, issue 6 part 6).
+"""Split chosen messages off into a new ticket (docs/product.md §3, issue 6 part 6).
 
 The new ticket has the same customer, department, priority and category; the chosen messages
 (and their files) move to it and remember where they came from; the two tickets are linked as

@@ -1,4 +1,4 @@
-"""Categories (SPEC §2): what a ticket is about, kept by admins (`admin:directory`). Tickets keep
+"""Categories (docs/product.md §2): what a ticket is about, kept by admins (`admin:directory`). Tickets keep
 their history when a category goes; putting one on a ticket is a ticket use case (`create`,
 `service.update_ticket`)."""
 

@@ -21,7 +21,7 @@ A change is *public* when any of its history records is: a public reply, a statu
 description, priority, department or category change. Only a public change moves what the
 customer's side shows as the ticket's last change (`public_updated_at`, `public_version`) and
 reaches the customer's live channels; a note, an assignment, a tag, a watcher or a link is seen
-by staff alone, as its history is (SPEC §1: internal activity never reaches a customer, not even
+by staff alone, as its history is (docs/product.md §1: internal activity never reaches a customer, not even
 as a timestamp; issue 12 item 11).
 """
 

@@ -1,4 +1,4 @@
-"""Opening a ticket (SPEC §2): a customer files for themself, staff may file for a customer, and
+"""Opening a ticket (docs/product.md §2): a customer files for themself, staff may file for a customer, and
 mail opens one through the same use case (`mail.inbound.ingest`)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The 7-state lifecycle (SPEC §2) as data, plus the automatic rules. Pure: no I/O.
+"""The 7-state lifecycle (docs/product.md §2) as data, plus the automatic rules. Pure: no I/O.
 
 Each function mutates the ticket in memory and returns the `Change`s it made, for history.
 """
@@ -29,7 +29,7 @@ STATUS_ORDER: tuple[TicketStatus, ...] = tuple(TicketStatus)
 ACTIVE_STATUSES: frozenset[TicketStatus] = frozenset(
     {S.OPEN, S.ANSWERED, S.WAITING_FOR_RESPONSE, S.ON_HOLD, S.IN_PROGRESS}
 )
-# A customer's own reply wakes the ticket from these (SPEC §2).
+# A customer's own reply wakes the ticket from these (docs/product.md §2).
 _CUSTOMER_REPLY_REOPENS = frozenset({S.ANSWERED, S.WAITING_FOR_RESPONSE, S.RESOLVED})
 
 
@@ -81,7 +81,7 @@ def on_unassign(ticket: Ticket, at: datetime) -> list[Change]:
 
 
 def on_merged(ticket: Ticket, at: datetime) -> list[Change]:
-    """A duplicate merged into another ticket closes, whatever its state (SPEC §3)."""
+    """A duplicate merged into another ticket closes, whatever its state (docs/product.md §3)."""
     if ticket.status is S.CLOSED:
         return []
     return _enter(ticket, S.CLOSED, at, automatic=True)

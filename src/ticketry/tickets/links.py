@@ -1,4 +1,4 @@
-"""Links between tickets: related, duplicate, parent and child, shown on both sides (SPEC §3).
+"""Links between tickets: related, duplicate, parent and child, shown on both sides (docs/product.md §3).
 
 One row per pair (`TicketLink`): `source` is the parent of `target` for a parent link, the
 duplicate of `target` for a duplicate link. A pair is linked at most once, whichever way round,

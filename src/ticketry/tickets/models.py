@@ -1,4 +1,4 @@
-"""Tickets, categories, tags, watchers and the per-year number sequence (SPEC §2)."""
+"""Tickets, categories, tags, watchers and the per-year number sequence (docs/product.md §2)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class Source(enum.StrEnum):
 
 
 class TicketNumberSequence(Base):
-    """The last number handed out per year; numbers restart each year (SPEC §2)."""
+    """The last number handed out per year; numbers restart each year (docs/product.md §2)."""
 
     __tablename__ = "ticket_number_sequences"
 
@@ -174,7 +174,7 @@ class Ticket(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     view_count: Mapped[int] = mapped_column(Integer, default=0)
-    # A merged duplicate points at the ticket it was merged into (SPEC §3); mail to it lands there.
+    # A merged duplicate points at the ticket it was merged into (docs/product.md §3); mail to it lands there.
     # No foreign key: adding one on SQLite rebuilds the table and drops its search triggers
     # (migration 0009); tickets are only ever soft-deleted, so the id always exists.
     merged_into_id: Mapped[int | None] = mapped_column(Integer, index=True, default=None)
@@ -217,7 +217,7 @@ class ParticipantRole(enum.StrEnum):
 
 
 class TicketParticipant(Base):
-    """Someone whose mail joins the ticket's conversation as it comes (SPEC §4): besides the
+    """Someone whose mail joins the ticket's conversation as it comes (docs/product.md §4): besides the
     customer (and members of a shared organization), only these. Anyone else's mail is held as a
     staff-only message until an agent accepts it."""
 

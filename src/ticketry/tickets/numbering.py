@@ -1,4 +1,4 @@
-"""Human ticket numbers `PREFIX-YYYY-NNNN` from a per-year sequence (SPEC §2).
+"""Human ticket numbers `PREFIX-YYYY-NNNN` from a per-year sequence (docs/product.md §2).
 
 PostgreSQL: one SEQUENCE per year (`ticket_numbers_2026`). `nextval` is outside transactions, so
 concurrent creates never wait on each other; a rolled-back ticket leaves a gap (allowed), never a

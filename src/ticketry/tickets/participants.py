@@ -1,4 +1,4 @@
-"""Who takes part in a ticket's conversation by mail (SPEC §4): its customer, members of the
+"""Who takes part in a ticket's conversation by mail (docs/product.md §4): its customer, members of the
 customer's organization when that organization is shared, and the participants listed here:
 people the customer copied (Cc) on a mail to the ticket, people an agent accepted a held mail
 from, and people staff added. Anyone else's mail is held as a staff-only message.

@@ -1,4 +1,4 @@
-"""Who sees which tickets. `readable_tickets` is the ONLY place that decides it (DESIGN.md §4):
+"""Who sees which tickets. `readable_tickets` is the ONLY place that decides it (docs/architecture.md §4):
 lists, counts, search, exports and notifications all start from it. `ticket_visible` is the same
 rule read off one ticket already loaded by id, and must stay its exact twin (tests/leaks)."""
 

@@ -1,6 +1,6 @@
 """Tickets as each audience sees them, and what clients may send.
 
-`*CustomerView` schemas do not even declare staff-only fields (SPEC §1): what is not declared
+`*CustomerView` schemas do not even declare staff-only fields (docs/product.md §1): what is not declared
 cannot be serialised to a customer by mistake.
 """
 

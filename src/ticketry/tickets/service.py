@@ -1,4 +1,4 @@
-"""Ticket use cases: the only code that changes tickets (SPEC §2, §3).
+"""Ticket use cases: the only code that changes tickets (docs/product.md §2, §3).
 
 Each use case checks access and permission, changes the ticket, records history and enqueues
 its side effects, all in the caller's transaction (through `tickets.changes`); it only ever
@@ -182,7 +182,7 @@ def _apply_edit(session: Session, actor: Actor, ticket: Ticket, edit: TicketEdit
 
 
 def add_tag(session: Session, actor: Actor, ticket_id: int, name: str) -> Ticket:
-    """Put one tag on a ticket, creating it if the actor may create tags (SPEC §3)."""
+    """Put one tag on a ticket, creating it if the actor may create tags (docs/product.md §3)."""
     ticket = _access_live(session, actor, ticket_id)
     require(actor, Permission.TICKETS_UPDATE)
     names = [*(t.name for t in ticket.tags), name]
@@ -198,7 +198,7 @@ def remove_tag(session: Session, actor: Actor, ticket_id: int, name: str) -> Tic
 
 
 def _ensure_customer_may_edit(actor: Actor, ticket: Ticket, provided: frozenset[str]) -> None:
-    """SPEC §1: title/description of an own ticket while it is open and has no staff reply."""
+    """docs/product.md §1: title/description of an own ticket while it is open and has no staff reply."""
     _ensure_requester(actor, ticket, "edit")
     forbidden = sorted(provided - CUSTOMER_EDITABLE)
     if forbidden:
@@ -244,7 +244,7 @@ def change_status(
 
 
 def _ensure_customer_may_set(actor: Actor, ticket: Ticket, status: TicketStatus) -> None:
-    """Customers close their own tickets and reopen them; nothing else (SPEC §1)."""
+    """Customers close their own tickets and reopen them; nothing else (docs/product.md §1)."""
     _ensure_requester(actor, ticket, "change the status of")
     if status is TicketStatus.CLOSED:
         require(actor, Permission.TICKETS_CLOSE)
@@ -267,7 +267,7 @@ def reopen_ticket(session: Session, actor: Actor, ticket_id: int, *, reason: str
 
 
 def assign_ticket(session: Session, actor: Actor, ticket_id: int, *, assignee_id: int) -> Ticket:
-    """Assign; an open ticket moves to in_progress (SPEC §2). Agents may only take unassigned
+    """Assign; an open ticket moves to in_progress (docs/product.md §2). Agents may only take unassigned
     tickets for themselves; assigning anyone else is an admin's `tickets:assign`."""
     ticket = _access_live(session, actor, ticket_id)
     if not actor.can(Permission.TICKETS_ASSIGN):
@@ -297,7 +297,7 @@ def unassign_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
 def transfer_ticket(
     session: Session, actor: Actor, ticket_id: int, *, to_agent_id: int, note: str | None = None
 ) -> Ticket:
-    """The assignee hands the ticket to another agent, with a note kept in history (SPEC §3)."""
+    """The assignee hands the ticket to another agent, with a note kept in history (docs/product.md §3)."""
     ticket = _access_live(session, actor, ticket_id)
     require(actor, Permission.TICKETS_TRANSFER)
     if ticket.assignee_id != actor.user_id and not actor.can(Permission.TICKETS_ASSIGN):
@@ -339,7 +339,7 @@ def _set_assignee(
 
 def delete_ticket(session: Session, actor: Actor, ticket_id: int) -> Ticket:
     """Soft delete. Visibility is checked before the permission, so a ticket the actor cannot
-    see answers 404 like every other action on it (SPEC §1: do not reveal existence)."""
+    see answers 404 like every other action on it (docs/product.md §1: do not reveal existence)."""
     ticket = _access_live(session, actor, ticket_id)
     require(actor, Permission.TICKETS_DELETE)
     ticket.deleted_at = now()

@@ -1,7 +1,7 @@
-"""Tags (SPEC §3): name and colour, counted, renamed, merged, deleted. Putting them on tickets
+"""Tags (docs/product.md §3): name and colour, counted, renamed, merged, deleted. Putting them on tickets
 is a ticket use case (`tickets.service.add_tag` / `remove_tag`, and the `tags` field of an edit).
 
-Tags are staff-only fields (SPEC §1): customers never read or set them. Admins (`admin:tags`)
+Tags are staff-only fields (docs/product.md §1): customers never read or set them. Admins (`admin:tags`)
 manage the list; agents put existing tags on tickets and, while the site setting
 `agents_create_tags` is on (the default), create new ones by typing them.
 """

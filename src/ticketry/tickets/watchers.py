@@ -1,4 +1,4 @@
-"""Watchers: staff who follow a ticket and hear of its changes (SPEC §3, §4).
+"""Watchers: staff who follow a ticket and hear of its changes (docs/product.md §3, §4).
 
 Watching never grants access to a ticket one cannot already read: `watch` loads the ticket
 through `access_ticket` first (404 otherwise). An agent who watches a ticket outside their

@@ -1,4 +1,4 @@
-"""Users, organizations and departments (SPEC §1)."""
+"""Users, organizations and departments (docs/product.md §1)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Organization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    # Members of a shared organization see each other's tickets (SPEC §1).
+    # Members of a shared organization see each other's tickets (docs/product.md §1).
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 

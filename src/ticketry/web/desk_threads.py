@@ -40,7 +40,7 @@ def panel(session: Session, actor: Actor, ticket: Ticket, *, retry: str = "") ->
         "merged_into": merges.merged_into(session, actor, ticket),
         "merges": [MergeView.of(m) for m in done],
         "moved_here": moved_here,
-        # The thread's "from TICK-2026-0042" badges (SPEC §2: people know tickets by number).
+        # The thread's "from TICK-2026-0042" badges (docs/product.md §2: people know tickets by number).
         "moved_numbers": {source_id: number for source_id, number, _ in moved_here},
     }
 

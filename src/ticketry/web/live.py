@@ -57,7 +57,7 @@ def events(
         raise NotAuthenticated("Sign in to receive live updates.")
     actor = who.actor
     if actor.is_staff:
-        # The desk's lists, and watched tickets that changed (SPEC §4).
+        # The desk's lists, and watched tickets that changed (docs/product.md §4).
         channels = {DESK_CHANNEL, user_channel(actor.user_id)}
     else:
         channels = {customer_channel(actor.user_id)}

@@ -139,7 +139,7 @@ def edit(
     description: Annotated[str, Form(min_length=1, max_length=100_000)],
     version: Annotated[int | None, Form(ge=0, le=2**31 - 1)] = None,
 ) -> Response:
-    """SPEC §1: the requester may fix the title and description until staff answers."""
+    """docs/product.md §1: the requester may fix the title and description until staff answers."""
     edit = ticket_service.TicketEdit(
         provided=frozenset({"title", "description"}), title=" ".join(title.split()), description=description
     )

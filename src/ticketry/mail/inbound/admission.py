@@ -1,4 +1,4 @@
-"""Whether a mail may speak for the person it names, on the ticket it names (SPEC §4: "a mail
+"""Whether a mail may speak for the person it names, on the ticket it names (docs/product.md §4: "a mail
 acts for a person only as far as it is authenticated").
 
 Three answers:

@@ -1,4 +1,4 @@
-"""How far a mail proves who wrote it (SPEC §4: "a mail acts for a person only as far as it is
+"""How far a mail proves who wrote it (docs/product.md §4: "a mail acts for a person only as far as it is
 authenticated"). Pure: the parsed mail and the trusted servers in, a verdict out.
 
 Anyone can write `From: the-ceo@example.com`, and anyone can write an `Authentication-Results`

@@ -1,4 +1,4 @@
-"""From a stored raw mail to a ticket or a message (DESIGN.md §4 "Mail in").
+"""From a stored raw mail to a ticket or a message (docs/architecture.md §4 "Mail in").
 
 `receive.receive()` has stored the raw mail and queued `mail.ingest`. The task parses,
 classifies and threads it, stages its files (outside any transaction: scanning and storing take

@@ -37,7 +37,7 @@ class MailStatus(enum.StrEnum):
     SPAM_HELD = "spam_held"
     REJECTED = "rejected"  # denied sender, too large
     # the sender could not be trusted to act as who it names (staff without proof, a forged
-    # customer opening a ticket): waits for an admin to release it (SPEC §4)
+    # customer opening a ticket): waits for an admin to release it (docs/product.md §4)
     HELD = "held"
 
 
