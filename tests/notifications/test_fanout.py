@@ -185,6 +185,31 @@ class TestBatchRunAgain:
         mail_out.send(db, job.payload)
         assert len(mailserver.messages) == len(rest)
 
+    def test_a_mail_claimed_by_a_killed_worker_is_not_sent_twice(
+        self, db: Database, mailserver: MailServer
+    ) -> None:
+        """A worker killed between handing a mail to the server and recording it left the mail
+        claimed: the job, run again by another worker, sends the rest and marks that one failed as
+        interrupted (maybe delivered), for an admin to send again; never a second copy."""
+        for _ in range(3):
+            make_agent(db)
+        ticket = make_ticket(db, make_customer(db))
+        handle_created(db, ticket.id)
+        [job] = queued_sends(db)
+        first, *rest = mail_log(db)
+        with db.unit_of_work() as session:  # what the killed worker committed before sending
+            session.execute(update(MailLog).where(MailLog.id == first.id).values(sent_at=now()))
+        mail_out.send(db, job.payload)
+        assert sorted(m.envelope_to[0] for m in mailserver.messages) == sorted(e.recipients for e in rest)
+        entries = {e.id: e for e in mail_log(db)}
+        assert entries[first.id].status is MailStatus.FAILED and entries[first.id].sent_at is None
+        assert entries[first.id].reason.startswith("Interrupted: ")
+        assert {entries[e.id].status for e in rest} == {MailStatus.SENT}
+        with db.unit_of_work() as session:  # the admin sends it again: once
+            mail_out.resend(session, session.get_one(MailLog, first.id))
+        mail_out.send(db, {"mail_log_id": first.id})
+        assert len(mailserver.messages) == len(rest) + 1
+
 
 class TestVisibilityInBatch:
     def test_only_staff_watchers_who_can_read_the_message_hear_of_it(

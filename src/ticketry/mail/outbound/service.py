@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ticketry.core.clock import now
@@ -36,10 +36,9 @@ log = structlog.get_logger(__name__)
 
 # Mail that carries a secret link: its body is not kept once delivered.
 SECRET_PURPOSES = frozenset({"password_reset", "email_verification", "signup"})
-# A sending job records its outcomes after this many mails, so a crash re-sends at most these.
-RECORD_EVERY = 20
 
 SmtpFailure = smtplib.SMTPException | OSError
+Retries = dict[float, list[int]]  # delay in seconds -> the mails to try again after it
 
 
 @dataclass(frozen=True)
@@ -108,10 +107,11 @@ def queue_many(session: Session, mails: Sequence[Outgoing]) -> list[int]:
 
 def resend(session: Session, entry: MailLog) -> None:
     """An admin sends a failed mail again, with a fresh count of attempts."""
-    entry.status, entry.reason, entry.attempts, entry.updated_at = (
+    entry.status, entry.reason, entry.attempts, entry.sent_at, entry.updated_at = (
         MailStatus.QUEUED,
         "Queued again by an admin.",
         0,
+        None,
         now(),
     )
     session.flush()
@@ -155,19 +155,33 @@ def _ids(payload: mail_events.SendMail) -> list[int]:
 
 @task(mail_events.SEND)
 def send(db: Database, payload: mail_events.SendMail) -> None:
-    """Deliver the logged mails of the job over one connection. No transaction is open while the
-    SMTP server is talked to, so a slow or hanging server never holds a database lock (on
-    SQLite: the one write lock). Outcomes are recorded every `RECORD_EVERY` mails; past half the
-    job's lease the rest goes to a new job, so no other worker takes this one over mid-way."""
+    """Deliver the logged mails of the job over one connection, each at most once. No
+    transaction is open while the SMTP server is talked to, so a slow or hanging server never
+    holds a database lock (on SQLite: the one write lock).
+
+    Each mail is claimed before it is handed to the server (`sent_at` set and committed,
+    together with the outcome of the mail before it). A worker killed between the claim and the
+    record leaves the mail claimed: whoever takes the job over does not send it again but marks
+    it failed as interrupted, for an admin to send again if it did not arrive (no mail twice;
+    docs/scale-out.md, "Crashes"). Past half the job's lease the rest goes to a new job, so no
+    other worker takes this one over mid-way."""
     settings = get_settings()
     server = SmtpServer.from_settings(settings)
     with db.unit_of_work(write=False) as session:
         rows = session.execute(
-            select(MailLog.id, MailLog.raw, MailLog.sender, MailLog.recipients)
+            select(MailLog.id, MailLog.raw, MailLog.sender, MailLog.recipients, MailLog.sent_at)
             .where(MailLog.id.in_(_ids(payload)), MailLog.status.not_in(FINISHED))
             .order_by(MailLog.id)
         ).all()
-    pending = [_Pending(row.id, row.raw, row.sender, row.recipients.split(", ")) for row in rows]
+    interrupted = [row.id for row in rows if row.sent_at is not None]
+    pending = [
+        _Pending(row.id, row.raw, row.sender, row.recipients.split(", "))
+        for row in rows
+        if row.sent_at is None
+    ]
+    if interrupted:
+        with db.unit_of_work() as session:
+            _give_up_interrupted(session, interrupted)
     if server is None:
         with db.unit_of_work() as session:
             _record(session, [_Outcome(item.id) for item in pending], configured=False)
@@ -175,21 +189,54 @@ def send(db: Database, payload: mail_events.SendMail) -> None:
     deadline = time.monotonic() + settings.job_lease_seconds / 2
     connection = _Connection(server)
     outcomes: list[_Outcome] = []
+    # Failures wait for the job's last record to be queued as retries, one job per delay. If the
+    # worker dies first, the job itself is run again and tries them at once.
+    retries: Retries = defaultdict(list)
     try:
-        for done, item in enumerate(pending, start=1):
-            outcomes.append(connection.send(item))
-            rest = [later.id for later in pending[done:]]
-            late = time.monotonic() > deadline
-            if len(outcomes) >= RECORD_EVERY or late or not rest:
-                with db.unit_of_work() as session:
-                    _record(session, outcomes, configured=True)
-                    if late and rest:
-                        jobs.enqueue(session, mail_events.SEND(_payload(rest)))
-                if late:
-                    return
+        for index, item in enumerate(pending):
+            with db.unit_of_work() as session:
+                _record(session, outcomes, configured=True, retries=retries)
                 outcomes = []
+                if time.monotonic() > deadline:
+                    jobs.enqueue(session, mail_events.SEND(_payload([later.id for later in pending[index:]])))
+                    _retry_later(session, retries)
+                    return
+                claimed = _claim(session, item.id)
+            if claimed:
+                outcomes.append(connection.send(item))
+        with db.unit_of_work() as session:
+            _record(session, outcomes, configured=True, retries=retries)
+            _retry_later(session, retries)
     finally:
         connection.close()
+
+
+def _claim(session: Session, mail_id: int) -> bool:
+    """Mark the mail as being handed to the server; False if it is claimed or finished already."""
+    claimed = session.execute(
+        update(MailLog)
+        .where(MailLog.id == mail_id, MailLog.sent_at.is_(None), MailLog.status.not_in(FINISHED))
+        .values(sent_at=now())
+    )
+    return getattr(claimed, "rowcount", 0) == 1
+
+
+def _give_up_interrupted(session: Session, mail_ids: Sequence[int]) -> None:
+    """Mails a killed worker had claimed and never recorded: maybe delivered, so not sent again."""
+    entries = session.scalars(
+        select(MailLog)
+        .where(MailLog.id.in_(mail_ids), MailLog.sent_at.is_not(None), MailLog.status.not_in(FINISHED))
+        .with_for_update()
+    )
+    for entry in entries:
+        started = entry.sent_at
+        entry.status, entry.sent_at, entry.updated_at = MailStatus.FAILED, None, now()
+        entry.reason = (
+            f"Interrupted: the worker stopped while handing this mail to the SMTP server "
+            f"(at {started:%Y-%m-%d %H:%M:%S} UTC), so it may have been delivered. It is not sent again "
+            "by itself; send it again from the mail log if it did not arrive."
+        )
+        log.warning("mail.interrupted", mail_log_id=entry.id)
 
 
 class _Connection:
@@ -237,7 +284,9 @@ class _Connection:
             client.close()
 
 
-def _record(session: Session, outcomes: Sequence[_Outcome], *, configured: bool) -> None:
+def _record(
+    session: Session, outcomes: Sequence[_Outcome], *, configured: bool, retries: Retries | None = None
+) -> None:
     """Each mail's status; the failures to retry get one job per delay."""
     if not outcomes:
         return
@@ -249,7 +298,7 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, configured: bool)
         .with_for_update()
     )
     by_id = {entry.id: entry for entry in entries}
-    retries: dict[float, list[int]] = defaultdict(list)
+    later: Retries = defaultdict(list) if retries is None else retries
     for outcome in outcomes:
         entry = by_id.get(outcome.id)
         if entry is None or entry.status in FINISHED:
@@ -262,11 +311,15 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, configured: bool)
             )
             log.info("mail.not_configured", mail_log_id=entry.id, purpose=entry.purpose)
         elif outcome.no_body:
-            entry.status, entry.reason = MailStatus.FAILED, "The message body is no longer kept."
+            entry.status, entry.reason, entry.sent_at = (
+                MailStatus.FAILED,
+                "The message body is no longer kept.",
+                None,
+            )
         elif outcome.failure is not None:
             delay = _failed(entry, outcome.failure, settings.mail_max_attempts)
             if delay is not None:
-                retries[delay].append(entry.id)
+                later[delay].append(entry.id)
         else:
             entry.attempts += 1
             entry.status = MailStatus.SENT
@@ -274,6 +327,12 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, configured: bool)
             entry.reason = f"Refused by the server: {', '.join(outcome.refused)}" if outcome.refused else ""
             if entry.purpose in SECRET_PURPOSES:
                 entry.raw = None
+    if retries is None:
+        _retry_later(session, later)
+
+
+def _retry_later(session: Session, retries: Retries) -> None:
+    """One job per delay for the failures to try again."""
     for delay, ids in retries.items():
         jobs.enqueue(session, mail_events.SEND(_payload(ids)), delay_seconds=delay)
 
@@ -281,6 +340,7 @@ def _record(session: Session, outcomes: Sequence[_Outcome], *, configured: bool)
 def _failed(entry: MailLog, error: SmtpFailure, max_attempts: int) -> float | None:
     """Count the attempt; the delay before the next one, or None when given up."""
     entry.attempts += 1
+    entry.sent_at = None  # not delivered: a later job may claim it again
     permanent = isinstance(error, smtplib.SMTPRecipientsRefused) or (
         isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
     )
