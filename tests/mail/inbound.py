@@ -20,7 +20,7 @@ from ticketry.core.db import Database
 from ticketry.jobs.worker import Worker
 from ticketry.mail.inbound import receive
 from ticketry.mail.inbound.models import Mailbox
-from ticketry.mail.log.models import Direction, MailLog
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.users import service as users
 
 SUPPORT = "support@help.example.com"
@@ -128,3 +128,24 @@ def mail_settings(
     get_settings.cache_clear()
     yield mailserver
     get_settings.cache_clear()
+
+
+def sent_before(
+    db: Database, message_id: str, recipients: list[str], *, user_id: int | None, ticket_id: int | None = None
+) -> None:
+    """A mail of ours as the mail log holds it: what a reply or a delivery report answers (a
+    fixture's own ids are signed with another key, so the log is what ties them to a ticket)."""
+    with db.unit_of_work() as session:
+        session.add(
+            MailLog(
+                direction=Direction.OUTBOUND,
+                status=MailStatus.SENT,
+                purpose="staff_reply",
+                message_id_header=message_id,
+                sender=SUPPORT,
+                recipients=", ".join(recipients),
+                subject="Re: your ticket",
+                ticket_id=ticket_id,
+                user_id=user_id,
+            )
+        )

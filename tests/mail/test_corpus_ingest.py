@@ -22,7 +22,7 @@ from ticketry.attachments.kinds import KINDS
 from ticketry.attachments.models import Attachment
 from ticketry.auth import service as auth_service
 from ticketry.core.db import Database
-from ticketry.mail.log.models import Direction, MailLog, MailStatus
+from ticketry.mail.log.models import MailStatus
 from ticketry.mail.outbound.addresses import is_unattended
 from ticketry.messages.models import Message
 from ticketry.tickets import service as ticket_service
@@ -30,7 +30,7 @@ from ticketry.tickets.models import Source, Ticket
 from ticketry.users import service as users
 from ticketry.users.models import Role, User
 
-from .inbound import SUPPORT, mail_settings, make_mailbox, outbound, run_jobs
+from .inbound import mail_settings, make_mailbox, outbound, run_jobs, sent_before
 
 __all__ = ["mail_settings"]
 
@@ -122,27 +122,6 @@ def referenced_ids(data: bytes) -> list[str]:
     message = message_from_bytes(data, policy=default)
     values = [str(v) for name in ("In-Reply-To", "References") for v in message.get_all(name, [])]
     return [f"<{part.strip('<>')}>" for value in values for part in value.split() if "@" in part]
-
-
-def sent_before(
-    db: Database, message_id: str, recipients: list[str], *, user_id: int | None, ticket_id: int | None = None
-) -> None:
-    """A mail of ours as the mail log holds it: what a reply or a delivery report answers. The
-    corpus's own ids are signed with another key, so the log is what ties them to a ticket."""
-    with db.unit_of_work() as session:
-        session.add(
-            MailLog(
-                direction=Direction.OUTBOUND,
-                status=MailStatus.SENT,
-                purpose="staff_reply",
-                message_id_header=message_id,
-                sender=SUPPORT,
-                recipients=", ".join(recipients),
-                subject="Re: your ticket",
-                ticket_id=ticket_id,
-                user_id=user_id,
-            )
-        )
 
 
 # --- the tests ----------------------------------------------------------------------------------

@@ -15,12 +15,12 @@ from tests.factories import make_agent, make_customer, make_message, make_ticket
 from tests.mailserver import MailServer
 from ticketry.core.db import Database
 from ticketry.history.models import TicketEvent
-from ticketry.mail.log.models import Direction, MailLog, MailStatus
+from ticketry.mail.log.models import MailStatus
 from ticketry.messages.models import Message
 from ticketry.tickets.models import Ticket
 from ticketry.users.models import User
 
-from .inbound import SUPPORT, mail_settings, make_mailbox, outbound, run_jobs
+from .inbound import mail_settings, make_mailbox, outbound, run_jobs, sent_before
 
 __all__ = ["mail_settings"]
 
@@ -116,19 +116,7 @@ class TestMixedReport:
         gone, slow = make_customer(db), make_customer(db)
         ticket = make_ticket(db, gone)
         original = "<reply-to-two.4711@help.example.com>"
-        with db.unit_of_work() as session:
-            session.add(
-                MailLog(
-                    direction=Direction.OUTBOUND,
-                    status=MailStatus.SENT,
-                    purpose="staff_reply",
-                    message_id_header=original,
-                    sender=SUPPORT,
-                    recipients=f"{gone.email}, {slow.email}",
-                    subject="Re: The printer is on fire",
-                    ticket_id=ticket.id,
-                )
-            )
+        sent_before(db, original, [gone.email, slow.email], user_id=None, ticket_id=ticket.id)
         report = fixture(
             "dsn_mixed_failed_delayed", failed=gone.email, delayed=slow.email, original_message_id=original
         )
