@@ -27,7 +27,7 @@ from tests.mailserver import MailServer, mailserver
 from ticketry.core.db import Database
 from ticketry.mail.inbound import service as mail_service
 from ticketry.mail.log.models import MailLog, MailStatus
-from ticketry.mailparse import parse as parse_module
+from ticketry.mailparse import budget
 from ticketry.mailparse.htmlbody import html_to_text, sanitise_html
 from ticketry.mailparse.parse import parse
 from ticketry.tickets.models import Ticket
@@ -155,7 +155,7 @@ class TestBudget:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """CWE-400: whatever shape no one measured, a stage over its CPU budget stops the reading."""
-        monkeypatch.setitem(parse_module.STAGE_SECONDS, parse_module.HTML_SANITISING, -1.0)
+        monkeypatch.setitem(budget.STAGE_SECONDS, budget.HTML_SANITISING, -1.0)
         raw = html_mail("<p>hello <script>alert(1)</script></p>", 1000)
 
         parsed = parse(raw)
@@ -177,7 +177,7 @@ class TestBudget:
         """CWE-400: the over-budget mail is logged `rejected` with the reason, its raw mail stays
         for an admin to read, no ticket is made, and the next mail is ingested as usual."""
         inbox = make_mailbox(db)
-        monkeypatch.setitem(parse_module.STAGE_SECONDS, parse_module.HTML_SANITISING, -1.0)
+        monkeypatch.setitem(budget.STAGE_SECONDS, budget.HTML_SANITISING, -1.0)
         hostile = inbox.receive(mail(html="<p>" + "<a href='https://e.x/'>x</a>" * 1000 + "</p>"), run=False)
         ordinary = inbox.receive(mail(subject="Printer", body="The printer is on fire."), run=False)
 

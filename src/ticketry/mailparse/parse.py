@@ -15,7 +15,7 @@ forwards deep at most (`forwarded`); winmail.dat is unpacked (`tnef`), and files
 a text are taken out of it (`uuencoded`).
 
 Every stage has a size budget (the limits below, past which input is cut and the cut noted) and
-a time budget (STAGE_SECONDS, CPU time of the reading thread, so a busy machine does not change
+a time budget (`budget.STAGE_SECONDS`, CPU time of the reading thread, so a busy machine does not change
 the outcome). The size budgets keep each stage linear and far below its time budget; the time
 budget is the backstop for shapes no one has measured yet: a stage that runs over it sets
 `over_budget`, the stages after it are skipped (no unsanitised HTML is ever returned), and
@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -37,6 +34,17 @@ from urllib.parse import unquote
 from ticketry.mailparse import bounces, quotes, tnef, uuencoded
 from ticketry.mailparse.addresses import addresses
 from ticketry.mailparse.bounces import DeliveryReport
+from ticketry.mailparse.budget import (
+    BOUNCE_REPORT,
+    CHARSET_DECODING,
+    HTML_SANITISING,
+    HTML_TO_TEXT,
+    MIME_STRUCTURE,
+    QUOTE_STRIPPING,
+    TNEF_UNPACKING,
+    UUDECODING,
+    Budget,
+)
 from ticketry.mailparse.decode import (
     HeaderSection,
     decode_header_value,
@@ -59,6 +67,8 @@ from ticketry.mailparse.forwarded import (
     with_forwards,
 )
 from ticketry.mailparse.htmlbody import html_to_text, sanitise_html
+from ticketry.mailparse.mime import boundary_spans as _split  # a module global: tests replace it
+from ticketry.mailparse.mime import content_id, default_name
 from ticketry.mailparse.senders import choose_sender
 
 __all__ = ["DeliveryReport", "MailFile", "ParsedMail", "decode_header_value", "parse"]
@@ -72,26 +82,6 @@ MAX_SUBJECT = 500
 MAX_PROBLEMS = 20
 MAX_RECIPIENTS = 500  # delivery-status blocks read over all parts
 _MEGABYTE = "1 MB"
-# CPU seconds each stage of reading may take (see the module docstring); measured worst cases
-# of 1 MB of hostile input take under 1 s (bench/mail_hostile.py).
-MIME_STRUCTURE = "the MIME structure"
-CHARSET_DECODING = "charset decoding"
-HTML_SANITISING = "HTML sanitising"
-HTML_TO_TEXT = "HTML to text"
-QUOTE_STRIPPING = "quote stripping"
-BOUNCE_REPORT = "the bounce report"
-UUDECODING = "uuencoded files"
-TNEF_UNPACKING = "winmail.dat unpacking"
-STAGE_SECONDS = {
-    MIME_STRUCTURE: 5.0,
-    CHARSET_DECODING: 3.0,
-    HTML_SANITISING: 5.0,
-    HTML_TO_TEXT: 3.0,
-    QUOTE_STRIPPING: 3.0,
-    BOUNCE_REPORT: 3.0,
-    UUDECODING: 3.0,
-    TNEF_UNPACKING: 5.0,
-}
 
 
 @dataclass(frozen=True)
@@ -228,39 +218,6 @@ class _Draft:
     content_id: str | None
 
 
-class _Budget:
-    """CPU time spent per stage; nested stages are charged to the innermost one."""
-
-    def __init__(self) -> None:
-        self.spent = dict.fromkeys(STAGE_SECONDS, 0.0)
-        self.open: list[str] = []
-        self.mark = time.thread_time()
-        self.over = ""
-
-    def charge(self) -> None:
-        now = time.thread_time()
-        if self.open:
-            stage = self.open[-1]
-            self.spent[stage] += now - self.mark
-            limit = STAGE_SECONDS[stage]
-            if self.spent[stage] > limit and not self.over:
-                self.over = (
-                    f"Reading the mail took more than {limit:g} s of CPU in {stage}; "
-                    "it was stored and not processed."
-                )
-        self.mark = now
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        self.charge()
-        self.open.append(name)
-        try:
-            yield
-        finally:
-            self.charge()
-            self.open.pop()
-
-
 class _Reader:
     def __init__(self, raw: bytes, *, remote_images: bool) -> None:
         if len(raw) > MAX_RAW_BYTES:
@@ -283,7 +240,7 @@ class _Reader:
         self.forwards = 0
         self.seen_forwards: set[bytes] = set()  # one forward in two alternatives is one forward
         self.winmails: list[_Winmail] = []
-        self.budget = _Budget()
+        self.budget = Budget()
 
     def note(self, problem: str | None) -> None:
         if problem and problem not in self.problems and len(self.problems) < MAX_PROBLEMS:
@@ -394,7 +351,7 @@ class _Reader:
             self.too_deep += 1
             return []
         start = part.section.body_start
-        spans, total = _split(part.buf, start, part.end, params.get("boundary", ""))
+        spans, total = _split(part.buf, start, part.end, params.get("boundary", ""), MAX_PARTS)
         if not spans:
             self.note(_BROKEN)
             return self.leaf(part, "text/plain", {"charset": params.get("charset", "")}, depth)
@@ -443,7 +400,7 @@ class _Reader:
         elif shown and disposition != "attachment" and not filename:
             return self.text(part, "text/html" if ctype == "text/html" else "text/plain", params)
         else:
-            self.add_file(filename, ctype, self.content(part), _content_id(part.section.get("content-id")))
+            self.add_file(filename, ctype, self.content(part), content_id(part.section.get("content-id")))
         return []
 
     def message(self, part: _Part, filename: str, ctype: str, depth: int) -> None:
@@ -460,7 +417,7 @@ class _Reader:
             self.original = self.original or headers
             subject = single_line(decode_header_value(headers.get("subject") or ""), 150)
             name = filename or f"{_PATH_SEPARATORS.sub('-', subject) or 'message'}.eml"
-            self.add_file(name, ctype, data, _content_id(part.section.get("content-id")))
+            self.add_file(name, ctype, data, content_id(part.section.get("content-id")))
         if part.returned:
             return  # not forwarded to us: the bounced mail of a delivery report
         if level >= MAX_FORWARD_DEPTH:
@@ -497,7 +454,7 @@ class _Reader:
         has no other); kept as it came when it cannot be read or nothing could be taken out."""
         content = self.content(part)
         name = single_line(filename, 255) or "winmail.dat"
-        draft = _Draft(name, ctype, content, _content_id(part.section.get("content-id")))
+        draft = _Draft(name, ctype, content, content_id(part.section.get("content-id")))
         if self.budget.over:
             self.drafts.append(draft)
             return
@@ -578,7 +535,7 @@ class _Reader:
         return found.text
 
     def add_file(self, filename: str, ctype: str, content: bytes, content_id: str | None = None) -> None:
-        name = single_line(filename, 255) or _default_name(ctype, len(self.drafts) + 1)
+        name = single_line(filename, 255) or default_name(ctype, len(self.drafts) + 1)
         self.drafts.append(_Draft(name, ctype, content, content_id))
 
     def assemble(self, bodies: list[_Body]) -> tuple[str, str | None, int]:
@@ -605,39 +562,6 @@ class _Reader:
         return text, scrub("\n".join(htmls).strip()) if has_html else None, blocked
 
 
-def _split(buf: bytes, start: int, end: int, boundary: str) -> tuple[list[tuple[int, int]], int]:
-    """The body spans between the delimiter lines of `boundary` (at most MAX_PARTS of them) and
-    how many there were. An unclosed last part runs to the end, as in the stdlib."""
-    if not boundary:
-        return [], 0
-    marker = re.escape(b"--" + boundary.encode("utf-8", "surrogateescape"))
-    delimiter = re.compile(marker + rb"(--)?[ \t]*\r?$", re.MULTILINE)
-    spans: list[tuple[int, int]] = []
-    total = 0
-    opened: int | None = None
-    for match in delimiter.finditer(buf, start, end):
-        at = match.start()
-        if at != start and buf[at - 1] != 0x0A:
-            continue  # not at the start of a line
-        if opened is not None:
-            total += 1
-            if len(spans) < MAX_PARTS:
-                close = at
-                if close > opened and buf[close - 1] == 0x0A:
-                    close -= 1
-                if close > opened and buf[close - 1] == 0x0D:
-                    close -= 1
-                spans.append((opened, close))
-        if match[1]:
-            return spans, total
-        opened = match.end() + 1 if buf[match.end() : match.end() + 1] == b"\n" else match.end()
-    if opened is not None:
-        total += 1
-        if len(spans) < MAX_PARTS:
-            spans.append((opened, end))
-    return spans, total
-
-
 def _parts(count: int, where: str) -> str:
     return f"1 part {where} was ignored" if count == 1 else f"{count:,} parts {where} were ignored"
 
@@ -660,54 +584,6 @@ def _merge(bodies: list[_Body]) -> _Body:
 
 def _ids(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(mid for value in values for mid in message_ids(value)))
-
-
-_CONTENT_ID = re.compile(r"<([^<>]*)>")
-
-
-def _content_id(value: str | None) -> str | None:
-    if not value:
-        return None
-    bracketed = _CONTENT_ID.search(value)
-    content_id = single_line(bracketed[1] if bracketed else value, 250).strip()
-    return content_id or None
-
-
-_EXTENSIONS = {
-    "application/json": ".json",
-    "application/msword": ".doc",
-    "application/pdf": ".pdf",
-    "application/pgp-encrypted": ".pgp",
-    "application/pgp-signature": ".asc",
-    "application/pkcs7-mime": ".p7m",
-    "application/pkcs7-signature": ".p7s",
-    "application/vnd.ms-excel": ".xls",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-    "application/xml": ".xml",
-    "application/zip": ".zip",
-    "image/bmp": ".bmp",
-    "image/gif": ".gif",
-    "image/heic": ".heic",
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/svg+xml": ".svg",
-    "image/tiff": ".tif",
-    "image/webp": ".webp",
-    "message/rfc822": ".eml",
-    "text/calendar": ".ics",
-    "text/csv": ".csv",
-    "text/html": ".html",
-    "text/plain": ".txt",
-    "text/vcard": ".vcf",
-    "text/x-vcard": ".vcf",
-}
-
-
-def _default_name(ctype: str, number: int) -> str:
-    """A name for a part the mail names none for."""
-    stem = "image" if ctype.startswith("image/") else "attachment"
-    return f"{stem}-{number}{_EXTENSIONS.get(ctype, '.bin')}"
 
 
 def _fallback(raw: bytes, error: Exception) -> ParsedMail:
