@@ -53,8 +53,14 @@ def inodes_on(port: int, *, state: str) -> set[str]:
 
 
 def socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
+    """The process's socket inodes; none for a process that is gone (a killed child can be
+    reaped between reading its parent's children and reading its descriptors)."""
+    inodes: set[str] = set()
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:
+        return inodes
+    for fd in descriptors:
         try:
             target = os.readlink(fd)
         except OSError:
