@@ -4,8 +4,9 @@ Claiming uses `FOR UPDATE SKIP LOCKED` on PostgreSQL so any number of workers sh
 on SQLite the claim runs under `BEGIN IMMEDIATE`, one writer at a time. A job is marked done in
 the same transaction as its handler's writes, and only while this worker still holds the lease,
 so a committed job's effects happen once even when two workers race or one dies mid-run. A
-task (`jobs.registry.task`) runs first, outside any transaction; only its completion is recorded
-that way, so tasks make their own steps idempotent. A staged job (`jobs.registry.staged`) reads in
+task (`jobs.registry.task`) runs outside any transaction and commits its own steps, so tasks make
+them idempotent; the completed tasks of a claimed batch are recorded done together when the batch
+ends (a worker that dies first only has them run again). A staged job (`jobs.registry.staged`) reads in
 a read transaction first; the writes it returns commit with its completion. A job nobody can run
 (no handler registered under its name, or a payload that does not fit its declared event) is
 parked as dead at once with the reason, never marked done as if it had run.
@@ -25,6 +26,7 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from ticketry.core import memo
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.db import Database
@@ -60,31 +62,43 @@ class Worker:
         self.lease = timedelta(seconds=lease_seconds or get_settings().job_lease_seconds)
         self.retry_base_seconds = retry_base_seconds
         self._claimed: dict[int, tuple[str, dict[str, Any]]] = {}
+        # Tasks of the running batch that completed: recorded done together when it ends.
+        self._tasks_done: list[int] | None = None
 
     def claim(self) -> list[int]:
+        """Lease the next due jobs (or ones whose lease ran out) in one statement; their ids in
+        queue order."""
         stamp = now()
-        with self.db.unit_of_work() as session:
-            query = (
-                select(Job)
-                .where(
-                    or_(
-                        (Job.status == JobStatus.QUEUED) & (Job.run_after <= stamp),
-                        (Job.status == JobStatus.RUNNING) & (Job.locked_until < stamp),
-                    )
+        due = (
+            select(Job.id)
+            .where(
+                or_(
+                    (Job.status == JobStatus.QUEUED) & (Job.run_after <= stamp),
+                    (Job.status == JobStatus.RUNNING) & (Job.locked_until < stamp),
                 )
-                .order_by(Job.run_after, Job.id)
-                .limit(self.batch_size)
             )
-            if self.db.dialect == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            jobs = list(session.scalars(query))
-            for job in jobs:
-                self._claimed[job.id] = (job.name, dict(job.payload))
-                job.status = JobStatus.RUNNING
-                job.locked_by = self.name
-                job.locked_until = stamp + self.lease
-                job.attempts += 1
-            return [job.id for job in jobs]
+            .order_by(Job.run_after, Job.id)
+            .limit(self.batch_size)
+        )
+        if self.db.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        with self.db.unit_of_work() as session:
+            leased = session.execute(
+                update(Job)
+                .where(Job.id.in_(due.scalar_subquery()))
+                .values(
+                    status=JobStatus.RUNNING,
+                    locked_by=self.name,
+                    locked_until=stamp + self.lease,
+                    attempts=Job.attempts + 1,
+                )
+                .returning(Job.id, Job.name, Job.payload, Job.run_after)
+                .execution_options(synchronize_session=False)
+            ).all()
+        leased = sorted(leased, key=lambda row: (row.run_after, row.id))
+        for row in leased:
+            self._claimed[row.id] = (row.name, dict(row.payload))
+        return [row.id for row in leased]
 
     def run_job(self, job_id: int) -> bool:
         """Run one claimed job; True if it completed."""
@@ -120,6 +134,9 @@ class Worker:
         handler = registration.handler
         if registration.kind == "task":
             handler(self.db, dict(payload))
+            if self._tasks_done is not None:
+                self._tasks_done.append(job_id)
+                return
         writes = None
         if registration.kind == "staged":
             with self.db.unit_of_work(write=False) as session:
@@ -173,11 +190,32 @@ class Worker:
         if getattr(parked, "rowcount", 0) == 1:
             log.error("job.refused", job_id=job_id, name=name, reason=reason)
 
+    def _finish_tasks(self, job_ids: list[int]) -> None:
+        """Record the batch's completed tasks done in one transaction. A task commits its own
+        steps and is idempotent, so a worker that dies before this only has them run again."""
+        if not job_ids:
+            return
+        with self.db.unit_of_work() as session:
+            done = session.execute(
+                update(Job)
+                .where(Job.id.in_(job_ids), Job.status == JobStatus.RUNNING, Job.locked_by == self.name)
+                .values(status=JobStatus.DONE, finished_at=now(), locked_until=None, last_error=None)
+            )
+        if getattr(done, "rowcount", 0) != len(job_ids):
+            log.warning("job.lease_lost", job_ids=job_ids, worker=self.name)
+
     def run_once(self) -> int:
-        """Claim one batch and run it; the number of jobs claimed."""
+        """Claim one batch and run it; the number of jobs claimed. Values its jobs read through
+        `core.memo` are read once for the batch."""
         claimed = self.claim()
-        for job_id in claimed:
-            self.run_job(job_id)
+        self._tasks_done = []
+        try:
+            with memo.batch():
+                for job_id in claimed:
+                    self.run_job(job_id)
+        finally:
+            tasks_done, self._tasks_done = self._tasks_done, None
+            self._finish_tasks(tasks_done)
         return len(claimed)
 
     def run_until_idle(self, *, max_batches: int = 1000) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
+from ticketry.core import memo
 from ticketry.core.clock import now
 from ticketry.core.config import get_settings
 from ticketry.core.db import upsert
@@ -50,7 +51,20 @@ class EffectiveSettings:
     agents_create_tags: bool = True
 
 
+_MEMO = "ticketry.site_settings"
+
+
 def current(session: Session) -> EffectiveSettings:
+    """Read once per session (one transaction) and once per batch of jobs (`core.memo`): a site
+    that never saved its settings has no row, and a primary-key lookup that finds nothing is not
+    remembered by the session itself."""
+    found: EffectiveSettings | None = session.info.get(_MEMO)
+    if found is None:
+        found = session.info[_MEMO] = memo.remembered(_MEMO, lambda: _read(session))
+    return found
+
+
+def _read(session: Session) -> EffectiveSettings:
     defaults = get_settings()
     row = session.get(SiteSettings, SINGLE_ROW_ID)
     stored_prefix = row.ticket_prefix if row is not None else None
@@ -145,6 +159,8 @@ def update(
     row.updated_at = now()
     row.updated_by_id = actor.user_id
     session.flush()
+    session.info.pop(_MEMO, None)
+    memo.forget(_MEMO)
     return current(session)
 
 

@@ -15,11 +15,12 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
+from typing import NamedTuple
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from ticketry.attachments import service as attachments
 from ticketry.attachments.errors import (
@@ -34,6 +35,7 @@ from ticketry.attachments.models import Attachment
 from ticketry.attachments.service import NewFiles
 from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor
+from ticketry.core import memo
 from ticketry.core.clock import now
 from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
@@ -62,6 +64,7 @@ from ticketry.users.models import Role, User
 log = structlog.get_logger(__name__)
 
 SENDER_WINDOW = timedelta(hours=1)
+RULES_MEMO = "mail.inbound.rules"
 NO_SENDER = (
     "The mail has no usable sender address (From): it cannot become a ticket or a reply, released or not."
 )
@@ -89,20 +92,36 @@ def file_store() -> FileStore:
     return cached[1]
 
 
+class Earlier(NamedTuple):
+    """The mail a repeated one was first ingested as."""
+
+    id: int
+    ticket_id: int | None
+
+
 @dataclass
 class _Plan:
     """What reading the mail decided, before the transaction that carries it out."""
 
     mail: ParsedMail
+    raw: bytes
     classification: Classification
+    rules: SenderRules
+    department_id: int | None  # the receiving mailbox's: a new ticket's department
     # An admin released it from the hold of `admission` (its sender checks): they vouch for who
     # wrote it. A release from spam, loop or auto-reply skips only the classification.
     vouched: bool = False
+    earlier: Earlier | None = None  # the same mail, ingested before
     ticket_id: int | None = None
     used: int = 0
     staged: list[StagedFile] = field(default_factory=list)
     refused_files: list[str] = field(default_factory=list)
     inline: dict[str, str] = field(default_factory=dict)  # content id -> the staged file's sha256
+
+    @property
+    def has_files(self) -> bool:
+        """Files to scan and store before it posts."""
+        return self.classification.verdict is Verdict.ACCEPT and bool(self.mail.files)
 
 
 @task(mail_events.INGEST)
@@ -123,70 +142,126 @@ def ingest(db: Database, payload: mail_events.IngestMail) -> None:
 
 def _ingest(db: Database, log_id: int, *, release: bool, vouch: bool) -> None:
     settings = get_settings()
-    with db.unit_of_work(write=False) as session:
-        entry = session.get(MailLog, log_id)
-        if entry is None or entry.status is not MailStatus.RECEIVED or entry.raw is None:
-            return
-        raw = entry.raw
-        mail = parse(raw)
-        verdict = Classification(Verdict.ACCEPT, "") if release else classify(mail, _rules(session, settings))
-        if release and mail.over_budget:
-            # Only part of it was read: releasing would post a fragment. An admin downloads it.
-            verdict = Classification(
-                Verdict.DENIED, f"{mail.over_budget} It cannot be released; download it."
+    # On PostgreSQL a mail without files is read and carried out in one transaction: the row lock
+    # on its log entry holds nobody up. SQLite's one writer must not wait on a parse, and files
+    # are scanned and stored outside any transaction: then it is read first, written after.
+    at_once = db.dialect == "postgresql"
+    try:
+        with db.unit_of_work(write=at_once) as session:
+            entry = _received(session, log_id, lock=at_once)
+            if entry is None or entry.raw is None:
+                return
+            plan = _read(
+                session, entry.id, entry.raw, entry.mailbox_id, settings, release=release, vouch=vouch
             )
-        if verdict.verdict is Verdict.ACCEPT and not users.is_valid_email(mail.from_address):
-            # A release skips `classify`, which refuses such mail; without this the release made
-            # a customer with an empty address, and every later one joined it (issue 14 A.1).
-            verdict = Classification(Verdict.DENIED, NO_SENDER)
-        if verdict.verdict is Verdict.ACCEPT and not release:
-            verdict = _sender_flood(session, mail, log_id, settings) or verdict
-        plan = _Plan(mail, verdict, vouched=vouch)
-        if verdict.verdict is Verdict.ACCEPT:
-            sender = users.find_user_by_email(session, mail.from_address)
-            match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
-            if match is not None and match.ticket.status is not TicketStatus.CLOSED:
-                plan.ticket_id = match.ticket.id
-                plan.used = _ticket_bytes(session, match.ticket.id)
+            if at_once and not plan.has_files:
+                _carry_out(session, entry, plan, settings, file_store())
+                return
+        _stage_and_carry_out(db, log_id, plan, settings)
+    except IntegrityError:
+        # Another worker ingested the same mail (same Message-ID) at the same moment, or created
+        # the same new customer: only the first is a duplicate; the second raises, and the job's
+        # retry finds the customer there.
+        with db.unit_of_work() as session:
+            if not _mark_duplicate(session, log_id, plan.mail, plan.raw):
+                raise
+
+
+def _received(session: Session, log_id: int, *, lock: bool, raw: bool = True) -> MailLog | None:
+    """The log entry of a mail still waiting to be ingested; locked for the writes that follow."""
+    options = [] if raw else [defer(MailLog.raw)]
+    entry = session.get(MailLog, log_id, with_for_update=lock, options=options)
+    return entry if entry is not None and entry.status is MailStatus.RECEIVED else None
+
+
+def _read(
+    session: Session,
+    log_id: int,
+    raw: bytes,
+    mailbox_id: int | None,
+    settings: Settings,
+    *,
+    release: bool,
+    vouch: bool,
+) -> _Plan:
+    """Parse and classify the mail, find whether it was ingested before, and for one with files
+    the room they have on the ticket it threads to (checked again when it posts)."""
+    mail = parse(raw)
+    rules, department_id = _rules(session, settings, mailbox_id)
+    verdict = Classification(Verdict.ACCEPT, "") if release else classify(mail, rules)
+    if release and mail.over_budget:
+        # Only part of it was read: releasing would post a fragment. An admin downloads it.
+        verdict = Classification(Verdict.DENIED, f"{mail.over_budget} It cannot be released; download it.")
+    if verdict.verdict is Verdict.ACCEPT and not users.is_valid_email(mail.from_address):
+        # A release skips `classify`, which refuses such mail; without this the release made a
+        # customer with an empty address, and every later one joined it (issue 14 A.1).
+        verdict = Classification(Verdict.DENIED, NO_SENDER)
+    plan = _Plan(mail, raw, verdict, rules, department_id, vouched=vouch)
+    if verdict.verdict is not Verdict.ACCEPT:
+        return plan
+    recent, plan.earlier = _seen_before(session, mail, log_id, dedupe_key(mail, raw), count=not release)
+    limit = settings.mail_max_per_sender_per_hour
+    if recent >= limit:
+        # Two systems answering each other (or forwarding in a circle) look like one sender
+        # writing far more than a person does; past the hourly limit their mail is held.
+        reason = f"More than {limit} mails from {mail.from_address} within an hour (a mail loop?)."
+        plan.classification = Classification(Verdict.LOOP, reason)
+    if plan.has_files:
+        sender = users.find_user_by_email(session, mail.from_address)
+        match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
+        if match is not None and match.ticket.status is not TicketStatus.CLOSED:
+            plan.ticket_id = match.ticket.id
+            plan.used = _ticket_bytes(session, match.ticket.id)
+    return plan
+
+
+def _stage_and_carry_out(db: Database, log_id: int, plan: _Plan, settings: Settings) -> None:
+    """Scan and store the mail's files, then post it in a transaction of its own."""
     store = file_store()
     with contextlib.ExitStack() as cleanup:
         if plan.classification.verdict is Verdict.ACCEPT:
             cleanup.callback(_discard, plan)
             _stage_files(store, plan)
             attachments.store(db, store.storage, plan.staged)
-        try:
-            with db.unit_of_work() as session:
-                _carry_out(session, log_id, plan, settings, store)
-        except IntegrityError:
-            # Another worker ingested the same mail (same Message-ID) at the same moment, or
-            # created the same new customer: only the first is a duplicate; the second raises,
-            # and the job's retry finds the customer there.
-            with db.unit_of_work() as session:
-                if not _mark_duplicate(session, log_id, plan.mail, raw):
-                    raise
+        with db.unit_of_work() as session:
+            entry = _received(session, log_id, lock=True, raw=False)
+            if entry is not None:  # else another worker finished it
+                _carry_out(session, entry, plan, settings, store)
 
 
-def _rules(session: Session, settings: Settings) -> SenderRules:
+def _rules(session: Session, settings: Settings, mailbox_id: int | None) -> tuple[SenderRules, int | None]:
+    """The sender rules, and the department of the mailbox the mail came in by; read once per
+    batch of jobs (an admin's change applies from the next batch)."""
+    rules, departments = memo.remembered(RULES_MEMO, lambda: _read_rules(session, settings))
+    return rules, departments.get(mailbox_id) if mailbox_id is not None else None
+
+
+def _read_rules(session: Session, settings: Settings) -> tuple[SenderRules, dict[int, int]]:
     current = site_settings.current(session)
     own = {parseaddr(settings.mail_from)[1].lower()}
-    own.update(address.lower() for address in session.scalars(select(Mailbox.address)))
-    return SenderRules(
+    departments = {}
+    for mailbox_id, address, department_id in session.execute(
+        select(Mailbox.id, Mailbox.address, Mailbox.department_id)
+    ):
+        own.add(address.lower())
+        departments[mailbox_id] = department_id
+    rules = SenderRules(
         own_addresses=frozenset(a for a in own if a),
         own_domain=ids.domain_of(settings.mail_from),
         deny=SenderRules.parse_list(current.mail_deny_senders),
         allow=SenderRules.parse_list(current.mail_allow_senders),
         spam_score=current.mail_spam_score,
     )
+    return rules, departments
 
 
-def _sender_flood(
-    session: Session, mail: ParsedMail, log_id: int, settings: Settings
-) -> Classification | None:
-    """Two systems answering each other (or forwarding in a circle) look like one sender writing
-    far more than a person does; past the hourly limit their mail is held, so a loop stays small."""
-    if not mail.from_address:
-        return None
-    recent = session.scalar(
+def _seen_before(
+    session: Session, mail: ParsedMail, log_id: int, key: str, *, count: bool
+) -> tuple[int, Earlier | None]:
+    """In one round trip: how many of the sender's mails became tickets or replies (or were held
+    as a loop) within the hour before this one, when `count`; and the mail this one repeats (the
+    same dedupe key: two mailboxes, a re-poll), if it was ingested."""
+    recent = (
         select(func.count())
         .select_from(MailLog)
         .where(
@@ -196,13 +271,19 @@ def _sender_flood(
             MailLog.id < log_id,
             MailLog.status.in_((MailStatus.CREATED_TICKET, MailStatus.APPENDED, MailStatus.LOOP)),
         )
+        .scalar_subquery()
+        if count and mail.from_address
+        else literal(0)
     )
-    limit = settings.mail_max_per_sender_per_hour
-    if recent is not None and recent >= limit:
-        return Classification(
-            Verdict.LOOP, f"More than {limit} mails from {mail.from_address} within an hour (a mail loop?)."
+    twin = select(MailLog.id, MailLog.ticket_id).where(MailLog.dedupe_key == key)
+    row = session.execute(
+        select(
+            recent,
+            twin.with_only_columns(MailLog.id).scalar_subquery(),
+            twin.with_only_columns(MailLog.ticket_id).scalar_subquery(),
         )
-    return None
+    ).one()
+    return int(row[0] or 0), (Earlier(row[1], row[2]) if row[1] is not None else None)
 
 
 def _ticket_bytes(session: Session, ticket_id: int) -> int:
@@ -242,27 +323,31 @@ def _discard(plan: _Plan) -> None:
             staged.path.unlink()
 
 
-def _carry_out(session: Session, log_id: int, plan: _Plan, settings: Settings, store: FileStore) -> None:
-    entry = session.get(MailLog, log_id, with_for_update=True)
-    if entry is None or entry.status is not MailStatus.RECEIVED:
-        return  # another worker finished it
+def _carry_out(session: Session, entry: MailLog, plan: _Plan, settings: Settings, store: FileStore) -> None:
+    """Record the outcome on the locked log entry, and post the mail if it is accepted."""
+    with session.no_autoflush:  # the log entry is written once, with the outcome
+        _decide(session, entry, plan, settings, store)
+        mail = plan.mail
+        entry.updated_at = now()
+        # What the parser read is what counts: the log names who really wrote, and threading and
+        # loop checks compare the parsed Message-ID.
+        entry.sender = mail.from_address[:320]
+        entry.message_id_header = (mail.message_id or "")[:255]
+        entry.problems = list(mail.problems)
+        entry.imap_pending = entry.imap_uid is not None
+    session.flush()  # a concurrent twin fails here, on the unique dedupe_key
+
+
+def _decide(session: Session, entry: MailLog, plan: _Plan, settings: Settings, store: FileStore) -> None:
     mail, verdict = plan.mail, plan.classification
-    entry.updated_at = now()
-    # What the parser read is what counts: the log names who really wrote, and threading and
-    # loop checks compare the parsed Message-ID.
-    entry.sender = mail.from_address[:320]
-    entry.message_id_header = (mail.message_id or "")[:255]
-    entry.problems = list(mail.problems)
-    entry.imap_pending = entry.imap_uid is not None
     if verdict.verdict is Verdict.BOUNCE:
         undeliverable.record_bounce(session, entry, mail)
         return
     if verdict.verdict is not Verdict.ACCEPT:
         entry.status, entry.reason = VERDICT_STATUS[verdict.verdict], verdict.reason
-        log.info("mail.held", mail_log_id=log_id, status=entry.status.value, reason=verdict.reason)
+        log.info("mail.held", mail_log_id=entry.id, status=entry.status.value, reason=verdict.reason)
         return
-    key = dedupe_key(mail, entry.raw or b"")
-    earlier = session.scalars(select(MailLog).where(MailLog.dedupe_key == key)).one_or_none()
+    earlier = plan.earlier
     if earlier is not None:
         entry.status, entry.ticket_id = MailStatus.DUPLICATE, earlier.ticket_id
         entry.reason = (
@@ -274,8 +359,7 @@ def _carry_out(session: Session, log_id: int, plan: _Plan, settings: Settings, s
         entry.status, entry.reason = MailStatus.REJECTED, f"The account of {mail.from_address} is disabled."
         return
     if _deliver(session, entry, plan, settings, store, sender=sender):
-        entry.dedupe_key = key
-        session.flush()  # a concurrent twin fails here, on the unique dedupe_key
+        entry.dedupe_key = dedupe_key(mail, plan.raw)
 
 
 def _deliver(
@@ -325,7 +409,7 @@ def _deliver(
             ticket_changes.aside(session, None, ticket.id, [followed])
             ticket_changes.aside(session, None, follow_up_of.id, [Change("follow_up", None, ticket.number)])
     if decision.posts and ticket.customer_id == sender.id:
-        own = _rules(session, settings).own_addresses
+        own = plan.rules.own_addresses
         admission.enlist_copied(session, ticket, sender, mail, decision, settings, own_addresses=own)
     plan.staged.clear()  # stored and recorded: the cleanup must not touch them
     entry.ticket_id = ticket.id
@@ -345,6 +429,9 @@ def _append(
     held_reason: str | None,
 ) -> None:
     mail = plan.mail
+    used = 0  # the room left matters only to files
+    if files is not None:
+        used = plan.used if plan.ticket_id == ticket.id else _ticket_bytes(session, ticket.id)
     message = message_service.post_mail_reply(
         session,
         author,
@@ -352,39 +439,44 @@ def _append(
         body=_with_refusals(mail.reply_text or mail.text or "(no text)", plan.refused_files),
         is_internal=author.is_staff,  # staff answer customers from the desk, never by accident
         mail_text=mail.text,
-        mail_html=None,
+        mail_html=None if plan.inline else _mail_html(session, plan, ticket.id, None),
         files=files,
-        used=plan.used if plan.ticket_id == ticket.id else _ticket_bytes(session, ticket.id),
+        used=used,
         held_reason=held_reason,
     )
-    message.mail_html = _mail_html(session, plan, ticket.id, message.id)
+    if plan.inline:
+        message.mail_html = _mail_html(session, plan, ticket.id, message.id)
     entry.status, entry.message_id = MailStatus.APPENDED, message.id
 
 
 def _open(session: Session, entry: MailLog, plan: _Plan, author: Actor, files: NewFiles | None) -> Ticket:
     mail = plan.mail
-    mailbox = session.get(Mailbox, entry.mailbox_id) if entry.mailbox_id is not None else None
     ticket = ticket_service.create_ticket(
         session,
         author,
         title=(mail.subject or "(no subject)")[:200],
         description=_with_refusals(mail.reply_text or mail.text or "(no text)", plan.refused_files),
-        department=mailbox.department_id if mailbox is not None else None,
+        department=plan.department_id,
         source=Source.EMAIL,
         files=files,
-        mail=ticket_service.MailBody(mail.text, None),
+        mail=ticket_service.MailBody(
+            mail.text, None if plan.inline else _mail_html(session, plan, None, None)
+        ),
     )
-    ticket.mail_html = _mail_html(session, plan, ticket.id, None)
+    if plan.inline:  # its images point at the files just attached
+        ticket.mail_html = _mail_html(session, plan, ticket.id, None)
     entry.status, entry.reason = MailStatus.CREATED_TICKET, "New ticket."
     return ticket
 
 
-def _mail_html(session: Session, plan: _Plan, ticket_id: int, message_id: int | None) -> str | None:
-    """The mail's HTML, sanitised once more here, its inline images pointing at their attachments."""
+def _mail_html(session: Session, plan: _Plan, ticket_id: int | None, message_id: int | None) -> str | None:
+    """The mail's HTML, sanitised once more here, its inline images pointing at their attachments
+    (on the ticket, or its message, once they are attached)."""
     if plan.mail.html is None:
         return None
     images: dict[str, str] = {}
-    if plan.inline:
+    if plan.inline and ticket_id is not None:
+        session.flush()  # the files just recorded
         rows = session.scalars(
             select(Attachment).where(
                 Attachment.ticket_id == ticket_id,
@@ -425,15 +517,20 @@ def dedupe_key(mail: ParsedMail, raw: bytes) -> str:
     return hashlib.sha256(basis).hexdigest()
 
 
+def _ingested_as(session: Session, key: str) -> Earlier | None:
+    """The earlier mail with this dedupe key, if one was ingested."""
+    found = session.execute(select(MailLog.id, MailLog.ticket_id).where(MailLog.dedupe_key == key))
+    row = found.one_or_none()
+    return Earlier(row.id, row.ticket_id) if row is not None else None
+
+
 def _mark_duplicate(session: Session, log_id: int, mail: ParsedMail, raw: bytes) -> bool:
     """Log the mail as a duplicate if another worker has just ingested the same one; False if
     the conflict was something else (nothing is marked then)."""
     entry = session.get(MailLog, log_id, with_for_update=True)
     if entry is None or entry.status is not MailStatus.RECEIVED:
         return True
-    earlier = session.scalars(
-        select(MailLog).where(MailLog.dedupe_key == dedupe_key(mail, raw))
-    ).one_or_none()
+    earlier = _ingested_as(session, dedupe_key(mail, raw))
     if earlier is None:
         return False
     entry.status = MailStatus.DUPLICATE

@@ -166,7 +166,7 @@ def _store_batch(
                 )
             )
         )
-        stored = 0
+        arrived = []
         for envelope in batch:
             if envelope.uid in known:
                 continue  # stored by a poll that died before it could move last_uid on
@@ -185,12 +185,10 @@ def _store_batch(
             raw = bodies.get(envelope.uid)
             if raw is None:
                 continue  # gone from the server between the two fetches (another client moved it)
-            receive.receive(
-                session, raw, mailbox_id=mailbox_id, via="imap", uidvalidity=validity, uid=envelope.uid
-            )
-            stored += 1
+            arrived.append(receive.Arrived(raw, uidvalidity=validity, uid=envelope.uid))
+        receive.receive_all(session, arrived, mailbox_id=mailbox_id, via="imap")
         _save_position(session, mailbox_id, owner, validity, max(envelope.uid for envelope in batch))
-    return stored
+    return len(arrived)
 
 
 def _save_position(session: Session, mailbox_id: int, owner: str, validity: int, last_uid: int) -> None:

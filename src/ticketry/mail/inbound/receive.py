@@ -5,6 +5,7 @@ lost, whatever happens to the process, the IMAP server or the webhook's caller.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -20,23 +21,42 @@ from ticketry.mailparse.senders import choose_sender
 # --- storing -----------------------------------------------------------------------------------
 
 
-def receive(
-    session: Session,
-    raw: bytes,
-    *,
-    mailbox_id: int | None,
-    via: str,
-    uidvalidity: int | None = None,
-    uid: int | None = None,
-) -> MailLog:
+@dataclass(frozen=True)
+class Arrived:
+    """One raw mail to store, and where it came from (an IMAP mailbox's UIDVALIDITY and UID)."""
+
+    raw: bytes
+    uidvalidity: int | None = None
+    uid: int | None = None
+
+
+def receive(session: Session, raw: bytes, *, mailbox_id: int | None, via: str) -> MailLog:
     """Store one raw mail and queue its ingestion, in the caller's transaction."""
-    entry = _logged(
-        session, raw, MailStatus.RECEIVED, via=via, mailbox_id=mailbox_id, imap=(uidvalidity, uid)
-    )
-    entry.raw = raw
-    session.flush()
-    jobs.enqueue(session, mail_events.INGEST({"mail_log_id": entry.id}))
+    [entry] = receive_all(session, [Arrived(raw)], mailbox_id=mailbox_id, via=via)
     return entry
+
+
+def receive_all(
+    session: Session, arrived: Sequence[Arrived], *, mailbox_id: int | None, via: str
+) -> list[MailLog]:
+    """Store raw mails and queue their ingestion, in the caller's transaction: one INSERT for
+    the mails and one for their jobs, however many there are."""
+    entries = []
+    for mail in arrived:
+        entry = _logged(
+            session,
+            mail.raw,
+            MailStatus.RECEIVED,
+            via=via,
+            mailbox_id=mailbox_id,
+            imap=(mail.uidvalidity, mail.uid),
+        )
+        entry.raw = mail.raw
+        entries.append(entry)
+    session.flush()
+    for entry in entries:
+        jobs.enqueue(session, mail_events.INGEST({"mail_log_id": entry.id}))
+    return entries
 
 
 def refuse(
