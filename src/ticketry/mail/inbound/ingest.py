@@ -36,11 +36,12 @@ from ticketry.attachments.service import NewFiles
 from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor
 from ticketry.core import memo
-from ticketry.core.clock import now
+from ticketry.core.clock import as_utc, now
 from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
 from ticketry.core.text import sanitize_mail_html
 from ticketry.history.models import Change
+from ticketry.jobs import service as jobs
 from ticketry.jobs.registry import task
 from ticketry.mail.inbound import admission, matching, undeliverable
 from ticketry.mail.inbound import events as mail_events
@@ -64,6 +65,10 @@ from ticketry.users.models import Role, User
 log = structlog.get_logger(__name__)
 
 SENDER_WINDOW = timedelta(hours=1)
+# A reply whose original is still being ingested waits for it this long at most, trying again
+# every few seconds; then it opens a ticket of its own as any unthreaded mail does.
+ANSWER_WAIT = timedelta(minutes=10)
+ANSWER_RETRY_SECONDS = 3.0
 RULES_MEMO = "mail.inbound.rules"
 NO_SENDER = (
     "The mail has no usable sender address (From): it cannot become a ticket or a reply, released or not."
@@ -111,6 +116,7 @@ class _Plan:
     # An admin released it from the hold of `admission` (its sender checks): they vouch for who
     # wrote it. A release from spam, loop or auto-reply skips only the classification.
     vouched: bool = False
+    may_wait: bool = True  # for the mail it answers (not an admin's release)
     earlier: Earlier | None = None  # the same mail, ingested before
     ticket_id: int | None = None
     used: int = 0
@@ -196,7 +202,7 @@ def _read(
         # A release skips `classify`, which refuses such mail; without this the release made a
         # customer with an empty address, and every later one joined it (issue 14 A.1).
         verdict = Classification(Verdict.DENIED, NO_SENDER)
-    plan = _Plan(mail, raw, verdict, rules, department_id, vouched=vouch)
+    plan = _Plan(mail, raw, verdict, rules, department_id, vouched=vouch, may_wait=not release)
     if verdict.verdict is not Verdict.ACCEPT:
         return plan
     recent, plan.earlier = _seen_before(session, mail, log_id, dedupe_key(mail, raw), count=not release)
@@ -375,6 +381,8 @@ def _deliver(
     hold it on the ticket, or hold it in the log."""
     mail = plan.mail
     match = matching.find_ticket(session, mail, secret=settings.secret_key, sender=sender)
+    if match is None and plan.may_wait and _waits_for_answered(session, entry, mail):
+        return False
     ticket = match.ticket if match is not None else None
     follow_up_of: Ticket | None = None
     if ticket is not None and ticket.status is TicketStatus.CLOSED:
@@ -491,6 +499,31 @@ def _mail_html(session: Session, plan: _Plan, ticket_id: int | None, message_id:
             if row is not None and row.previewable:
                 images[content_id] = f"{row.url}?inline=1"
     return sanitize_mail_html(plan.mail.html, images)
+
+
+def _waits_for_answered(session: Session, entry: MailLog, mail: ParsedMail) -> bool:
+    """Whether the mail answers one that came in before it and is not ingested yet (two workers
+    took them at the same moment, or the first is held up by its files): then it stays received
+    and is tried again shortly, to thread to that mail's ticket, for at most `ANSWER_WAIT`."""
+    referenced = [*mail.in_reply_to, *mail.references]
+    if not referenced or as_utc(entry.created_at) < now() - ANSWER_WAIT:
+        return False
+    answered = session.scalar(
+        select(MailLog.id)
+        .where(
+            MailLog.direction == Direction.INBOUND,
+            MailLog.status == MailStatus.RECEIVED,
+            MailLog.message_id_header.in_(referenced),
+            MailLog.id < entry.id,
+        )
+        .limit(1)
+    )
+    if answered is None:
+        return False
+    entry.reason = f"It answers mail #{answered}, which is not ingested yet: it waits for it."
+    jobs.enqueue(session, mail_events.INGEST({"mail_log_id": entry.id}), delay_seconds=ANSWER_RETRY_SECONDS)
+    log.info("mail.waits_for_answered", mail_log_id=entry.id, answered=answered)
+    return True
 
 
 def _staff_sees(session: Session, user: User, ticket: Ticket) -> bool:
