@@ -24,7 +24,7 @@ from ticketry.search import query as list_query
 from ticketry.search import service as search
 from ticketry.search import views as saved_views
 from ticketry.search.query import ListQuery, Params
-from ticketry.search.service import DeskView, TicketFilters, TicketSort
+from ticketry.search.service import DeskView, TicketFilters
 from ticketry.tickets import lifecycle
 from ticketry.tickets import links as link_service
 from ticketry.tickets import participants as participant_service
@@ -39,6 +39,8 @@ from ticketry.web.session import SignedIn
 from ticketry.web.templating import is_htmx, render, set_flash
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
+
+OTHER_TICKETS_CAP = 100  # the ticket page's "Other tickets (99+)"
 
 VIEW_LABELS = {
     DeskView.QUEUE: "My queue",
@@ -101,13 +103,13 @@ def ticket_list(request: Request, session: DbSession, who: SignedIn) -> Response
         "view": chosen.view or list_query.DESK.view,
         "views": VIEW_LABELS,
         "counts": search.view_counts(session, who.actor) if counted else None,
-        "departments": user_service.list_departments(session),
-        "categories": ticket_service.list_categories(session),
+        "departments": user_service.department_choices(session),
+        "categories": ticket_service.category_choices(session),
         "agents": user_service.list_staff(session),
         "params": QueryParams(shown),
         "list_query": list_query.canonical(params),
         "problem": problem,
-        "all_tags": tag_service.all_tags(session),
+        "all_tags": tag_service.tag_choices(session),
         "export_columns": tables.COLUMNS,
         "default_columns": tables.DEFAULT_COLUMNS,
         "pdf_available": pdf.available(),
@@ -195,28 +197,29 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         or ticket.assignee_id == actor.user_id
     )
     with_workload = "x-live-refresh" in request.headers and actor.can(Permission.TICKETS_ASSIGN)
-    others = search.find_tickets(
+    others = search.brief_tickets(
         session,
         actor,
         filters=TicketFilters(customer_id=ticket.customer_id),
-        sort=TicketSort(),
         page=PageRequest(page=1, page_size=6),
+        cap=OTHER_TICKETS_CAP,
     )
     context = {
         "ticket": ticket,
         "messages": revisions.desk_thread(session, actor, ticket_id),
         "events": ticket_service.timeline(session, actor, ticket_id),
         "allowed": lifecycle.allowed_targets(ticket.status),
-        "departments": user_service.list_departments(session),
-        "categories": ticket_service.list_categories(session),
+        "departments": user_service.department_choices(session),
+        "categories": ticket_service.category_choices(session),
         "agents": user_service.list_staff(session) if offers_agents else [],
         "workload": reports.agent_workload(session, actor) if with_workload else None,
         "other_tickets": [t for t in others.items if t.id != ticket.id][:5],
         "other_total": others.total - 1,
+        "other_capped": others.capped,
         "threads": desk_threads.panel(session, actor, ticket, retry=request.query_params.get("merge", "")),
         "links": link_service.list_links(session, actor, ticket_id),
         "participants": participant_service.list_participants(session, actor, ticket_id),
-        "all_tags": tag_service.all_tags(session),
+        "all_tags": tag_service.tag_choices(session),
         "pdf_available": pdf.available(),
         "may_create_tags": tag_service.may_create(session, actor),
     }
