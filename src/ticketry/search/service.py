@@ -79,6 +79,11 @@ def _rank(column: ColumnElement[str], order: Sequence[enum.StrEnum]) -> ColumnEl
     return case({value.value: index for index, value in enumerate(order)}, value=column, else_=len(order))
 
 
+# Built once: every list query orders by one of them.
+_PRIORITY_RANK = _rank(Ticket.priority, list(Priority))  # type: ignore[arg-type]
+_STATUS_RANK = _rank(Ticket.status, list(lifecycle.STATUS_ORDER))  # type: ignore[arg-type]
+
+
 def updated_column(actor: Actor) -> ColumnElement[Any]:
     """ "Updated" as the actor's side knows it: customers never sort or filter by staff-only work
     (a note would otherwise move their ticket up their list; see `tickets.changes`)."""
@@ -94,8 +99,8 @@ def ticket_order(
         SortField.CREATED_AT: Ticket.created_at,
         SortField.UPDATED_AT: Ticket.updated_at if updated is None else updated,
         SortField.NUMBER: Ticket.id,
-        SortField.PRIORITY: _rank(Ticket.priority, list(Priority)),  # type: ignore[arg-type]
-        SortField.STATUS: _rank(Ticket.status, list(lifecycle.STATUS_ORDER)),  # type: ignore[arg-type]
+        SortField.PRIORITY: _PRIORITY_RANK,
+        SortField.STATUS: _STATUS_RANK,
     }[sort.field]
     tiebreak = Ticket.id.desc() if sort.descending else Ticket.id.asc()
     return [column.desc() if sort.descending else column.asc(), tiebreak]
