@@ -4,14 +4,11 @@ their history when a category goes; putting one on a ticket is a ticket use case
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import Row, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
-from ticketry.core import memo
 from ticketry.tickets.errors import CategoryNameTaken, CategoryNotFound
 from ticketry.tickets.models import Category
 
@@ -31,19 +28,6 @@ def list_categories(session: Session, *, include_inactive: bool = False) -> list
     if not include_inactive:
         query = query.where(Category.is_active.is_(True))
     return list(session.scalars(query))
-
-
-CATEGORIES: memo.Kept[Sequence[Row[int, str]]] = memo.Kept("categories", watch=(Category,), seconds=10.0)
-
-
-def category_choices(session: Session) -> Sequence[Row[int, str]]:
-    """Active categories by name, their id and name (what a choice lists); shared by the
-    process's requests for a few seconds (`core.memo.Kept`)."""
-    return CATEGORIES.get(
-        lambda: session.execute(
-            select(Category.id, Category.name).where(Category.is_active.is_(True)).order_by(Category.name)
-        ).all()
-    )
 
 
 def manage_categories(session: Session, actor: Actor) -> list[Category]:

@@ -56,7 +56,6 @@ CUSTOMER_EDITABLE = frozenset({"title", "description"})
 create_ticket = create.create_ticket
 MailBody = create.MailBody
 list_categories = categories.list_categories
-category_choices = categories.category_choices
 manage_categories = categories.manage_categories
 create_category = categories.create_category
 update_category = categories.update_category

@@ -9,16 +9,14 @@ manage the list; agents put existing tags on tickets and, while the site setting
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Row, delete, func, insert, literal, select
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
-from ticketry.core import memo
 from ticketry.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from ticketry.sitesettings import service as site_settings
 from ticketry.tickets.models import Tag, Ticket, ticket_tags
@@ -126,19 +124,6 @@ def manage_tags(session: Session, actor: Actor, *, sort: Literal["name", "count"
 def all_tags(session: Session) -> list[Tag]:
     """Every tag by name, for pickers (no counts: cheap on any desk)."""
     return list(session.scalars(select(Tag).order_by(Tag.name).limit(MAX_PICKER)))
-
-
-TAGS: memo.Kept[Sequence[Row[int, str, str]]] = memo.Kept("tags", watch=(Tag,), seconds=10.0)
-
-
-def tag_choices(session: Session) -> Sequence[Row[int, str, str]]:
-    """Every tag by name, its id, name and colour, for pickers; shared by the process's requests
-    for a few seconds (`core.memo.Kept`)."""
-    return TAGS.get(
-        lambda: session.execute(
-            select(Tag.id, Tag.name, Tag.color).order_by(Tag.name).limit(MAX_PICKER)
-        ).all()
-    )
 
 
 def get_tag(session: Session, actor: Actor, tag_id: int) -> Tag:

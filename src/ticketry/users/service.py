@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from ticketry.core import memo
 from ticketry.core.clock import now
 from ticketry.core.schemas import MAX_ID
 from ticketry.mailparse.addresses import ADDR_SPEC
@@ -23,8 +22,6 @@ from ticketry.users.errors import (
     UserNotFound,
 )
 from ticketry.users.models import Department, Organization, Role, User
-
-CHOICES_SECONDS = 10.0
 
 MAX_EMAIL = 254  # the column's length, and RFC 5321's limit on a forward path
 
@@ -124,36 +121,15 @@ def get_organization(session: Session, organization_id: int) -> Organization:
     return organization
 
 
-# What desk pages offer to choose from, shared by a process's requests (`core.memo.Kept`).
-STAFF: memo.Kept[Sequence[Row[int, str]]] = memo.Kept("staff", watch=(User,), seconds=CHOICES_SECONDS)
-DEPARTMENTS: memo.Kept[Sequence[Row[int, str, str]]] = memo.Kept(
-    "departments", watch=(Department,), seconds=CHOICES_SECONDS
-)
-
-
 def list_staff(session: Session) -> Sequence[Row[int, str]]:
     """Active agents and admins, by name: whom a ticket can be assigned to. Their id and name
     only (what a choice lists): a desk page offers them all, and whole users cost several times
-    more to load. Shared by the process's requests for a few seconds."""
-    return STAFF.get(
-        lambda: session.execute(
-            select(User.id, User.name)
-            .where(User.role.in_([Role.AGENT, Role.ADMIN]), User.is_active.is_(True))
-            .order_by(User.name)
-        ).all()
-    )
-
-
-def department_choices(session: Session) -> Sequence[Row[int, str, str]]:
-    """Active departments by name, their id, slug and name (what a choice lists); shared by the
-    process's requests for a few seconds."""
-    return DEPARTMENTS.get(
-        lambda: session.execute(
-            select(Department.id, Department.slug, Department.name)
-            .where(Department.is_active.is_(True))
-            .order_by(Department.name)
-        ).all()
-    )
+    more to load."""
+    return session.execute(
+        select(User.id, User.name)
+        .where(User.role.in_([Role.AGENT, Role.ADMIN]), User.is_active.is_(True))
+        .order_by(User.name)
+    ).all()
 
 
 def create_user(

@@ -62,7 +62,7 @@ def my_tickets(
 
 @router.get("/tickets/new")
 def new_ticket_page(request: Request, session: DbSession, who: SignedIn) -> Response:
-    departments = user_service.department_choices(session)
+    departments = user_service.list_departments(session)
     return render(request, "portal/new.html", {"departments": departments}, who=who)
 
 

@@ -47,8 +47,7 @@ def colours(request: Request, session: DbSession, who: SignedIn) -> Response:
     if not who.actor.is_staff:
         return Response("", media_type="text/css")
     css = "".join(
-        f'.tag[data-tag="{t.id}"]{{border-left:4px solid {t.color};}}'
-        for t in tag_service.tag_choices(session)
+        f'.tag[data-tag="{t.id}"]{{border-left:4px solid {t.color};}}' for t in tag_service.all_tags(session)
     )
     etag = '"' + hashlib.sha256(css.encode()).hexdigest()[:16] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
