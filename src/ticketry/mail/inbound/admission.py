@@ -29,6 +29,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ticketry.core.config import Settings
+from ticketry.mail.inbound import matching
 from ticketry.mail.inbound.identity import Authentication, Proof, authenticate
 from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import ids
@@ -40,8 +41,6 @@ from ticketry.tickets.errors import InvalidParticipant
 from ticketry.tickets.models import ParticipantRole, Ticket
 from ticketry.users import service as users
 from ticketry.users.models import Role, User
-
-MAX_REFERENCES = 50
 
 
 class Admission(enum.StrEnum):
@@ -136,7 +135,7 @@ def _customer_proof(settings: Settings, proof: Authentication) -> str:
 def _answers_ticket_mail(session: Session, mail: ParsedMail, settings: Settings, ticket: Ticket) -> bool:
     """Whether the mail quotes a Message-ID of the ticket's own mail (ours, signed, or one that
     joined its conversation): what a reply in the thread does, and a stranger can hardly know."""
-    referenced = [*mail.in_reply_to, *mail.references][-MAX_REFERENCES:]
+    referenced = matching.referenced(mail)
     if not referenced:
         return False
     tickets = _thread_of(session, ticket)

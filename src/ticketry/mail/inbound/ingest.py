@@ -110,6 +110,7 @@ class _Plan:
 
     mail: ParsedMail
     raw: bytes
+    key: str  # `dedupe_key`: the same Message-ID (or, without one, the same bytes) is the same mail
     classification: Classification
     rules: SenderRules
     department_id: int | None  # the receiving mailbox's: a new ticket's department
@@ -169,7 +170,7 @@ def _ingest(db: Database, log_id: int, *, release: bool, vouch: bool) -> None:
         # the same new customer: only the first is a duplicate; the second raises, and the job's
         # retry finds the customer there.
         with db.unit_of_work() as session:
-            if not _mark_duplicate(session, log_id, plan.mail, plan.raw):
+            if not _mark_duplicate(session, log_id, plan):
                 raise
 
 
@@ -202,10 +203,11 @@ def _read(
         # A release skips `classify`, which refuses such mail; without this the release made a
         # customer with an empty address, and every later one joined it (issue 14 A.1).
         verdict = Classification(Verdict.DENIED, NO_SENDER)
-    plan = _Plan(mail, raw, verdict, rules, department_id, vouched=vouch, may_wait=not release)
+    key = dedupe_key(mail, raw)
+    plan = _Plan(mail, raw, key, verdict, rules, department_id, vouched=vouch, may_wait=not release)
     if verdict.verdict is not Verdict.ACCEPT:
         return plan
-    recent, plan.earlier = _seen_before(session, mail, log_id, dedupe_key(mail, raw), count=not release)
+    recent, plan.earlier = _seen_before(session, mail, log_id, key, count=not release)
     limit = settings.mail_max_per_sender_per_hour
     if recent >= limit:
         # Two systems answering each other (or forwarding in a circle) look like one sender
@@ -365,7 +367,7 @@ def _decide(session: Session, entry: MailLog, plan: _Plan, settings: Settings, s
         entry.status, entry.reason = MailStatus.REJECTED, f"The account of {mail.from_address} is disabled."
         return
     if _deliver(session, entry, plan, settings, store, sender=sender):
-        entry.dedupe_key = dedupe_key(mail, plan.raw)
+        entry.dedupe_key = plan.key
 
 
 def _deliver(
@@ -505,19 +507,9 @@ def _waits_for_answered(session: Session, entry: MailLog, mail: ParsedMail) -> b
     """Whether the mail answers one that came in before it and is not ingested yet (two workers
     took them at the same moment, or the first is held up by its files): then it stays received
     and is tried again shortly, to thread to that mail's ticket, for at most `ANSWER_WAIT`."""
-    referenced = [*mail.in_reply_to, *mail.references]
-    if not referenced or as_utc(entry.created_at) < now() - ANSWER_WAIT:
+    if as_utc(entry.created_at) < now() - ANSWER_WAIT:
         return False
-    answered = session.scalar(
-        select(MailLog.id)
-        .where(
-            MailLog.direction == Direction.INBOUND,
-            MailLog.status == MailStatus.RECEIVED,
-            MailLog.message_id_header.in_(referenced),
-            MailLog.id < entry.id,
-        )
-        .limit(1)
-    )
+    answered = matching.waiting_original(session, mail, before=entry.id)
     if answered is None:
         return False
     entry.reason = f"It answers mail #{answered}, which is not ingested yet: it waits for it."
@@ -550,26 +542,19 @@ def dedupe_key(mail: ParsedMail, raw: bytes) -> str:
     return hashlib.sha256(basis).hexdigest()
 
 
-def _ingested_as(session: Session, key: str) -> Earlier | None:
-    """The earlier mail with this dedupe key, if one was ingested."""
-    found = session.execute(select(MailLog.id, MailLog.ticket_id).where(MailLog.dedupe_key == key))
-    row = found.one_or_none()
-    return Earlier(row.id, row.ticket_id) if row is not None else None
-
-
-def _mark_duplicate(session: Session, log_id: int, mail: ParsedMail, raw: bytes) -> bool:
+def _mark_duplicate(session: Session, log_id: int, plan: _Plan) -> bool:
     """Log the mail as a duplicate if another worker has just ingested the same one; False if
     the conflict was something else (nothing is marked then)."""
     entry = session.get(MailLog, log_id, with_for_update=True)
     if entry is None or entry.status is not MailStatus.RECEIVED:
         return True
-    earlier = _ingested_as(session, dedupe_key(mail, raw))
+    _, earlier = _seen_before(session, plan.mail, log_id, plan.key, count=False)
     if earlier is None:
         return False
     entry.status = MailStatus.DUPLICATE
     entry.ticket_id = earlier.ticket_id
     entry.reason = f"The same mail was ingested at the same moment by another worker (#{earlier.id})."
-    entry.problems = list(mail.problems)
+    entry.problems = list(plan.mail.problems)
     entry.imap_pending = entry.imap_uid is not None
     entry.updated_at = now()
     return True

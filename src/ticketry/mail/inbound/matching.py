@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ticketry.auth import service as auth_service
-from ticketry.mail.log.models import MailLog
+from ticketry.mail.log.models import Direction, MailLog, MailStatus
 from ticketry.mail.outbound import ids
 from ticketry.mailparse.parse import ParsedMail
 from ticketry.messages.models import Message
@@ -68,17 +68,41 @@ def _follow_merges(session: Session, match: Match, sender: User | None) -> Match
     return Match(ticket, f"{match.how}, on {match.ticket.number} which was merged into {ticket.number}")
 
 
+def referenced(mail: ParsedMail) -> list[str]:
+    """The Message-IDs a mail answers, the nearest first (In-Reply-To, then References from the
+    newest), at most MAX_REFERENCES."""
+    return [*mail.in_reply_to, *reversed(mail.references)][:MAX_REFERENCES]
+
+
+def waiting_original(session: Session, mail: ParsedMail, *, before: int) -> int | None:
+    """An earlier inbound mail (log id below `before`) that this one answers and that is still
+    waiting to be ingested: two workers took them at the same moment."""
+    answered = referenced(mail)
+    if not answered:
+        return None
+    return session.scalar(
+        select(MailLog.id)
+        .where(
+            MailLog.direction == Direction.INBOUND,
+            MailLog.status == MailStatus.RECEIVED,
+            MailLog.message_id_header.in_(answered),
+            MailLog.id < before,
+        )
+        .limit(1)
+    )
+
+
 def _find(session: Session, mail: ParsedMail, *, secret: str, sender: User | None) -> Match | None:
-    referenced = [*mail.in_reply_to, *reversed(mail.references)][:MAX_REFERENCES]
-    for value in referenced:
+    referenced_ids = referenced(mail)
+    for value in referenced_ids:
         named = ids.ticket_in_message_id(secret, value)
         ticket = _live(session, named[0]) if named else None
         if ticket is not None:
             return Match(ticket, "our signed Message-ID in the reply headers")
-    if referenced:
+    if referenced_ids:
         ticket_id = session.scalar(
             select(MailLog.ticket_id)
-            .where(MailLog.message_id_header.in_(referenced), MailLog.ticket_id.is_not(None))
+            .where(MailLog.message_id_header.in_(referenced_ids), MailLog.ticket_id.is_not(None))
             .order_by(MailLog.id.desc())
             .limit(1)
         )
