@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 import structlog
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,7 +29,6 @@ from ticketry.auth import service as auth_service
 from ticketry.core.config import Settings, get_settings
 from ticketry.core.db import Database
 from ticketry.core.errors import DomainError
-from ticketry.http.control_characters import refuse_control_characters
 from ticketry.http.deps import SESSION_COOKIE
 from ticketry.http.openapi import EXTRA_SCHEMAS
 from ticketry.jobs import service as job_service
@@ -42,7 +41,7 @@ from ticketry.realtime import broker, presence
 from ticketry.sitesettings import service as site_settings
 from ticketry.tickets.views import flush_views
 from ticketry.web import errors as web_errors
-from ticketry.web import router as web_router
+from ticketry.web.router import mount_static, web_router
 from ticketry.web.session import LoginRequired
 
 log = structlog.get_logger(__name__)
@@ -266,16 +265,16 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
-        # Every route, present and future: no control characters in its path, query or form.
-        dependencies=[Depends(refuse_control_characters)],
+        # One flat list, built once per process (ticketry.http.routing); the pages' own
+        # /static/vendor route comes before the static mount, which would swallow it.
+        routes=[*api_router.routes, *web_router.routes],
     )
     app.state.db = database
     app.state.settings = settings
     app.state.files = files
     _document_streamed_bodies(app)
     _install_error_handlers(app)
-    app.include_router(api_router)
-    web_router.mount(app)
+    mount_static(app)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     return app
 

@@ -23,7 +23,7 @@ def from_credentials(db: Database, persona: Persona) -> tuple[Actor, Actor]:
         grant = auth_service.token_grant(session, persona.token)
         browser = auth_service.web_session_for(session, cookie)
     assert grant is not None and browser is not None
-    return grant.actor, browser[0]
+    return grant.actor, browser.actor
 
 
 def built(db: Database, persona: Persona) -> Actor:

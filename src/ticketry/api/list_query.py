@@ -15,7 +15,7 @@ from ticketry.search.query import PARAMETERS, ListQuery, Parameter, Takes
 from ticketry.search.service import TagMode
 
 
-def list_query(request: Request, actor: CurrentActor) -> ListQuery:
+async def list_query(request: Request, actor: CurrentActor) -> ListQuery:  # no I/O: no thread hop
     return query.read_list_query(actor, request.url.query, defaults=query.API)
 
 

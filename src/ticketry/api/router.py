@@ -1,8 +1,8 @@
-"""All of `/api/v1`."""
+"""All of `/api/v1`, one flat list of routes (see `ticketry.http.routing`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from ticketry.api import (
     admin,
@@ -23,8 +23,11 @@ from ticketry.api import (
     tickets,
     watchers,
 )
+from ticketry.http.control_characters import refuse_control_characters
+from ticketry.http.routing import absorb
 
-api_router = APIRouter(prefix="/api/v1")
+# Every route, present and future: no control characters in its path, query or form.
+api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(refuse_control_characters)])
 for module in (
     auth,
     notifications,
@@ -44,4 +47,4 @@ for module in (
     saved_views,
     tags,
 ):
-    api_router.include_router(module.router)
+    absorb(api_router, module.router)

@@ -12,8 +12,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ScalarSelect, delete, func, select, update
+from sqlalchemy import ScalarSelect, Select, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
@@ -210,23 +212,39 @@ class TokenGrant:
     scope: TokenScope
 
 
+def _credential_lookup(
+    credential: type[ApiToken] | type[WebSession], digest: Any, *columns: Any
+) -> Select[Any]:
+    """The active user behind a credential (as `_actor_of` needs them) and the credential's own
+    `columns`, by its digest, bound at execution (`:digest`). Built once per kind of credential:
+    every request runs one, and building the join with its two correlated subqueries cost more
+    than running it on SQLite (0.8 ms of CPU to 0.4 per request)."""
+    return (
+        select(User, *_actor_facts(), *columns)
+        .select_from(credential)
+        .join(User, User.id == credential.user_id)
+        .where(digest == bindparam("digest"))
+    )
+
+
+@cache
+def _token_lookup() -> Select[Any]:
+    return _credential_lookup(
+        ApiToken, ApiToken.token_hash, ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.scope
+    )
+
+
 def token_grant(session: Session, secret: str) -> TokenGrant | None:
     """The active user behind a live token as an Actor, and the token's scope, in one query."""
-    row = session.execute(
-        select(ApiToken, User, *_actor_facts())
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _digest(secret))
-    ).one_or_none()
+    row = session.execute(_token_lookup(), {"digest": _digest(secret)}).one_or_none()
     if row is None:
         return None
-    token, user, departments, shared = row
+    user, departments, shared, token_id, revoked_at, expires_at, scope = row
     stamp = now()
-    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= stamp):
+    if revoked_at is not None or (expires_at is not None and expires_at <= stamp) or not user.is_active:
         return None
-    if not user.is_active:
-        return None
-    _token_usage.add(token.id, stamp)
-    return TokenGrant(actor=_actor_of(user, departments, shared), scope=token.scope)
+    _token_usage.add(token_id, stamp)
+    return TokenGrant(actor=_actor_of(user, departments, shared), scope=scope)
 
 
 def flush_token_usage(session: Session) -> None:
@@ -273,21 +291,37 @@ def start_web_session(session: Session, user: User, *, user_agent: str = "", ip:
     return NewWebSession(secret=secret, csrf_token=csrf)
 
 
-def web_session_for(session: Session, secret: str) -> tuple[Actor, WebSession] | None:
+@dataclass(frozen=True)
+class SessionGrant:
+    """Who a browser session speaks for, and the CSRF token its pages must send back."""
+
+    actor: Actor
+    csrf_token: str
+
+
+@cache
+def _session_lookup() -> Select[Any]:
+    return _credential_lookup(
+        WebSession,
+        WebSession.session_hash,
+        WebSession.id,
+        WebSession.revoked_at,
+        WebSession.expires_at,
+        WebSession.csrf_token,
+    )
+
+
+def web_session_for(session: Session, secret: str) -> SessionGrant | None:
     """The live browser session behind a cookie, with its active user as an Actor, in one query."""
-    found = session.execute(
-        select(WebSession, User, *_actor_facts())
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.session_hash == _digest(secret))
-    ).one_or_none()
-    if found is None:
+    row = session.execute(_session_lookup(), {"digest": _digest(secret)}).one_or_none()
+    if row is None:
         return None
-    row, user, departments, shared = found
+    user, departments, shared, session_id, revoked_at, expires_at, csrf_token = row
     stamp = now()
-    if row.revoked_at is not None or row.expires_at <= stamp or not user.is_active:
+    if revoked_at is not None or expires_at <= stamp or not user.is_active:
         return None
-    _session_usage.add(row.id, stamp)
-    return _actor_of(user, departments, shared), row
+    _session_usage.add(session_id, stamp)
+    return SessionGrant(actor=_actor_of(user, departments, shared), csrf_token=csrf_token)
 
 
 def end_web_session(session: Session, secret: str) -> None:

@@ -3,8 +3,9 @@ forms (issue 12, item 12): every path parameter and every query parameter (singl
 break either) and every field of a form body (LF and CR allowed, as in a textarea).
 Request bodies read into schemas are held to the same rule by `core.schemas.Input`.
 
-Installed once, as a dependency of the whole app, so a route added later is covered without
-doing anything; the route walk (tests/security/test_every_route.py) checks that it is there.
+Installed as a dependency of the two routers every route goes through (`api.router`, `web.router`),
+so a route added later is covered without doing anything; the route walk
+(tests/security/test_every_route.py) checks that it is there.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def _still_allowed(database: Database, secret: str, ticket_id: int | None) -> bo
         if ticket_id is None:
             return True
         try:
-            ticket_service.get_ticket(session, found[0], ticket_id)
+            ticket_service.get_ticket(session, found.actor, ticket_id)
         except NotFound:
             return False
         return True

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ticketry.core.config import get_settings
+from ticketry.http.control_characters import refuse_control_characters
+from ticketry.http.routing import absorb
 from ticketry.web import (
     accounts,
     admin,
@@ -35,7 +37,8 @@ VENDOR_FILES = {
     "swagger-ui.css": Path("swagger-ui-dist") / "swagger-ui.css",
 }
 
-web_router = APIRouter(include_in_schema=False)
+# Every route, present and future: no control characters in its path, query or form.
+web_router = APIRouter(include_in_schema=False, dependencies=[Depends(refuse_control_characters)])
 for module in (
     accounts,
     notifications,
@@ -53,7 +56,7 @@ for module in (
     admin_jobs,
     tags,
 ):
-    web_router.include_router(module.router)
+    absorb(web_router, module.router)
 
 
 def node_modules() -> Path:
@@ -88,6 +91,5 @@ def api_docs() -> Response:
     )
 
 
-def mount(app: FastAPI) -> None:
-    app.include_router(web_router)  # before the mount, which would swallow /static/vendor
+def mount_static(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -35,7 +35,7 @@ def optional_session(
     return browser_session(request, session, csrf)
 
 
-def required_session(
+async def required_session(  # async: no I/O, so no thread hop
     who: Annotated[BrowserSession | None, Depends(optional_session)], request: Request
 ) -> BrowserSession:
     if who is None:
