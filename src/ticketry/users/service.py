@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import BindParameter, Row, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ticketry.core.clock import now
@@ -86,6 +87,14 @@ def get_department(session: Session, department_id: int) -> Department:
     return department
 
 
+@cache
+def _by_slug_or_name() -> Select[Department]:
+    """Built once: a list filtered by department resolves it on every request, and building the
+    statement cost more than running it."""
+    key: BindParameter[str] = bindparam("key")
+    return select(Department).where((Department.slug == key) | (func.lower(Department.name) == key))
+
+
 def find_department(session: Session, ref: str | int) -> Department:
     """By id, or by slug or name (case-insensitive): API clients send either."""
     if isinstance(ref, str) and ref.isascii() and ref.isdigit():
@@ -94,10 +103,7 @@ def find_department(session: Session, ref: str | int) -> Department:
         if not 0 < ref <= MAX_ID:
             raise DepartmentNotFound(f"Department {ref} does not exist.", details={"department": ref})
         return get_department(session, ref)
-    key = ref.strip().lower()
-    department = session.scalars(
-        select(Department).where((Department.slug == key) | (func.lower(Department.name) == key))
-    ).first()
+    department = session.scalars(_by_slug_or_name(), {"key": ref.strip().lower()}).first()
     if department is None or not department.is_active:
         raise DepartmentNotFound(f"Department '{ref}' does not exist.", details={"department": ref})
     return department
