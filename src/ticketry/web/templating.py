@@ -122,8 +122,13 @@ def render(
     status: int = 200,
     block: str | None = None,
 ) -> Response:
-    """Render a page (or one block of it, for htmx) with what every page needs."""
-    flash = read_flash(request)
+    """Render a page (or one block of it, for htmx) with what every page needs.
+
+    A live refresh (static/live.js: the page fetching itself to update its live regions) leaves
+    the one-time message alone: it takes no flash from the page, and one it consumed would be
+    lost to the page the person is going to (a reply's own event refreshing the old page while
+    the browser follows the reply's redirect)."""
+    flash = None if "x-live-refresh" in request.headers else read_flash(request)
     full = {
         "request": request,
         "me": who.actor if who else None,
