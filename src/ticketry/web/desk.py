@@ -36,7 +36,7 @@ from ticketry.users import service as user_service
 from ticketry.web import desk_threads
 from ticketry.web.forms import AttachmentIds
 from ticketry.web.session import SignedIn
-from ticketry.web.templating import is_htmx, render, set_flash
+from ticketry.web.templating import is_htmx, is_live_refresh, render, set_flash
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
@@ -88,7 +88,7 @@ def ticket_list(request: Request, session: DbSession, who: SignedIn) -> Response
     # million tickets): a page load shows the views at once and fetches their counts after
     # (`GET /desk/views/counts`), a live refresh (live.js) comes with them, and a list alone
     # (htmx, for a filter or a page) has no sidebar.
-    counted = "x-live-refresh" in request.headers and block is None
+    counted = is_live_refresh(request) and block is None
     saved = saved_views.sidebar(session, who.actor, counted=counted)
     saved_id = _int_or_none(request.query_params.get("saved", ""))
     current = next((c.view for c in saved if c.view.id == saved_id), None)
@@ -187,7 +187,7 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         return away
     actor = who.actor
     ticket = ticket_service.get_ticket(session, actor, ticket_id, include_deleted=True)
-    if "x-live-refresh" not in request.headers:  # the page refreshing itself is no new view
+    if not is_live_refresh(request):  # the page refreshing itself is no new view
         record_view(ticket.id, viewer_id=actor.user_id)
     # Whom the sidebar offers to assign, transfer to or add as a watcher, where it offers any; the
     # agents' workloads (desk/_assignee_select.html) come after a page load, with a live refresh.
@@ -196,7 +196,7 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         or actor.can(Permission.TICKETS_WATCHERS)
         or ticket.assignee_id == actor.user_id
     )
-    with_workload = "x-live-refresh" in request.headers and actor.can(Permission.TICKETS_ASSIGN)
+    with_workload = is_live_refresh(request) and actor.can(Permission.TICKETS_ASSIGN)
     others = search.brief_tickets(
         session,
         actor,

@@ -113,6 +113,11 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def is_live_refresh(request: Request) -> bool:
+    """The page fetching itself to update its live regions (static/live.js)."""
+    return "x-live-refresh" in request.headers
+
+
 def render(
     request: Request,
     template: str,
@@ -124,11 +129,10 @@ def render(
 ) -> Response:
     """Render a page (or one block of it, for htmx) with what every page needs.
 
-    A live refresh (static/live.js: the page fetching itself to update its live regions) leaves
-    the one-time message alone: it takes no flash from the page, and one it consumed would be
-    lost to the page the person is going to (a reply's own event refreshing the old page while
-    the browser follows the reply's redirect)."""
-    flash = None if "x-live-refresh" in request.headers else read_flash(request)
+    A live refresh leaves the one-time message alone: it takes no flash from the page, and one
+    it consumed would be lost to the page the person is going to (a reply's own event refreshing
+    the old page while the browser follows the reply's redirect)."""
+    flash = None if is_live_refresh(request) else read_flash(request)
     full = {
         "request": request,
         "me": who.actor if who else None,
