@@ -18,6 +18,7 @@ RESULTS = Path(__file__).parent / "results"
 LABELS = {
     "floor": "floor: health (one database round trip)",
     "floor_auth": "floor: token check + constant answer",
+    "floor_page": "floor: signed-in page with one small read",
     "create": "create ticket",
     "reply": "staff reply",
     "list": "list (open, page 1)",
@@ -33,6 +34,7 @@ LABELS = {
 ORDER = (
     "floor",
     "floor_auth",
+    "floor_page",
     "create",
     "reply",
     "list",

@@ -13,6 +13,7 @@ import json
 import random
 import re
 import resource
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -138,6 +139,14 @@ def scenarios(actors: Actors) -> dict[str, Op]:
         status, content = await conn.request("GET", "/api/v1/priorities", actors.staff)
         return _ok(status, 200, content)
 
+    async def floor_page(conn: Connection, rng: random.Random) -> Outcome:
+        """The least a desk page costs: the agent's browser session, one small read (their
+        notification settings), the layout around a short form."""
+        status, content = await conn.request(
+            "GET", "/account/notifications", None, cookie=actors.staff_cookie
+        )
+        return _ok(status, 200, content)
+
     async def create(conn: Connection, rng: random.Random) -> Outcome:
         body = {
             "title": f"Bench ticket {' '.join(rng.choices(words, k=3))}",
@@ -204,6 +213,7 @@ def scenarios(actors: Actors) -> dict[str, Op]:
     return {
         "floor": floor,
         "floor_auth": floor_auth,
+        "floor_page": floor_page,
         "desk": desk,
         "page": page,
         "portal": portal,
@@ -257,6 +267,7 @@ class Result:
             "errors": self.errors,
             "seconds": round(self.seconds, 2),
             "throughput_per_s": round(self.throughput, 1),
+            "mean_ms": _round(statistics.fmean(self.latencies_ms) if self.latencies_ms else None),
             "p50_ms": _round(self.percentile(50)),
             "p95_ms": _round(self.percentile(95)),
             "p99_ms": _round(self.percentile(99)),
@@ -264,6 +275,7 @@ class Result:
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "server_cpu_percent": round(self.server_cpu_percent),
             "client_cpu_percent": round(self.client_cpu_percent),
+            "client_cpu_ms_per_op": _round(self.cpu_ms_per_operation(self.client_cpu_percent)),
             "machine_cpu_percent": round(self.machine_cpu_percent),
             "database_cpu_percent": round(self.database_cpu_percent),
             "server_cpu_ms_per_op": _round(self.cpu_ms_per_operation(self.server_cpu_percent)),

@@ -1,0 +1,505 @@
+"""`python -m bench.bounds`: the least each row of the load benchmark can cost on this machine, and
+the p95 (or throughput) that least cost allows (bench/README.md, "Bounds").
+
+The load benchmark's 16 clients keep both cores busy in every scenario: a closed loop on saturated
+cores. Little's law then fixes the mean latency at N x c / k (N clients, k cores, c the machine's
+CPU time per operation: web processes, database and the client together), and the p95 sits at r
+times that mean, r measured in the same run. A p95 target T is out of reach whenever the least c a
+row can cost is above T x k / (N x r); a throughput target X whenever it is above k / X.
+
+The least c of a row is measured from two parts no leaner Python would remove:
+1. the floor of its kind, measured by the load benchmark under the same load: `floor_auth` (a
+   token checked, a constant answered) for every API request, `floor_page` (a browser session
+   checked, one small read, the layout) for every page;
+2. the database's CPU for the row's own SQL beyond its floor's: the statements each request of
+   the row runs, captured in process through the real application on the bench database, less
+   the floor request's, replayed raw on one connection (PostgreSQL: the backend's CPU from /proc;
+   SQLite: this thread's CPU, the engine running in it) in a rolled-back transaction;
+3. for a page, rendering its template (the stack's choice, docs/architecture.md), less the floor
+   page's: the least of five renders, timed in process around Jinja's `Template.render`.
+Everything else a request does (parsing, building statements, loading rows into objects,
+validating, serializing) counts as nothing here, so the bound is below what any implementation
+on this stack can reach.
+A write is captured with its commit refused, so nothing it wrote stays and its replay (rolled back
+each time) writes the same rows again: on SQLite, whose new rows take the next free id every time.
+On PostgreSQL a replay would draw new ids from the sequences, which the captured statements do not
+know; there a write's own database work is the database CPU per write the load run measured,
+beyond its floor's. The mails a write causes (run later by the workers) are left out of the
+bound: only the request counts.
+
+Reads the newest load results of the backend from bench/results/ (`python -m bench --scenarios
+floor_auth,floor_page,...` makes them); asserts nothing (docs/architecture.md section 7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+import jinja2
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from bench import data, facts
+from bench import server as proc
+from bench.__main__ import DEFAULT_TICKETS, PG_URL, RESULTS, TARGETS, sample, search_terms
+from bench.load import TERM_CLASSES
+from ticketry.app import create_app
+from ticketry.core.config import Settings
+from ticketry.core.db import Database
+
+# The rows with a target, the floor each request of theirs stands on, and who makes it.
+API, PAGE = "floor_auth", "floor_page"
+WRITES = ("create", "reply")
+
+
+@dataclass
+class Request:
+    path: str
+    floor: str  # API or PAGE
+    customer: bool = False
+    body: dict[str, Any] | None = None  # a write: POSTed as JSON, its transaction never committed
+
+
+class _Refused(Exception):
+    """Raised at a captured write's commit: what it wrote is rolled back, to be written again."""
+
+
+@dataclass
+class Captured:
+    """One operation's statements beyond its floors, as the driver received them, and its
+    templates' rendering time beyond its floors'."""
+
+    requests: int
+    statements: list[tuple[str, Any]] = field(default_factory=list)
+    render_ms: float = 0.0
+
+    @property
+    def writes(self) -> bool:
+        return any(not text.lstrip().upper().startswith(("SELECT", "BEGIN")) for text, _ in self.statements)
+
+
+RENDERS = 5  # a request's rendering time is the least of this many
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.bounds", description=__doc__)
+    parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--tickets", type=int, help="the load benchmark's size (1,000,000 / 100,000)")
+    parser.add_argument("--database-url", help=f"default {PG_URL} or sqlite:////tmp/ticketry_bench_<N>.db")
+    parser.add_argument("--results", type=Path, help="these load results instead of the backend's newest")
+    parser.add_argument("--samples", type=int, default=12, help="tickets (and terms per class) captured")
+    parser.add_argument("--seconds", type=float, default=3.0, help="replay time per row")
+    parser.add_argument("--as-admin", action="store_true", help="as the load run was made")
+    parser.add_argument("--seed", type=int, default=42, help="the load benchmark's data seed")
+    args = parser.parse_args(argv)
+    args.tickets = args.tickets or DEFAULT_TICKETS[args.backend]
+    if not args.database_url:
+        args.database_url = (
+            PG_URL if args.backend == "postgresql" else f"sqlite:////tmp/ticketry_bench_{args.tickets}.db"
+        )
+    return args
+
+
+def newest_results(backend: str, tickets: int) -> Path:
+    found = sorted(RESULTS.glob(f"{backend}-{tickets}-*.json"))
+    if not found:
+        raise SystemExit(
+            f"no load results for {backend} at {tickets:,} tickets in {RESULTS}: run python -m bench"
+        )
+    return found[-1]
+
+
+def machine_ms(row: dict[str, Any]) -> float:
+    """CPU per operation of everything the run measured: web processes, database, client."""
+    client = row.get("client_cpu_ms_per_op")
+    if client is None:  # results from before the client's own figure
+        client = row["client_cpu_percent"] / 100 * row["seconds"] * 1000 / max(row["operations"], 1)
+    return float(row["server_cpu_ms_per_op"] + row["database_cpu_ms_per_op"] + client)
+
+
+# -- the rows' requests -------------------------------------------------------------------------
+
+
+def operations(args: argparse.Namespace, staff_id: int) -> dict[str, list[list[Request]]]:
+    """Per row, the operations to capture, drawn like the load benchmark draws them."""
+    found = sample(args, staff_id, data.AGENT_DEPARTMENTS)
+    staff_terms, customer_terms = search_terms(args, found)
+    tickets = found.readable[: args.samples]
+
+    def searches(terms: dict[str, list[str]], customer: bool) -> list[list[Request]]:
+        # Classes weigh the same in the load run; so here: the same number of terms of each.
+        return [
+            [Request(f"/api/v1/tickets?q={quote_plus(term)}", API, customer)]
+            for kind in TERM_CLASSES
+            for term in terms.get(kind, [])[: args.samples]
+        ]
+
+    writes: dict[str, list[list[Request]]] = {}
+    if args.backend == "sqlite":
+        words = [w for kind in ("rare", "medium", "common") for w in staff_terms[kind]]
+        writes["create"] = [
+            [
+                Request(
+                    "/api/v1/tickets",
+                    API,
+                    True,
+                    {
+                        "title": f"Bench ticket {w}",
+                        "description": f"About {w}.",
+                        "department": "technical",
+                        "priority": "low",
+                    },
+                )
+            ]
+            for w in words[: args.samples]
+        ]
+        writes["reply"] = [
+            [Request(f"/api/v1/tickets/{t}/replies", API, body={"message": f"Bench reply {w}."})]
+            for t, w in zip(found.repliable[: args.samples], words, strict=False)
+        ]
+    return writes | {
+        "list": [[Request("/api/v1/tickets?status=open&department=technical", API)]],
+        "detail": [
+            [Request(f"/api/v1/tickets/{t}", API), Request(f"/api/v1/tickets/{t}/replies", API)]
+            for t in tickets
+        ],
+        "search": searches(staff_terms, customer=False),
+        "search_customer": searches(customer_terms, customer=True),
+        "desk": [[Request("/desk?view=open", PAGE)]],
+        "page": [[Request(f"/desk/tickets/{t}", PAGE)] for t in tickets],
+        "portal": [[Request("/", PAGE, customer=True)]],
+    }
+
+
+FLOORS = {API: "/api/v1/priorities", PAGE: "/account/notifications"}
+
+
+class Capture:
+    """The application in process, on the bench database, with the driver's statements recorded."""
+
+    def __init__(self, db: Database, staff_email: str) -> None:
+        self.db = db
+        settings = Settings(database_url=str(db.engine.url.render_as_string(hide_password=False)))
+        self.app = create_app(settings, db=db, background=False)
+        self.recorded: list[tuple[str, Any]] = []
+        self.rendered = 0.0  # thread CPU seconds in Template.render since the last reset
+        self._time_renders()
+        self.clients = {
+            False: self._signed_in(staff_email),
+            True: self._signed_in(data.CUSTOMER_EMAIL),
+        }
+        event.listen(db.engine, "before_cursor_execute", self._record)
+
+    def _time_renders(self) -> None:
+        render = jinja2.Template.render
+
+        def timed(template: jinja2.Template, *args: Any, **kwargs: Any) -> str:
+            started = time.thread_time()
+            try:
+                return render(template, *args, **kwargs)
+            finally:
+                self.rendered += time.thread_time() - started
+
+        jinja2.Template.render = timed  # type: ignore[method-assign]
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        self.recorded.append((statement, parameters))
+
+    def _signed_in(self, email: str) -> tuple[TestClient, dict[str, str]]:
+        """A browser session (cookie) and an API token of the person."""
+        client = TestClient(self.app)
+        answer = client.post("/api/v1/auth/login", json={"email": email, "password": data.PASSWORD})
+        answer.raise_for_status()
+        form = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        if token is None:
+            raise RuntimeError("the login form has no CSRF field")
+        signed = client.post(
+            "/login",
+            data={"email": email, "password": data.PASSWORD, "csrf_token": token.group(1)},
+            follow_redirects=False,
+        )
+        if signed.status_code != 303:
+            raise RuntimeError(f"web login as {email}: {signed.status_code}")
+        return client, {"Authorization": f"Bearer {answer.json()['token']}"}
+
+    def run(self, request: Request) -> tuple[list[tuple[str, Any]], float]:
+        """The request's statements, and its least rendering time in ms."""
+        if request.body is not None:
+            return self._write(request), 0.0
+        client, bearer = self.clients[request.customer]
+        headers = bearer if request.floor == API else {}
+        client.get(request.path, headers=headers)  # warm: the process's first-use caches
+        renders = []
+        for _ in range(RENDERS):
+            self.recorded, self.rendered = [], 0.0
+            answer = client.get(request.path, headers=headers)
+            if answer.status_code != 200:
+                raise RuntimeError(f"GET {request.path}: {answer.status_code} {answer.text[:200]}")
+            renders.append(self.rendered * 1000)
+        return self.recorded, min(renders)
+
+    def _write(self, request: Request) -> list[tuple[str, Any]]:
+        client, bearer = self.clients[request.customer]
+
+        def refuse(conn: Any) -> None:
+            if conn.get_execution_options().get("ticketry_write"):  # not the token check's read
+                raise _Refused
+
+        self.recorded = []
+        event.listen(self.db.engine, "commit", refuse)
+        try:
+            client.post(request.path, json=request.body, headers=bearer)
+        except _Refused:
+            return self.recorded
+        finally:
+            event.remove(self.db.engine, "commit", refuse)
+        raise RuntimeError(f"POST {request.path} never committed")
+
+    def beyond_floors(self, operation: list[Request]) -> Captured:
+        """The operation's statements less, for each request, its floor request's statements."""
+        captured = Captured(requests=len(operation))
+        for request in operation:
+            floor_statements, floor_render = self.run(
+                Request(FLOORS[request.floor], request.floor, request.customer)
+            )
+            floor = Counter(text for text, _ in floor_statements)
+            statements, render = self.run(request)
+            captured.render_ms += max(render - floor_render, 0.0)
+            for text, parameters in statements:
+                if floor[text]:
+                    floor[text] -= 1
+                else:
+                    captured.statements.append((text, parameters))
+        return captured
+
+
+# -- replaying them -----------------------------------------------------------------------------
+
+
+class Replayer:
+    """The statements run raw, on one connection of the application's own engine (its session
+    settings and functions), each operation in a transaction rolled back."""
+
+    def __init__(self, db: Database) -> None:
+        self.raw = db.engine.raw_connection()
+        self.postgres = db.dialect == "postgresql"
+        cursor = self.raw.cursor()
+        if self.postgres:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.backend_pid = int(cursor.fetchone()[0])
+        cursor.close()
+        self.raw.rollback()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    @contextmanager
+    def _cpu(self) -> Iterator[list[float]]:
+        """Seconds of database CPU spent in the block."""
+        spent: list[float] = []
+        start = proc.cpu_seconds([self.backend_pid]) if self.postgres else time.thread_time()
+        yield spent
+        end = proc.cpu_seconds([self.backend_pid]) if self.postgres else time.thread_time()
+        spent.append(end - start)
+
+    def _once(self, captured: Captured) -> None:
+        """One operation in one transaction: a request's reads and writes may come on two
+        connections, each with its own BEGIN (SQLite's are the application's own statements)."""
+        cursor = self.raw.cursor()
+        try:
+            if not self.postgres:
+                cursor.execute("BEGIN IMMEDIATE" if captured.writes else "BEGIN")
+            for statement, parameters in captured.statements:
+                if statement.startswith("BEGIN"):
+                    continue
+                cursor.execute(statement, parameters)
+                if cursor.description is not None:
+                    cursor.fetchall()
+        finally:
+            cursor.close()
+            self.raw.rollback()
+
+    def ms_per_operation(self, captured: list[Captured], seconds: float) -> float:
+        """Database CPU per operation, the operations taken in turn for `seconds` of wall time."""
+        for each in captured:  # warm: pages in cache, statements prepared
+            self._once(each)
+        done = 0
+        deadline = time.monotonic() + seconds
+        with self._cpu() as spent:
+            while time.monotonic() < deadline or done < len(captured):
+                self._once(captured[done % len(captured)])
+                done += 1
+        return spent[0] * 1000 / done
+
+
+# -- the table ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Own:
+    """A row's own work beyond its floors, in ms per operation: the database's and rendering's."""
+
+    sql_ms: float | None  # None: not measured (a write on SQLite)
+    render_ms: float = 0.0
+    statements: int | None = None
+
+
+@dataclass
+class Bound:
+    row: str
+    target: str
+    measured: str  # the load run's figure
+    now_ms: float  # CPU per operation in the load run, machine-wide
+    floor_ms: float  # the floors it stands on
+    own: Own
+    least_ms: float
+    allowed_ms: float  # the most CPU per operation the target allows
+    least_figure: str  # the best figure the least CPU allows
+    reachable: bool
+
+    def line(self) -> str:
+        sql = "-" if self.own.sql_ms is None else f"{self.own.sql_ms:.2f}"
+        verdict = "reachable" if self.reachable else "CANNOT on this machine"
+        return (
+            f"{self.row:<16} {self.target:>11} {self.measured:>9} {self.now_ms:>7.2f} {self.floor_ms:>7.2f} "
+            f"{sql:>6} {self.own.render_ms:>6.2f} {self.least_ms:>7.2f} {self.allowed_ms:>7.2f} "
+            f"{self.least_figure:>11}  {verdict}"
+        )
+
+
+HEADER = (
+    f"{'row':<16} {'target':>11} {'measured':>9} {'c now':>7} {'floors':>7} {'sql':>6} {'render':>6} "
+    f"{'c least':>7} {'allowed':>7} {'least gives':>11}  verdict"
+)
+
+
+def spread(results: dict[str, Any]) -> float:
+    """The smallest p95 / mean of the run's scenarios: with it, a bound holds for every row."""
+    ratios = [
+        r["p95_ms"] / r["mean_ms"] for r in results["results"] if r.get("mean_ms") and r["operations"] >= 100
+    ]
+    if not ratios:
+        raise SystemExit("the load results have no mean latencies: measure again with this tree's bench")
+    return min(ratios)
+
+
+def bounds(results: dict[str, Any], own: dict[str, Own], cores: int) -> list[Bound]:
+    rows = {row["scenario"]: row for row in results["results"]}
+    clients = int(results["config"]["concurrency"])
+    ratio = spread(results)
+    found: list[Bound] = []
+    for name, (figure, target) in TARGETS.items():
+        if name not in rows or name == "stats":  # stats meets its target
+            continue
+        row = rows[name]
+        floor_name = PAGE if name in ("desk", "page", "portal") else API
+        if floor_name not in rows:
+            raise SystemExit(f"the load results have no {floor_name} row: measure it with the rows")
+        floor = (2 if name == "detail" else 1) * machine_ms(rows[floor_name])
+        if name in WRITES and name not in own:
+            beyond = row["database_cpu_ms_per_op"] - rows[floor_name]["database_cpu_ms_per_op"]
+            mine = Own(max(beyond, 0.0) if results["backend"] == "postgresql" else None)
+        elif name in own:
+            mine = own[name]
+        else:
+            continue
+        least = floor + (mine.sql_ms or 0.0) + mine.render_ms
+        if figure == "throughput_per_s":
+            allowed, best = cores * 1000 / target, cores * 1000 / least
+            measured, shown, reachable = f"{row[figure]:.0f}/s", f"<= {best:.0f}/s", best >= target
+            target_text = f">= {target:g}/s"
+        else:
+            allowed, best = target * cores / (clients * ratio), clients * least / cores * ratio
+            measured, shown, reachable = f"{row[figure]:.0f} ms", f">= {best:.0f} ms", best <= target
+            target_text = f"<= {target:g} ms"
+        found.append(
+            Bound(name, target_text, measured, machine_ms(row), floor, mine, least, allowed, shown, reachable)
+        )
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    path = args.results or newest_results(args.backend, args.tickets)
+    results = json.loads(path.read_text())
+    print(
+        f"Load results {path.name}: commit {results['commit']}, {results['config']['concurrency']} "
+        f"clients, {results['config']['workers']} web processes, load "
+        f"{results['loadavg']['start'][0]:.2f} at their start."
+    )
+    load_start = facts.warn_if_busy("the replay")
+    os.environ.setdefault("TICKETRY_LOG_LEVEL", "WARNING")
+    db = Database.connect(args.database_url, pool_size=2)
+    staff_email = data.ADMIN_EMAIL if args.as_admin else data.AGENT_EMAIL
+    staff_id = data.ADMIN_ID if args.as_admin else data.AGENT_ID
+    capture = Capture(db, staff_email)
+    replayer = Replayer(db)
+    own: dict[str, Own] = {}
+    try:
+        for name, ops in operations(args, staff_id).items():
+            captured = [capture.beyond_floors(op) for op in ops]
+            mine = own[name] = Own(
+                sql_ms=replayer.ms_per_operation(captured, args.seconds),
+                render_ms=statistics.fmean(c.render_ms for c in captured),
+                statements=round(statistics.fmean(len(c.statements) for c in captured)),
+            )
+            print(
+                f"  {name:<16} {mine.statements} statements beyond the floors: {mine.sql_ms:.2f} ms of "
+                f"database CPU; rendering beyond the floor's {mine.render_ms:.2f} ms",
+                flush=True,
+            )
+    finally:
+        replayer.close()
+        db.dispose()
+    cores = int(results["machine"]["cpus"] or os.cpu_count() or 1)
+    found, ratio = bounds(results, own, cores), spread(results)
+    print(
+        f"\n{results['backend']}, {results['seed']['tickets']:,} tickets, {cores} cores, "
+        f"{results['config']['concurrency']} clients; p95 = {ratio:.2f} x mean at the least (the run's "
+        "smallest spread). CPU in ms per operation, machine-wide: 'c now' in the load run; 'floors' its "
+        "floor rows; 'sql' its own database work; 'render' its templates beyond the floor page's; "
+        "'c least' their sum; 'allowed' the most CPU the target allows."
+    )
+    print(HEADER)
+    print("-" * len(HEADER))
+    for bound in found:
+        print(bound.line())
+    load_end = facts.load_average()
+    print(f"\nLoad average {load_start[0]:.2f} at the start of the replay, {load_end[0]:.2f} at the end.")
+    out = (
+        RESULTS
+        / f"bounds-{results['backend']}-{results['seed']['tickets']}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    )
+    out.write_text(
+        json.dumps(
+            {
+                "load_results": path.name,
+                "commit": facts.source_commit(),
+                "ratio": ratio,
+                "cores": cores,
+                "loadavg": {"start": load_start, "end": load_end},
+                "bounds": [asdict(bound) for bound in found],
+            },
+            indent=2,
+        )
+    )
+    print(f"Written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
