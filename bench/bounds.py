@@ -15,8 +15,10 @@ The least c of a row is measured from two parts no leaner Python would remove:
    the row runs, captured in process through the real application on the bench database, less
    the floor request's, replayed raw on one connection (PostgreSQL: the backend's CPU from /proc;
    SQLite: this thread's CPU, the engine running in it) in a rolled-back transaction;
-3. for a page, rendering its template (the stack's choice, docs/architecture.md), less the floor
-   page's: the least of five renders, timed in process around Jinja's `Template.render`.
+3. the answer, in the stack's own way (docs/architecture.md), less the floor's: for a page,
+   rendering its template (timed in process around Jinja's `Template.render`); for the API,
+   pydantic writing the answer as JSON (FastAPI's `serialize_json` of the response model, without
+   the validation before it). The least of five each.
 Everything else a request does (parsing, building statements, loading rows into objects,
 validating, serializing) counts as nothing here, so the bound is below what any implementation
 on this stack can reach.
@@ -24,8 +26,9 @@ A write is captured with its commit refused, so nothing it wrote stays and its r
 each time) writes the same rows again: on SQLite, whose new rows take the next free id every time.
 On PostgreSQL a replay would draw new ids from the sequences, which the captured statements do not
 know; there a write's own database work is the database CPU per write the load run measured,
-beyond its floor's. The mails a write causes (run later by the workers) are left out of the
-bound: only the request counts.
+beyond its floor's. A write's answer includes the notification mails it causes: the write is
+made once for real and the jobs it queued run in process, their mail templates' rendering timed
+(composing, logging and sending the mails is left out). The job queue must be empty before.
 
 Reads the newest load results of the backend from bench/results/ (`python -m bench --scenarios
 floor_auth,floor_page,...` makes them); asserts nothing (docs/architecture.md section 7).
@@ -48,6 +51,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+import fastapi.routing
 import jinja2
 from fastapi.testclient import TestClient
 from sqlalchemy import event
@@ -59,6 +63,7 @@ from bench.load import TERM_CLASSES
 from ticketry.app import create_app
 from ticketry.core.config import Settings
 from ticketry.core.db import Database
+from ticketry.jobs.worker import Worker
 
 # The rows with a target, the floor each request of theirs stands on, and who makes it.
 API, PAGE = "floor_auth", "floor_page"
@@ -73,25 +78,21 @@ class Request:
     body: dict[str, Any] | None = None  # a write: POSTed as JSON, its transaction never committed
 
 
-class _Refused(Exception):
-    """Raised at a captured write's commit: what it wrote is rolled back, to be written again."""
-
-
 @dataclass
 class Captured:
     """One operation's statements beyond its floors, as the driver received them, and its
-    templates' rendering time beyond its floors'."""
+    answer's making (templates rendered, JSON written) beyond its floors'."""
 
     requests: int
     statements: list[tuple[str, Any]] = field(default_factory=list)
-    render_ms: float = 0.0
+    answer_ms: float = 0.0
 
     @property
     def writes(self) -> bool:
         return any(not text.lstrip().upper().startswith(("SELECT", "BEGIN")) for text, _ in self.statements)
 
 
-RENDERS = 5  # a request's rendering time is the least of this many
+RENDERS = 5  # a request's answer takes the least of this many to make
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -147,29 +148,26 @@ def operations(args: argparse.Namespace, staff_id: int) -> dict[str, list[list[R
             for term in terms.get(kind, [])[: args.samples]
         ]
 
-    writes: dict[str, list[list[Request]]] = {}
-    if args.backend == "sqlite":
-        words = [w for kind in ("rare", "medium", "common") for w in staff_terms[kind]]
-        writes["create"] = [
+    # Writes like the load benchmark's: a customer's new ticket, an agent's reply.
+    words = [w for kind in ("rare", "medium", "common") for w in staff_terms[kind]]
+    about = {"department": "technical", "priority": "low"}
+    writes = {
+        "create": [
             [
                 Request(
                     "/api/v1/tickets",
                     API,
                     True,
-                    {
-                        "title": f"Bench ticket {w}",
-                        "description": f"About {w}.",
-                        "department": "technical",
-                        "priority": "low",
-                    },
+                    {"title": f"Bench {w}", "description": f"About {w}.", **about},
                 )
             ]
             for w in words[: args.samples]
-        ]
-        writes["reply"] = [
+        ],
+        "reply": [
             [Request(f"/api/v1/tickets/{t}/replies", API, body={"message": f"Bench reply {w}."})]
             for t, w in zip(found.repliable[: args.samples], words, strict=False)
-        ]
+        ],
+    }
     return writes | {
         "list": [[Request("/api/v1/tickets?status=open&department=technical", API)]],
         "detail": [
@@ -196,7 +194,9 @@ class Capture:
         self.app = create_app(settings, db=db, background=False)
         self.recorded: list[tuple[str, Any]] = []
         self.rendered = 0.0  # thread CPU seconds in Template.render since the last reset
+        self.serialized = 0.0  # ms: the least time the last API answer took to write as JSON
         self._time_renders()
+        self._time_serializing()
         self.clients = {
             False: self._signed_in(staff_email),
             True: self._signed_in(data.CUSTOMER_EMAIL),
@@ -237,7 +237,7 @@ class Capture:
         return client, {"Authorization": f"Bearer {answer.json()['token']}"}
 
     def run(self, request: Request) -> tuple[list[tuple[str, Any]], float]:
-        """The request's statements, and its least rendering time in ms."""
+        """The request's statements, and the least time its answer took to make, in ms."""
         if request.body is not None:
             return self._write(request), 0.0
         client, bearer = self.clients[request.customer]
@@ -250,35 +250,69 @@ class Capture:
             if answer.status_code != 200:
                 raise RuntimeError(f"GET {request.path}: {answer.status_code} {answer.text[:200]}")
             renders.append(self.rendered * 1000)
-        return self.recorded, min(renders)
+        return self.recorded, min(renders) if request.floor == PAGE else self.serialized
+
+    def _time_serializing(self) -> None:
+        """FastAPI validates an endpoint's answer against the response model, then writes it as
+        JSON: the second is the least an answer costs, timed here (the least of five) on the value
+        the first made."""
+        serialize = fastapi.routing.serialize_response
+
+        async def timed(**kwargs: Any) -> Any:
+            field = kwargs.get("field")
+            if field is not None:
+                value, _ = field.validate(kwargs["response_content"], {}, loc=("response",))
+                times = []
+                for _ in range(RENDERS):
+                    started = time.thread_time()
+                    field.serialize_json(value, by_alias=True)
+                    times.append((time.thread_time() - started) * 1000)
+                self.serialized = min(times)
+            return await serialize(**kwargs)
+
+        fastapi.routing.serialize_response = timed
 
     def _write(self, request: Request) -> list[tuple[str, Any]]:
+        """The write's statements, its transaction rolled back just before its commit (the commit
+        then has nothing to write: raising there instead left the transaction open on the pooled
+        connection, to be committed by the next write on it)."""
         client, bearer = self.clients[request.customer]
 
-        def refuse(conn: Any) -> None:
+        def undo(conn: Any) -> None:
             if conn.get_execution_options().get("ticketry_write"):  # not the token check's read
-                raise _Refused
+                conn.connection.dbapi_connection.rollback()
 
         self.recorded = []
-        event.listen(self.db.engine, "commit", refuse)
+        event.listen(self.db.engine, "commit", undo)
         try:
-            client.post(request.path, json=request.body, headers=bearer)
-        except _Refused:
-            return self.recorded
+            answer = client.post(request.path, json=request.body, headers=bearer)
         finally:
-            event.remove(self.db.engine, "commit", refuse)
-        raise RuntimeError(f"POST {request.path} never committed")
+            event.remove(self.db.engine, "commit", undo)
+        if answer.status_code != 201:
+            raise RuntimeError(f"POST {request.path}: {answer.status_code} {answer.text[:200]}")
+        return self.recorded
+
+    def mails_ms(self, request: Request) -> float:
+        """The write made for real, then the jobs it queued run here: the ms its notification
+        mails took to render (the templates only: composing, logging and sending them is left out)."""
+        client, bearer = self.clients[request.customer]
+        answer = client.post(request.path, json=request.body, headers=bearer)
+        if answer.status_code != 201:
+            raise RuntimeError(f"POST {request.path}: {answer.status_code} {answer.text[:200]}")
+        self.rendered = 0.0
+        Worker(self.db, name="bench-bounds", batch_size=100).run_until_idle()
+        return self.rendered * 1000
 
     def beyond_floors(self, operation: list[Request]) -> Captured:
         """The operation's statements less, for each request, its floor request's statements."""
         captured = Captured(requests=len(operation))
         for request in operation:
-            floor_statements, floor_render = self.run(
+            floor_statements, floor_answer = self.run(
                 Request(FLOORS[request.floor], request.floor, request.customer)
             )
             floor = Counter(text for text, _ in floor_statements)
-            statements, render = self.run(request)
-            captured.render_ms += max(render - floor_render, 0.0)
+            statements, answer = self.run(request)
+            captured.answer_ms += max(answer - floor_answer, 0.0)
             for text, parameters in statements:
                 if floor[text]:
                     floor[text] -= 1
@@ -351,10 +385,11 @@ class Replayer:
 
 @dataclass
 class Own:
-    """A row's own work beyond its floors, in ms per operation: the database's and rendering's."""
+    """A row's own work beyond its floors, in ms per operation: the database's, and making the
+    answer (rendering a page, writing JSON)."""
 
     sql_ms: float | None  # None: not measured (a write on SQLite)
-    render_ms: float = 0.0
+    answer_ms: float = 0.0
     statements: int | None = None
 
 
@@ -376,13 +411,13 @@ class Bound:
         verdict = "reachable" if self.reachable else "CANNOT on this machine"
         return (
             f"{self.row:<16} {self.target:>11} {self.measured:>9} {self.now_ms:>7.2f} {self.floor_ms:>7.2f} "
-            f"{sql:>6} {self.own.render_ms:>6.2f} {self.least_ms:>7.2f} {self.allowed_ms:>7.2f} "
+            f"{sql:>6} {self.own.answer_ms:>6.2f} {self.least_ms:>7.2f} {self.allowed_ms:>7.2f} "
             f"{self.least_figure:>11}  {verdict}"
         )
 
 
 HEADER = (
-    f"{'row':<16} {'target':>11} {'measured':>9} {'c now':>7} {'floors':>7} {'sql':>6} {'render':>6} "
+    f"{'row':<16} {'target':>11} {'measured':>9} {'c now':>7} {'floors':>7} {'sql':>6} {'answer':>6} "
     f"{'c least':>7} {'allowed':>7} {'least gives':>11}  verdict"
 )
 
@@ -410,14 +445,14 @@ def bounds(results: dict[str, Any], own: dict[str, Own], cores: int) -> list[Bou
         if floor_name not in rows:
             raise SystemExit(f"the load results have no {floor_name} row: measure it with the rows")
         floor = (2 if name == "detail" else 1) * machine_ms(rows[floor_name])
-        if name in WRITES and name not in own:
+        if name in WRITES and results["backend"] == "postgresql":
             beyond = row["database_cpu_ms_per_op"] - rows[floor_name]["database_cpu_ms_per_op"]
-            mine = Own(max(beyond, 0.0) if results["backend"] == "postgresql" else None)
+            mine = Own(max(beyond, 0.0), own[name].answer_ms if name in own else 0.0)
         elif name in own:
             mine = own[name]
         else:
             continue
-        least = floor + (mine.sql_ms or 0.0) + mine.render_ms
+        least = floor + (mine.sql_ms or 0.0) + mine.answer_ms
         if figure == "throughput_per_s":
             allowed, best = cores * 1000 / target, cores * 1000 / least
             measured, shown, reachable = f"{row[figure]:.0f}/s", f"<= {best:.0f}/s", best >= target
@@ -451,15 +486,22 @@ def main(argv: list[str] | None = None) -> int:
     own: dict[str, Own] = {}
     try:
         for name, ops in operations(args, staff_id).items():
+            if name in WRITES and db.dialect == "postgresql":  # not replayed: see the top
+                mails = statistics.fmean(capture.mails_ms(op[0]) for op in ops)
+                own[name] = Own(sql_ms=None, answer_ms=mails)
+                print(f"  {name:<16} its notification mails rendered in {mails:.2f} ms", flush=True)
+                continue
             captured = [capture.beyond_floors(op) for op in ops]
             mine = own[name] = Own(
                 sql_ms=replayer.ms_per_operation(captured, args.seconds),
-                render_ms=statistics.fmean(c.render_ms for c in captured),
+                answer_ms=statistics.fmean(c.answer_ms for c in captured),
                 statements=round(statistics.fmean(len(c.statements) for c in captured)),
             )
+            if name in WRITES:  # after the replay: the real write takes the keys the replay used
+                mine.answer_ms += statistics.fmean(capture.mails_ms(op[0]) for op in ops)
             print(
                 f"  {name:<16} {mine.statements} statements beyond the floors: {mine.sql_ms:.2f} ms of "
-                f"database CPU; rendering beyond the floor's {mine.render_ms:.2f} ms",
+                f"database CPU; making the answer beyond the floor's {mine.answer_ms:.2f} ms",
                 flush=True,
             )
     finally:
@@ -471,8 +513,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{results['backend']}, {results['seed']['tickets']:,} tickets, {cores} cores, "
         f"{results['config']['concurrency']} clients; p95 = {ratio:.2f} x mean at the least (the run's "
         "smallest spread). CPU in ms per operation, machine-wide: 'c now' in the load run; 'floors' its "
-        "floor rows; 'sql' its own database work; 'render' its templates beyond the floor page's; "
-        "'c least' their sum; 'allowed' the most CPU the target allows."
+        "floor rows; 'sql' its own database work; 'answer' making the answer (a page rendered, JSON "
+        "written) beyond the floor's; 'c least' their sum; 'allowed' the most CPU the target allows."
     )
     print(HEADER)
     print("-" * len(HEADER))
