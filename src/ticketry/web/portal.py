@@ -47,12 +47,8 @@ def my_tickets(
     if who.actor.is_staff:
         return RedirectResponse("/desk", status_code=303)
     filters = TicketFilters(statuses=TABS[tab], q=q or None, customer_id=None)
-    result = search.find_tickets(
-        session,
-        who.actor,
-        filters=filters,
-        sort=search.TicketSort(),
-        page=PageRequest(page=page, page_size=20),
+    result = search.customer_rows(
+        session, who.actor, filters=filters, page=PageRequest(page=page, page_size=20)
     )
     context = {"page": result, "tab": tab, "q": q, "tabs": list(TABS)}
     # Only the search box and the pager ask for the list alone; a boosted link wants the page.
