@@ -114,12 +114,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def newest_results(backend: str, tickets: int) -> Path:
-    found = sorted(RESULTS.glob(f"{backend}-{tickets}-*.json"))
+def newest_results(backend: str) -> Path:
+    """The newest load results of the backend (`<backend>-<tickets>-<date>-<time>.json`: the
+    tickets counted when the run began, which writes of earlier runs have added to)."""
+    found = sorted(RESULTS.glob(f"{backend}-*-*-*.json"), key=lambda path: path.stem.split("-")[-2:])
     if not found:
-        raise SystemExit(
-            f"no load results for {backend} at {tickets:,} tickets in {RESULTS}: run python -m bench"
-        )
+        raise SystemExit(f"no load results for {backend} in {RESULTS}: run python -m bench first")
     return found[-1]
 
 
@@ -469,7 +469,7 @@ def bounds(results: dict[str, Any], own: dict[str, Own], cores: int) -> list[Bou
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    path = args.results or newest_results(args.backend, args.tickets)
+    path = args.results or newest_results(args.backend)
     results = json.loads(path.read_text())
     print(
         f"Load results {path.name}: commit {results['commit']}, {results['config']['concurrency']} "
