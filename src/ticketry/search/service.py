@@ -174,13 +174,17 @@ def filtered_tickets(session: Session, actor: Actor, filters: TicketFilters) -> 
     return query
 
 
-# A list's or a search's total is counted up to here: past that, "1,000+" (40 pages) is what a
-# reader needs, not a count of a million. Counting an agent's 10,000 open tickets instead took
-# two thirds of a desk page at 100,000 tickets on SQLite (45 of 67 ms).
+# A list's total is counted up to here: past that, "1,000+" (40 pages) is what a reader needs,
+# not a count of a million. Counting an agent's 10,000 open tickets instead took two thirds of a
+# desk page at 100,000 tickets on SQLite (45 of 67 ms).
 T = TypeVar("T")
 
 LIST_TOTAL_CAP = 1_000
-SEARCH_TOTAL_CAP = 1_000
+# A search's total, lower: "200+" (8 pages) already says "say more", and counting a match costs
+# more than counting a ticket (its document is read and tested). At a million tickets on
+# PostgreSQL the count to 1,001 took 90-106 ms for a word in about 8 % of tickets and 49-55 ms for
+# two common words; to 201, 20-25 and 9-13 (bench/README.md, "Bounds").
+SEARCH_TOTAL_CAP = 200
 
 
 def find_tickets(
