@@ -48,12 +48,13 @@ fmt: install ## Format and auto-fix
 	$(VENV)/bin/ruff format src tests bench
 	$(VENV)/bin/ruff check --fix src tests bench
 
-BENCHES ?= load files mail mail_hostile views export
+BENCHES ?= load bounds files mail mail_hostile views export
 # The sidebar-count benchmark reuses the load benchmark's database when it is there (else seeds it).
 BENCH_VIEWS_ARGS ?= --reuse
 BENCH_EXPORT_ARGS ?= --reuse
-bench: install ## Benchmarks: load, files, mail, mail_hostile, views, export (BENCHES=mail for one; BENCH_ARGS, BENCH_<NAME>_ARGS="--help")
+bench: install ## Benchmarks: load, bounds, files, mail, mail_hostile, views, export (BENCHES=mail for one; BENCH_ARGS, BENCH_<NAME>_ARGS="--help")
 	$(if $(filter load,$(BENCHES)),$(PY) -m bench $(BENCH_ARGS))
+	$(if $(filter bounds,$(BENCHES)),$(PY) -m bench.bounds $(BENCH_BOUNDS_ARGS))
 	$(if $(filter files,$(BENCHES)),$(PY) -m bench.files $(BENCH_FILES_ARGS))
 	$(if $(filter mail,$(BENCHES)),$(PY) -m bench.mail $(BENCH_MAIL_ARGS))
 	$(if $(filter mail_hostile,$(BENCHES)),$(PY) -m bench.mail_hostile $(BENCH_MAIL_HOSTILE_ARGS))
