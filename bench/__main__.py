@@ -60,6 +60,16 @@ TARGETS = {
 }
 
 
+def with_database(args: argparse.Namespace) -> None:
+    """`--tickets` and `--database-url` as given, or the backend's defaults (every benchmark on
+    the load benchmark's database takes these two)."""
+    args.tickets = args.tickets or DEFAULT_TICKETS[args.backend]
+    if not args.database_url:
+        args.database_url = (
+            PG_URL if args.backend == "postgresql" else f"sqlite:////tmp/ticketry_bench_{args.tickets}.db"
+        )
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description="Seed a large helpdesk, serve it, drive it, print figures."
@@ -90,11 +100,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="after a write scenario, wait at most this many seconds for the job backlog to clear (300)",
     )
     args = parser.parse_args(argv)
-    args.tickets = args.tickets or DEFAULT_TICKETS[args.backend]
-    if not args.database_url:
-        args.database_url = (
-            PG_URL if args.backend == "postgresql" else f"sqlite:////tmp/ticketry_bench_{args.tickets}.db"
-        )
+    with_database(args)
     unknown = set(args.scenarios.split(",")) - set(ORDER)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")

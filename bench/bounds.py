@@ -58,7 +58,7 @@ from sqlalchemy import event
 
 from bench import data, facts
 from bench import server as proc
-from bench.__main__ import DEFAULT_TICKETS, PG_URL, RESULTS, TARGETS, sample, search_terms
+from bench.__main__ import PG_URL, RESULTS, TARGETS, sample, search_terms, with_database
 from bench.load import TERM_CLASSES
 from ticketry.app import create_app
 from ticketry.core.config import Settings
@@ -106,11 +106,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--as-admin", action="store_true", help="as the load run was made")
     parser.add_argument("--seed", type=int, default=42, help="the load benchmark's data seed")
     args = parser.parse_args(argv)
-    args.tickets = args.tickets or DEFAULT_TICKETS[args.backend]
-    if not args.database_url:
-        args.database_url = (
-            PG_URL if args.backend == "postgresql" else f"sqlite:////tmp/ticketry_bench_{args.tickets}.db"
-        )
+    with_database(args)
     return args
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bench import data
-from bench.__main__ import DEFAULT_TICKETS, PG_URL, prepare
+from bench.__main__ import PG_URL, prepare, with_database
 from bench.facts import load_average, warn_if_busy
 from ticketry.auth import service as auth_service
 from ticketry.core.db import Database
@@ -38,11 +38,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true", help="use an already seeded database as it is")
     parser.add_argument("--seed", type=int, default=42, help="random seed of the data")
     args = parser.parse_args(argv)
-    args.tickets = args.tickets or DEFAULT_TICKETS[args.backend]
-    if not args.database_url:
-        args.database_url = (
-            PG_URL if args.backend == "postgresql" else f"sqlite:////tmp/ticketry_bench_{args.tickets}.db"
-        )
+    with_database(args)
     return args
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from bench import data
-from bench.__main__ import DEFAULT_TICKETS, PG_URL, prepare
+from bench.__main__ import PG_URL, prepare, with_database
 from bench.facts import load_average, warn_if_busy
 from ticketry.auth import service as auth_service
 from ticketry.auth.actor import Actor
@@ -64,11 +64,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--explain", action="store_true", help="also print each saved view's count plan (EXPLAIN ANALYZE)"
     )
     args = parser.parse_args(argv)
-    args.tickets = args.tickets or DEFAULT_TICKETS[args.backend]
-    if not args.database_url:
-        args.database_url = (
-            PG_URL if args.backend == "postgresql" else f"sqlite:////tmp/ticketry_bench_{args.tickets}.db"
-        )
+    with_database(args)
     return args
 
 
