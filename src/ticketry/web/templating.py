@@ -118,6 +118,10 @@ def is_live_refresh(request: Request) -> bool:
     return "x-live-refresh" in request.headers
 
 
+def _shows_flash(request: Request, template: str, block: str | None) -> bool:
+    return block is None and not is_live_refresh(request) and not template.rpartition("/")[2].startswith("_")
+
+
 def render(
     request: Request,
     template: str,
@@ -129,10 +133,12 @@ def render(
 ) -> Response:
     """Render a page (or one block of it, for htmx) with what every page needs.
 
-    A live refresh leaves the one-time message alone: it takes no flash from the page, and one
-    it consumed would be lost to the page the person is going to (a reply's own event refreshing
-    the old page while the browser follows the reply's redirect)."""
-    flash = None if is_live_refresh(request) else read_flash(request)
+    Only a whole page takes the one-time message, the one place that shows it (base.html). A
+    live refresh, a block for htmx and a fragment a page fetches after it loads (`_name.html`)
+    leave it alone: one they consumed would be lost to the page the person is going to (a
+    reply's own event refreshing the old page, or the old page's "Assign to" list arriving, while
+    the browser follows the reply's redirect)."""
+    flash = read_flash(request) if _shows_flash(request, template, block) else None
     full = {
         "request": request,
         "me": who.actor if who else None,
