@@ -46,7 +46,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -83,7 +83,6 @@ class Captured:
     """One operation's statements beyond its floors, as the driver received them, and its
     answer's making (templates rendered, JSON written) beyond its floors'."""
 
-    requests: int
     statements: list[tuple[str, Any]] = field(default_factory=list)
     answer_ms: float = 0.0
 
@@ -121,10 +120,7 @@ def newest_results(backend: str) -> Path:
 
 def machine_ms(row: dict[str, Any]) -> float:
     """CPU per operation of everything the run measured: web processes, database, client."""
-    client = row.get("client_cpu_ms_per_op")
-    if client is None:  # results from before the client's own figure
-        client = row["client_cpu_percent"] / 100 * row["seconds"] * 1000 / max(row["operations"], 1)
-    return float(row["server_cpu_ms_per_op"] + row["database_cpu_ms_per_op"] + client)
+    return float(row["server_cpu_ms_per_op"] + row["database_cpu_ms_per_op"] + row["client_cpu_ms_per_op"])
 
 
 # -- the rows' requests -------------------------------------------------------------------------
@@ -301,7 +297,7 @@ class Capture:
 
     def beyond_floors(self, operation: list[Request]) -> Captured:
         """The operation's statements less, for each request, its floor request's statements."""
-        captured = Captured(requests=len(operation))
+        captured = Captured()
         for request in operation:
             floor_statements, floor_answer = self.run(
                 Request(FLOORS[request.floor], request.floor, request.customer)
@@ -382,9 +378,11 @@ class Replayer:
 @dataclass
 class Own:
     """A row's own work beyond its floors, in ms per operation: the database's, and making the
-    answer (rendering a page, writing JSON)."""
+    answer (rendering a page, writing JSON); and the floors it stands on (`floor` once per request)."""
 
-    sql_ms: float | None  # None: not measured (a write on SQLite)
+    floor: str  # API or PAGE
+    requests: int
+    sql_ms: float | None  # None: not replayed (a write on PostgreSQL: the load run's figure instead)
     answer_ms: float = 0.0
     statements: int | None = None
 
@@ -436,18 +434,15 @@ def bounds(results: dict[str, Any], own: dict[str, Own], cores: int) -> list[Bou
     for name, (figure, target) in TARGETS.items():
         if name not in rows or name == "stats":  # stats meets its target
             continue
-        row = rows[name]
-        floor_name = PAGE if name in ("desk", "page", "portal") else API
-        if floor_name not in rows:
-            raise SystemExit(f"the load results have no {floor_name} row: measure it with the rows")
-        floor = (2 if name == "detail" else 1) * machine_ms(rows[floor_name])
-        if name in WRITES and results["backend"] == "postgresql":
-            beyond = row["database_cpu_ms_per_op"] - rows[floor_name]["database_cpu_ms_per_op"]
-            mine = Own(max(beyond, 0.0), own[name].answer_ms if name in own else 0.0)
-        elif name in own:
-            mine = own[name]
-        else:
+        if name not in own:
             continue
+        row, mine = rows[name], own[name]
+        if mine.floor not in rows:
+            raise SystemExit(f"the load results have no {mine.floor} row: measure it with the rows")
+        floor = mine.requests * machine_ms(rows[mine.floor])
+        if mine.sql_ms is None:
+            beyond = row["database_cpu_ms_per_op"] - rows[mine.floor]["database_cpu_ms_per_op"]
+            mine = replace(mine, sql_ms=max(beyond, 0.0))
         least = floor + (mine.sql_ms or 0.0) + mine.answer_ms
         if figure == "throughput_per_s":
             allowed, best = cores * 1000 / target, cores * 1000 / least
@@ -482,13 +477,15 @@ def main(argv: list[str] | None = None) -> int:
     own: dict[str, Own] = {}
     try:
         for name, ops in operations(args, staff_id).items():
+            floors = {"floor": ops[0][0].floor, "requests": len(ops[0])}
             if name in WRITES and db.dialect == "postgresql":  # not replayed: see the top
                 mails = statistics.fmean(capture.mails_ms(op[0]) for op in ops)
-                own[name] = Own(sql_ms=None, answer_ms=mails)
+                own[name] = Own(**floors, sql_ms=None, answer_ms=mails)
                 print(f"  {name:<16} its notification mails rendered in {mails:.2f} ms", flush=True)
                 continue
             captured = [capture.beyond_floors(op) for op in ops]
             mine = own[name] = Own(
+                **floors,
                 sql_ms=replayer.ms_per_operation(captured, args.seconds),
                 answer_ms=statistics.fmean(c.answer_ms for c in captured),
                 statements=round(statistics.fmean(len(c.statements) for c in captured)),
