@@ -7,6 +7,8 @@ from email.message import EmailMessage
 from email.policy import default
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ticketry.mail.outbound import compose, ids
 
@@ -14,7 +16,7 @@ SECRET = "test-secret-key"
 SENDER = compose.parse_from("Ticketry Support <support@help.example.com>")
 
 
-def _mail(**overrides: object) -> EmailMessage:
+def _mail(**overrides: object) -> compose.Composed:
     fields: dict[str, object] = {
         "sender": SENDER,
         "to": [compose.address("ann@example.com", "Ann")],
@@ -27,7 +29,7 @@ def _mail(**overrides: object) -> EmailMessage:
     return compose.compose(**fields)  # type: ignore[arg-type]
 
 
-def _reparsed(mail: EmailMessage) -> EmailMessage:
+def _reparsed(mail: compose.Composed) -> EmailMessage:
     parsed = message_from_bytes(mail.as_bytes(), policy=default)
     assert isinstance(parsed, EmailMessage)
     return parsed
@@ -111,6 +113,84 @@ class TestCompose:
         assert plain is not None and rich is not None
         assert plain.get_content().strip() == "Plain body"
         assert rich.get_content().strip() == "<p>HTML body</p>"
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of a body as a recipient reads them: CR, LF and CR LF end a line (an empty
+    body is sent as one empty line)."""
+    return [line.decode() for line in text.encode().splitlines()] or [""]
+
+
+# Text that tests the encoder: every kind of line end, `=` and `--` (QP's escape and MIME's
+# delimiter), long lines, trailing spaces and dots, non-ASCII (with the Unicode line separators).
+_BODY = st.text(
+    st.sampled_from(["a", "Z", " ", "=", "-", ".", "\t", "\r", "\n", "é", "€", "\u2028", "日", "\x85", "_"]),
+    max_size=400,
+) | st.text(max_size=300)
+
+
+class TestBytes:
+    """The mail is put together as bytes (`Shared.build`); the stdlib's own parser is the judge."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(text=_BODY, html=_BODY, name=st.text(max_size=80))
+    def test_the_bodies_read_back_as_given(self, text: str, html: str, name: str) -> None:
+        mail = _mail(text=text, html="<p>" + html, to=[compose.address("ann@example.com", name)])
+        parsed = _reparsed(mail)
+
+        assert parsed.defects == []
+        plain, rich = parsed.iter_parts()
+        assert [plain.get_content_type(), rich.get_content_type()] == ["text/plain", "text/html"]
+        assert _lines(plain.get_content()) == _lines(text)
+        assert _lines(rich.get_content()) == _lines("<p>" + html)
+        assert [a.addr_spec for a in parsed["To"].addresses] == ["ann@example.com"]
+        for line in mail.raw.split(b"\r\n"):
+            assert len(line) <= 998 and b"\r" not in line and b"\n" not in line
+            assert line.isascii()
+
+    def test_a_text_only_mail_is_one_part(self) -> None:
+        parsed = _reparsed(_mail(html=None, text="Just text.\n"))
+
+        assert parsed.get_content_type() == "text/plain"
+        assert _lines(parsed.get_content()) == ["Just text."]
+
+    def test_short_ascii_lines_are_sent_as_they_are(self) -> None:
+        raw = _mail(text="Plain body\nline two").raw
+
+        assert b"Content-Transfer-Encoding: 7bit\r\n\r\nPlain body\r\nline two\r\n" in raw
+
+    def test_the_batch_shares_what_it_can_and_checks_each_mail(self) -> None:
+        """Each recipient's own headers; the shared ones serialised once, the same in every mail."""
+        shared = compose.Shared(sender=SENDER, subject="Ticket [TICK-1] café")
+        made = [
+            shared.build(
+                to=[compose.address(f"agent{n}@example.com", f"Agent {n} Zoë")],
+                text=f"Hello Agent {n}",
+                html=f"<p>Hello Agent {n}</p>",
+                message_id=ids.plain_message_id("help.example.com"),
+            )
+            for n in range(3)
+        ]
+        parsed = [_reparsed(mail) for mail in made]
+
+        assert [str(p["To"]) for p in parsed] == [f"Agent {n} Zoë <agent{n}@example.com>" for n in range(3)]
+        assert {str(p["Subject"]) for p in parsed} == {"Ticket [TICK-1] café"}
+        assert len({str(p["Message-ID"]) for p in parsed}) == 3
+        assert [next(p.iter_parts()).get_content().strip() for p in parsed] == [
+            f"Hello Agent {n}" for n in range(3)
+        ]
+
+    def test_a_body_holding_the_boundary_is_refused(self) -> None:
+        shared = compose.Shared(sender=SENDER, subject="Hello")
+        boundary = shared._boundary.decode()
+
+        with pytest.raises(compose.UnsafeMail, match="boundary"):
+            shared.build(
+                to=[compose.address("ann@example.com")],
+                text=f"--{boundary}\nContent-Type: text/html\n\n<script>",
+                html="<p>x</p>",
+                message_id=ids.plain_message_id("help.example.com"),
+            )
 
 
 class TestIds:

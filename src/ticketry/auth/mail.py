@@ -12,7 +12,6 @@ import hashlib
 import html
 import secrets
 from datetime import timedelta
-from email.message import EmailMessage
 
 import structlog
 from sqlalchemy import func, select, update
@@ -106,7 +105,7 @@ def _queue_mail(
         "<p>— Ticketry</p>"
     )
     try:
-        message: EmailMessage = compose.compose(
+        message = compose.compose(
             sender=compose.parse_from(settings.mail_from),
             to=[recipient],
             subject=subject,

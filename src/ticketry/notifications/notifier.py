@@ -302,7 +302,7 @@ class Notifier:
         if not self._root_read:
             self._root, self._root_read = thread_root(self.session, self.ticket.id), True
         if self._root is None and self.outbox.mails:
-            self._root = str(self.outbox.mails[0].mail.mail["Message-ID"])
+            self._root = str(self.outbox.mails[0].mail["Message-ID"])
         return self._root
 
     def _add(self, user: User, kind: Kind, mail: render.Rendered, *, message_id: int | None) -> None:

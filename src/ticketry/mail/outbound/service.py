@@ -15,7 +15,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 import structlog
@@ -51,9 +50,7 @@ class Outgoing:
     user_id: int | None = None
 
 
-def _values(
-    mail: EmailMessage, raw: bytes, *, purpose: str, ticket_id: int | None, user_id: int | None
-) -> dict[str, Any]:
+def _values(mail: Composed, *, purpose: str, ticket_id: int | None, user_id: int | None) -> dict[str, Any]:
     recipients = [str(address.addr_spec) for address in mail["To"].addresses]
     return {
         "direction": Direction.OUTBOUND,
@@ -65,19 +62,19 @@ def _values(
         "subject": str(mail["Subject"]),
         "ticket_id": ticket_id,
         "user_id": user_id,
-        "raw": raw,
+        "raw": mail.raw,
     }
 
 
 def queue(
     session: Session,
-    mail: EmailMessage,
+    mail: Composed,
     *,
     purpose: str,
     ticket_id: int | None = None,
     user_id: int | None = None,
 ) -> MailLog:
-    entry = MailLog(**_values(mail, mail.as_bytes(), purpose=purpose, ticket_id=ticket_id, user_id=user_id))
+    entry = MailLog(**_values(mail, purpose=purpose, ticket_id=ticket_id, user_id=user_id))
     session.add(entry)
     session.flush()
     jobs.enqueue(session, mail_events.SEND(_payload([entry.id])))
@@ -90,13 +87,7 @@ def queue_many(session: Session, mails: Sequence[Outgoing]) -> list[int]:
     if not mails:
         return []
     rows = [
-        _values(
-            item.mail.mail,
-            item.mail.raw,
-            purpose=item.purpose,
-            ticket_id=item.ticket_id,
-            user_id=item.user_id,
-        )
+        _values(item.mail, purpose=item.purpose, ticket_id=item.ticket_id, user_id=item.user_id)
         for item in mails
     ]
     # Rows are numbered in the order of the VALUES list, the order RETURNING need not keep.
