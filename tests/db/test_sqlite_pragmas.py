@@ -1,8 +1,11 @@
 """SQLite run the way a server database needs it (core/db.py): WAL, foreign keys, a busy timeout,
-and `BEGIN IMMEDIATE` for writers so that concurrent writers queue instead of failing."""
+and `BEGIN IMMEDIATE` for writers so that concurrent writers queue instead of failing, taking
+turns on a lock file first (`WriteQueue`)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import sqlite3
 import threading
@@ -12,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from tests.factories import make_customer
 
-from ticketry.core.db import Database
+from ticketry.core.db import BUSY_TIMEOUT_SECONDS, Database, WriteQueue
 from ticketry.history.models import TicketEvent
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Ticket
@@ -114,3 +117,106 @@ class TestWriteTransactions:
         assert errors == []
         with sqlite_db.unit_of_work(write=False) as session:
             assert session.scalar(select(func.count()).select_from(Ticket)) == threads_count * rounds
+
+
+def queue_is_free(path: Path) -> bool:
+    """Whether another process could take its turn to write now (`core.db.WriteQueue`): a lock
+    on the queue file through a descriptor of its own, which conflicts as another process's would."""
+    descriptor = os.open(f"{path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)  # and the lock with it
+    return True
+
+
+class TestWriteQueue:
+    """Writers take turns on `<database>-writers` before SQLite's lock (core.db.WriteQueue)."""
+
+    def test_a_write_holds_the_turn_until_it_commits(self, sqlite_db: Database, sqlite_path: Path) -> None:
+        assert queue_is_free(sqlite_path)
+        with sqlite_db.unit_of_work() as session:
+            assert queue_is_free(sqlite_path), "a write unit that has run nothing has not begun"
+            session.execute(select(func.count()).select_from(Ticket)).scalar()
+            assert not queue_is_free(sqlite_path)
+        assert queue_is_free(sqlite_path)
+
+    def test_a_failed_write_gives_up_its_turn(self, sqlite_db: Database, sqlite_path: Path) -> None:
+        with pytest.raises(RuntimeError), sqlite_db.unit_of_work() as session:
+            session.execute(select(func.count()).select_from(Ticket)).scalar()
+            assert not queue_is_free(sqlite_path)
+            raise RuntimeError("the request failed")
+        assert queue_is_free(sqlite_path)
+
+    def test_a_rollback_gives_up_the_turn_and_the_next_statement_takes_it_again(
+        self, sqlite_db: Database, sqlite_path: Path
+    ) -> None:
+        with sqlite_db.unit_of_work() as session:
+            session.execute(select(func.count()).select_from(Ticket)).scalar()
+            session.rollback()
+            assert queue_is_free(sqlite_path)
+            session.execute(select(func.count()).select_from(Ticket)).scalar()
+            assert not queue_is_free(sqlite_path)
+        assert queue_is_free(sqlite_path)
+
+    def test_a_closed_connection_gives_up_its_turn(self, sqlite_db: Database, sqlite_path: Path) -> None:
+        connection = sqlite_db.engine.connect().execution_options(ticketry_write=True)
+        connection.exec_driver_sql("SELECT 1")
+        assert not queue_is_free(sqlite_path)
+        connection.invalidate()  # the driver's connection closed mid-transaction
+        assert queue_is_free(sqlite_path)
+        connection.close()
+
+    def test_reads_never_wait_for_the_turn(self, sqlite_db: Database, sqlite_path: Path) -> None:
+        with sqlite_db.unit_of_work() as writing:
+            writing.execute(select(func.count()).select_from(Ticket)).scalar()
+            with sqlite_db.unit_of_work(write=False) as reading:
+                assert reading.scalar(select(func.count()).select_from(Ticket)) is not None
+            assert not queue_is_free(sqlite_path)
+
+    def test_a_second_write_in_the_same_thread_fails_instead_of_waiting_for_itself(
+        self, sqlite_db: Database, sqlite_path: Path
+    ) -> None:
+        queue = WriteQueue.of(str(sqlite_path))
+        queue.timeout = 0.2
+        try:
+            with sqlite_db.unit_of_work() as outer:
+                outer.execute(select(func.count()).select_from(Ticket)).scalar()
+                with (
+                    pytest.raises(OperationalError, match="database is locked"),
+                    sqlite_db.unit_of_work() as inner,
+                ):
+                    inner.execute(select(func.count()).select_from(Ticket)).scalar()
+        finally:
+            queue.timeout = BUSY_TIMEOUT_SECONDS
+        assert queue_is_free(sqlite_path)
+
+    def test_engines_on_one_file_share_the_queue(self, sqlite_db: Database, sqlite_path: Path) -> None:
+        other = Database.connect(f"sqlite:///{sqlite_path}", pool_size=1)
+        try:
+            customer = make_customer(sqlite_db)
+            errors: list[BaseException] = []
+
+            def create(db: Database) -> None:
+                try:
+                    for _ in range(10):
+                        with db.unit_of_work() as session:
+                            ticket_service.create_ticket(session, customer.actor, title="t", description="d")
+                except BaseException as error:  # collected and asserted below
+                    errors.append(error)
+
+            threads = [
+                threading.Thread(target=create, args=(db,)) for db in (sqlite_db, other, sqlite_db, other)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+            assert errors == []
+            with other.unit_of_work(write=False) as session:
+                assert session.scalar(select(func.count()).select_from(Ticket)) == 40
+        finally:
+            other.dispose()
+        assert queue_is_free(sqlite_path)

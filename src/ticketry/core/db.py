@@ -20,14 +20,17 @@ Statements built by hand (`insert().values()`) are not covered.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -171,6 +174,10 @@ def normalize_url(url: str) -> str:
     return url
 
 
+# How long a SQLite writer waits for the write lock (and for its turn, `WriteQueue`).
+BUSY_TIMEOUT_SECONDS = 30
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -181,17 +188,113 @@ def _configure_sqlite(engine: Engine) -> None:
             "journal_mode=WAL",
             "synchronous=NORMAL",
             "foreign_keys=ON",
-            "busy_timeout=30000",
+            f"busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}",
             "temp_store=MEMORY",
             "cache_size=-16384",  # 16 MB per pooled connection
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
+    database = engine.url.database or ":memory:"
+    in_file = database != ":memory:" and not database.startswith("file:")
+    queue = WriteQueue.of(database) if in_file else None
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("ticketry_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not conn.get_execution_options().get("ticketry_write", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        if queue is None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        dbapi_connection = conn.connection.dbapi_connection
+        queue.wait(dbapi_connection)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            queue.leave(dbapi_connection)
+            raise
+
+    if queue is not None:
+        # The transaction ends in the driver (COMMIT, ROLLBACK, or the connection closed): the
+        # next writer's turn begins there, in whichever thread that happens.
+        dialect = engine.dialect
+        for name in ("do_commit", "do_rollback", "do_close"):
+            setattr(dialect, name, queue.leaving(getattr(dialect, name)))
+
+
+class WriteQueue:
+    """Writers to one SQLite file, in every process, wait for their turn here before `BEGIN
+    IMMEDIATE`, instead of at SQLite's lock.
+
+    A writer that finds SQLite's write lock taken sleeps 1, 2, 5, 10, 15, 20, 25 … 100 ms between
+    tries (its busy handler), so under load the lock sat free while writers slept: creates used
+    little more than half the two cores, and one in twenty waited over a second (bench/README.md,
+    "SQLite writers"). Here the threads of a process take turns on a lock, and the one whose turn
+    it is waits for the other processes on the lock file `<database>-writers` (flock), which the
+    kernel hands on the moment it is released. A turn ends with the transaction (commit,
+    rollback, or the connection closed; a process that dies lets go of the file). A thread that
+    already holds the turn and begins a second write (nested transactions) waits the busy timeout
+    and fails as SQLite would have, instead of waiting for itself for ever."""
+
+    _queues: ClassVar[dict[str, WriteQueue]] = {}
+    _queues_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, database: str) -> WriteQueue:
+        """The queue of the file: one per process, however many engines it has open on it."""
+        path = os.path.realpath(database)
+        with cls._queues_lock:
+            queue = cls._queues.get(path)
+            if queue is None:
+                queue = cls._queues[path] = cls(path)
+            return queue
+
+    def __init__(self, database: str, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.path = f"{database}-writers"
+        self.timeout = timeout
+        self._turn = threading.Lock()  # among this process's threads
+        self._holder: int | None = None  # id() of the DBAPI connection whose turn it is
+        self._file: tuple[int, int] | None = None  # (pid, descriptor): a fork must open its own
+
+    def _descriptor(self) -> int:
+        pid = os.getpid()
+        if self._file is None or self._file[0] != pid:
+            self._file = (pid, os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        return self._file[1]
+
+    def wait(self, dbapi_connection: Any) -> None:
+        if self._holder == id(dbapi_connection):
+            return  # its turn still: its last transaction ended unseen (Alembic ends its own so)
+        if not self._turn.acquire(timeout=self.timeout):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        try:
+            fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
+        except BaseException:
+            self._turn.release()
+            raise
+        self._holder = id(dbapi_connection)
+
+    def leave(self, dbapi_connection: Any) -> None:
+        if self._holder != id(dbapi_connection):
+            return  # a reader's transaction, or a writer's whose turn ended already
+        self._holder = None
+        try:
+            fcntl.flock(self._descriptor(), fcntl.LOCK_UN)
+        finally:
+            self._turn.release()
+
+    def leaving(self, end: Callable[[Any], None]) -> Callable[[Any], None]:
+        """`end` (the dialect's commit, rollback or close), then the next writer's turn."""
+
+        def ended(connection: Any) -> None:
+            try:
+                end(connection)
+            finally:
+                # The pool's proxy (commit, rollback) or the driver's connection itself (close).
+                self.leave(getattr(connection, "dbapi_connection", connection))
+
+        return ended
 
 
 def create_private_file(url: str) -> None:
@@ -216,7 +319,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         create_private_file(url)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
             pool_size=pool_size,
             max_overflow=pool_size,
         )
