@@ -27,8 +27,10 @@ each time) writes the same rows again: on SQLite, whose new rows take the next f
 On PostgreSQL a replay would draw new ids from the sequences, which the captured statements do not
 know; there a write's own database work is the database CPU per write the load run measured,
 beyond its floor's. A write's answer includes the notification mails it causes: the write is
-made once for real and the jobs it queued run in process, their mail templates' rendering timed
-(composing, logging and sending the mails is left out). The job queue must be empty before.
+made once for real and the jobs it queued run in process, their mail templates' rendering timed,
+and each mail they logged is handed to an SMTP server (aiosmtpd in a process of its own) over one
+smtplib connection, this thread's CPU timed (the least of three rounds; the server's own CPU,
+composing and logging the mails are left out). The job queue must be empty before.
 
 Reads the newest load results of the backend from bench/results/ (`python -m bench --scenarios
 floor_auth,floor_page,...` makes them); asserts nothing (docs/architecture.md section 7).
@@ -38,15 +40,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
+import smtplib
 import statistics
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, astuple, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -54,9 +58,10 @@ from urllib.parse import quote_plus
 import fastapi.routing
 import jinja2
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from bench import data, facts
+from bench import mail as bench_mail
 from bench import server as proc
 from bench.__main__ import PG_URL, RESULTS, TARGETS, sample, search_terms, with_database
 from bench.load import TERM_CLASSES
@@ -64,6 +69,7 @@ from ticketry.app import create_app
 from ticketry.core.config import Settings
 from ticketry.core.db import Database
 from ticketry.jobs.worker import Worker
+from ticketry.mail.log.models import Direction, MailLog
 
 # The rows with a target, the floor each request of theirs stands on, and who makes it.
 API, PAGE = "floor_auth", "floor_page"
@@ -284,16 +290,29 @@ class Capture:
             raise RuntimeError(f"POST {request.path}: {answer.status_code} {answer.text[:200]}")
         return self.recorded
 
-    def mails_ms(self, request: Request) -> float:
-        """The write made for real, then the jobs it queued run here: the ms its notification
-        mails took to render (the templates only: composing, logging and sending them is left out)."""
+    def mails(self, request: Request, smtp: Smtp) -> Mails:
+        """The write made for real, then the jobs it queued run here: its notification mails,
+        the ms their templates took to render and the least ms handing them to SMTP took."""
+        with self.db.unit_of_work(write=False) as session:
+            mark = session.scalar(select(func.coalesce(func.max(MailLog.id), 0)))
         client, bearer = self.clients[request.customer]
         answer = client.post(request.path, json=request.body, headers=bearer)
         if answer.status_code != 201:
             raise RuntimeError(f"POST {request.path}: {answer.status_code} {answer.text[:200]}")
         self.rendered = 0.0
         Worker(self.db, name="bench-bounds", batch_size=100).run_until_idle()
-        return self.rendered * 1000
+        rendered = self.rendered * 1000
+        with self.db.unit_of_work(write=False) as session:
+            logged = session.execute(
+                select(MailLog.raw, MailLog.sender, MailLog.recipients).where(
+                    MailLog.id > mark, MailLog.direction == Direction.OUTBOUND, MailLog.raw.is_not(None)
+                )
+            ).all()
+        handed = min(
+            smtp.hand_over([(raw, sender, recipients.split(", ")) for raw, sender, recipients in logged])
+            for _ in range(3)
+        )
+        return Mails(len(logged), rendered, handed)
 
     def beyond_floors(self, operation: list[Request]) -> Captured:
         """The operation's statements less, for each request, its floor request's statements."""
@@ -311,6 +330,42 @@ class Capture:
                 else:
                     captured.statements.append((text, parameters))
         return captured
+
+
+@dataclass(frozen=True)
+class Mails:
+    """The notification mails one write caused, and the least ms making and handing them over took."""
+
+    count: int
+    rendered_ms: float
+    handed_ms: float
+
+
+class Smtp:
+    """aiosmtpd in a process of its own (`bench.mail`'s), and one smtplib connection to it, as the
+    `mail.send` job holds one: what this thread spends handing a mail over."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        ports, self._counts, self._stop = context.Queue(), context.Queue(), context.Event()
+        self._process = context.Process(
+            target=bench_mail.smtp_process, args=(ports, self._stop, self._counts)
+        )
+        self._process.start()
+        self.client = smtplib.SMTP("127.0.0.1", ports.get(timeout=60))
+
+    def hand_over(self, mails: list[tuple[bytes, str, list[str]]]) -> float:
+        """ms of this thread's CPU to send the mails."""
+        started = time.thread_time()
+        for raw, sender, recipients in mails:
+            self.client.sendmail(sender, recipients, raw)
+        return (time.thread_time() - started) * 1000
+
+    def close(self) -> None:
+        self.client.quit()
+        self._stop.set()
+        self._counts.get(timeout=60)
+        self._process.join(timeout=60)
 
 
 # -- replaying them -----------------------------------------------------------------------------
@@ -474,14 +529,26 @@ def main(argv: list[str] | None = None) -> int:
     staff_id = data.ADMIN_ID if args.as_admin else data.AGENT_ID
     capture = Capture(db, staff_email)
     replayer = Replayer(db)
+    smtp = Smtp()
     own: dict[str, Own] = {}
+
+    def mails_ms(name: str, ops: list[list[Request]]) -> float:
+        made = [capture.mails(op[0], smtp) for op in ops]
+        count, rendered, handed = (
+            statistics.fmean(values) for values in zip(*(astuple(m) for m in made), strict=True)
+        )
+        print(
+            f"  {name:<16} {count:.1f} notification mails each: rendered in {rendered:.2f} ms, handed "
+            f"to SMTP in {handed:.2f} ms ({handed / max(count, 1):.3f} ms a mail)",
+            flush=True,
+        )
+        return rendered + handed
+
     try:
         for name, ops in operations(args, staff_id).items():
             floors = {"floor": ops[0][0].floor, "requests": len(ops[0])}
             if name in WRITES and db.dialect == "postgresql":  # not replayed: see the top
-                mails = statistics.fmean(capture.mails_ms(op[0]) for op in ops)
-                own[name] = Own(**floors, sql_ms=None, answer_ms=mails)
-                print(f"  {name:<16} its notification mails rendered in {mails:.2f} ms", flush=True)
+                own[name] = Own(**floors, sql_ms=None, answer_ms=mails_ms(name, ops))
                 continue
             captured = [capture.beyond_floors(op) for op in ops]
             mine = own[name] = Own(
@@ -491,13 +558,14 @@ def main(argv: list[str] | None = None) -> int:
                 statements=round(statistics.fmean(len(c.statements) for c in captured)),
             )
             if name in WRITES:  # after the replay: the real write takes the keys the replay used
-                mine.answer_ms += statistics.fmean(capture.mails_ms(op[0]) for op in ops)
+                mine.answer_ms += mails_ms(name, ops)
             print(
                 f"  {name:<16} {mine.statements} statements beyond the floors: {mine.sql_ms:.2f} ms of "
                 f"database CPU; making the answer beyond the floor's {mine.answer_ms:.2f} ms",
                 flush=True,
             )
     finally:
+        smtp.close()
         replayer.close()
         db.dispose()
     cores = int(results["machine"]["cpus"] or os.cpu_count() or 1)

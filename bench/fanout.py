@@ -120,7 +120,7 @@ def run_fanout(url: str, *, events: int, agents: int) -> dict[str, Any]:
     create_s = create_tickets(url, events)
     context = multiprocessing.get_context("spawn")
     ports, counts, stop = context.Queue(), context.Queue(), context.Event()
-    smtp = context.Process(target=bench_mail._smtp_process, args=(ports, stop, counts))
+    smtp = context.Process(target=bench_mail.smtp_process, args=(ports, stop, counts))
     smtp.start()
     db = Database.connect(url, pool_size=2)
     names = ("TICKETRY_SMTP_HOST", "TICKETRY_SMTP_PORT", "TICKETRY_SMTP_SECURITY")

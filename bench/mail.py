@@ -66,7 +66,7 @@ from ticketry.mail.inbound.models import Mailbox
 from ticketry.mail.log.models import MailLog
 from ticketry.mail.outbound import ids
 from ticketry.mail.outbound import service as outbound
-from ticketry.mail.outbound.compose import address, compose, parse_from
+from ticketry.mail.outbound.compose import Composed, address, compose, parse_from
 from ticketry.mailparse.imap import ImapSecurity
 from ticketry.migrations import upgrade
 from ticketry.users import service as users
@@ -1068,7 +1068,7 @@ def ingest_two_workers(
     return result
 
 
-def _smtp_process(ports: Any, stop: Event, counts: Any) -> None:
+def smtp_process(ports: Any, stop: Event, counts: Any) -> None:
     """aiosmtpd (tests/mailserver.py's MailServer) in a process of its own, so that its parsing
     does not take the worker's interpreter lock."""
     from aiosmtpd.controller import Controller
@@ -1083,7 +1083,7 @@ def _smtp_process(ports: Any, stop: Event, counts: Any) -> None:
     counts.put({"accepted": len(server.messages), "bytes": sum(len(m.raw) for m in server.messages)})
 
 
-def compose_notifications(count: int) -> list[EmailMessage]:
+def compose_notifications(count: int) -> list[Composed]:
     """Mails like the ones notifications send: text and HTML, signed Message-ID, threading, Reply-To."""
 
     settings = get_settings()
@@ -1124,7 +1124,7 @@ def send_rate(url: str, count: int) -> dict[str, Any]:
 
     context = multiprocessing.get_context("spawn")
     ports, counts, stop = context.Queue(), context.Queue(), context.Event()
-    smtp = context.Process(target=_smtp_process, args=(ports, stop, counts))
+    smtp = context.Process(target=smtp_process, args=(ports, stop, counts))
     smtp.start()
     db = Database.connect(url, pool_size=2)
     names = ("TICKETRY_SMTP_HOST", "TICKETRY_SMTP_PORT", "TICKETRY_SMTP_SECURITY")
