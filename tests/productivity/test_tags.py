@@ -4,6 +4,7 @@ bulk; lists filtered by several tags, all or any."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -41,6 +42,13 @@ def titles(client: TestClient, who: Persona, query: str) -> list[str]:
     response = client.get(f"/api/v1/tickets?{query}&sort=number&order=asc", headers=who.headers)
     assert response.status_code == 200, response.text
     return [t["title"] for t in response.json()["data"]]
+
+
+def offered(page: str, datalist: str) -> list[str]:
+    """The names a picker's datalist offers."""
+    found = re.search(f'<datalist id="{datalist}">(.*?)</datalist>', page, re.DOTALL)
+    assert found is not None, f"no datalist {datalist}"
+    return re.findall(r'<option value="([^"]*)">', found.group(1))
 
 
 class TestFilter:
@@ -234,6 +242,22 @@ class TestDesk:
         assert "Alpha printer" not in listed and "Beta printer" in listed
         page = browser.post(f"/desk/tickets/{b['id']}/tags/remove", {"name": "urgent fix"})
         assert flash(page) == "success: Tag “urgent fix” removed."
+
+    def test_the_pickers_offer_the_tags_not_chosen(
+        self, client: TestClient, db: Database, cast: dict[str, Persona]
+    ) -> None:
+        a = api_ticket(client, cast["customer"], title="A", department="technical")
+        b = api_ticket(client, cast["customer"], title="B", department="technical")
+        tagged(client, cast["admin"], a["id"], "alpha", "beta")
+        tagged(client, cast["admin"], b["id"], "gamma")
+        browser = Browser(client, db, cast["agent"])
+
+        page = browser.get(f"/desk/tickets/{a['id']}")
+        assert offered(page, "tag-options") == ["gamma"]
+        listed = browser.get("/desk?view=all&tag=beta")
+        assert offered(listed, "filter-tag-options") == ["alpha", "gamma"]
+        listed = Browser(client, db, cast["admin"]).get("/desk?view=all&tag=beta")  # bulk: admins
+        assert offered(listed, "bulk-tag-options") == ["alpha", "beta", "gamma"]
 
     def test_the_admin_page(self, client: TestClient, db: Database, cast: dict[str, Persona]) -> None:
         a = api_ticket(client, cast["customer"], title="A", department="technical")

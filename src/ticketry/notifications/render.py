@@ -23,6 +23,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    auto_reload=False,  # part of the installed code (web/templating.py)
 )
 
 

@@ -122,8 +122,13 @@ def manage_tags(session: Session, actor: Actor, *, sort: Literal["name", "count"
 
 
 def all_tags(session: Session) -> list[Tag]:
-    """Every tag by name, for pickers (no counts: cheap on any desk)."""
+    """Every tag by name (no counts: cheap on any desk)."""
     return list(session.scalars(select(Tag).order_by(Tag.name).limit(MAX_PICKER)))
+
+
+def tag_names(session: Session) -> list[str]:
+    """Every tag's name, in order, for pickers: names, not tags, since a picker shows nothing else."""
+    return list(session.scalars(select(Tag.name).order_by(Tag.name).limit(MAX_PICKER)))
 
 
 def get_tag(session: Session, actor: Actor, tag_id: int) -> Tag:

@@ -109,7 +109,7 @@ def ticket_list(request: Request, session: DbSession, who: SignedIn) -> Response
         "params": QueryParams(shown),
         "list_query": list_query.canonical(params),
         "problem": problem,
-        "all_tags": tag_service.all_tags(session),
+        "tag_names": tag_service.tag_names(session),
         "export_columns": tables.COLUMNS,
         "default_columns": tables.DEFAULT_COLUMNS,
         "pdf_available": pdf.available(),
@@ -219,7 +219,7 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         "threads": desk_threads.panel(session, actor, ticket, retry=request.query_params.get("merge", "")),
         "links": link_service.list_links(session, actor, ticket_id),
         "participants": participant_service.list_participants(session, actor, ticket_id),
-        "all_tags": tag_service.all_tags(session),
+        "tag_names": tag_service.tag_names(session),
         "pdf_available": pdf.available(),
         "may_create_tags": tag_service.may_create(session, actor),
     }

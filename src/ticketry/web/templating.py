@@ -27,6 +27,9 @@ HERE = Path(__file__).parent
 FLASH_COOKIE = "ticketry_flash"
 
 templates = Jinja2Blocks(directory=HERE / "templates")
+# Templates are part of the installed code: read once per process, not checked on disk (a stat of
+# every file a page extends or includes) on every render. A changed template needs a restart.
+templates.env.auto_reload = False
 
 
 def _label(value: Any) -> str:
