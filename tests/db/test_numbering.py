@@ -5,16 +5,17 @@ and continuing after the numbers issued before the sequences existed (migration 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select, text
 from tests.factories import Persona, api_ticket, make_customer
+from tests.threads import together
 
 from ticketry.core.clock import travel_to
 from ticketry.core.config import Settings, get_settings
@@ -57,30 +58,12 @@ def create_together(
 ) -> list[str]:
     """Every customer creates `each` tickets in a thread of their own, all starting at once (at
     the time `at`, if given); the numbers they got. A thread's failure fails the test."""
-    start = threading.Barrier(len(customers))
-    numbers: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def work(persona: Persona) -> None:
-        try:
-            start.wait()
-            with travel_to(at) if at is not None else nullcontext():
-                mine = [create(db, persona) for _ in range(each)]
-        except BaseException as error:  # reported below, with the thread's traceback
-            with lock:
-                errors.append(error)
-            return
-        with lock:
-            numbers.extend(mine)
+    def work(persona: Persona) -> list[str]:
+        with travel_to(at) if at is not None else nullcontext():
+            return [create(db, persona) for _ in range(each)]
 
-    threads = [threading.Thread(target=work, args=(c,)) for c in customers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
-    return numbers
+    return [number for mine in together([partial(work, c) for c in customers]) for number in mine]
 
 
 class TestConcurrentNumbering:

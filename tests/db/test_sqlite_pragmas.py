@@ -8,15 +8,16 @@ import fcntl
 import os
 import shutil
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from tests.factories import make_customer
+from tests.threads import together
 
 from ticketry.core.db import BUSY_TIMEOUT_SECONDS, Database, WriteQueue
 from ticketry.history.models import TicketEvent
@@ -95,26 +96,15 @@ class TestWriteTransactions:
         deadlock on the lock upgrade and one would fail with "database is locked"."""
         customer = make_customer(sqlite_db)
         threads_count, rounds = 4, 3
-        start = threading.Barrier(threads_count)
-        errors: list[BaseException] = []
 
         def work() -> None:
-            try:
-                start.wait()
-                for _ in range(rounds):
-                    with sqlite_db.unit_of_work() as session:
-                        session.execute(select(func.count()).select_from(Ticket)).scalar()
-                        time.sleep(0.05)
-                        ticket_service.create_ticket(session, customer.actor, title="t", description="d")
-            except BaseException as error:  # collected and asserted below
-                errors.append(error)
+            for _ in range(rounds):
+                with sqlite_db.unit_of_work() as session:
+                    session.execute(select(func.count()).select_from(Ticket)).scalar()
+                    time.sleep(0.05)
+                    ticket_service.create_ticket(session, customer.actor, title="t", description="d")
 
-        threads = [threading.Thread(target=work) for _ in range(threads_count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert errors == []
+        together([work] * threads_count)
         with sqlite_db.unit_of_work(write=False) as session:
             assert session.scalar(select(func.count()).select_from(Ticket)) == threads_count * rounds
 
@@ -197,24 +187,13 @@ class TestWriteQueue:
         other = Database.connect(f"sqlite:///{sqlite_path}", pool_size=1)
         try:
             customer = make_customer(sqlite_db)
-            errors: list[BaseException] = []
 
             def create(db: Database) -> None:
-                try:
-                    for _ in range(10):
-                        with db.unit_of_work() as session:
-                            ticket_service.create_ticket(session, customer.actor, title="t", description="d")
-                except BaseException as error:  # collected and asserted below
-                    errors.append(error)
+                for _ in range(10):
+                    with db.unit_of_work() as session:
+                        ticket_service.create_ticket(session, customer.actor, title="t", description="d")
 
-            threads = [
-                threading.Thread(target=create, args=(db,)) for db in (sqlite_db, other, sqlite_db, other)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=120)
-            assert errors == []
+            together([partial(create, db) for db in (sqlite_db, other, sqlite_db, other)])
             with other.unit_of_work(write=False) as session:
                 assert session.scalar(select(func.count()).select_from(Ticket)) == 40
         finally:

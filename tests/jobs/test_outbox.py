@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.factories import api_ticket, make_admin, make_agent, make_customer
+from tests.threads import together
 
 from ticketry.auth.models import LoginAttempt
 from ticketry.core.clock import now, travel_to
@@ -128,22 +129,7 @@ class TestCompetingWorkers:
         count = 40
         enqueue(db, *range(count))
         workers = [Worker(db, name=f"worker-{i}", batch_size=3, retry_base_seconds=0) for i in range(2)]
-        start = threading.Barrier(len(workers))
-        errors: list[BaseException] = []
-
-        def run(worker: Worker) -> None:
-            try:
-                start.wait()
-                worker.run_until_idle()
-            except BaseException as error:  # asserted below
-                errors.append(error)
-
-        threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert errors == []
+        together([worker.run_until_idle for worker in workers])
         assert recorder.calls == Counter(range(count))
         assert effects(db) == Counter(f"job:{n}" for n in range(count))
         rows = job_rows(db, JOB)
