@@ -183,6 +183,24 @@ class TestWriteQueue:
             queue.timeout = BUSY_TIMEOUT_SECONDS
         assert queue_is_free(sqlite_path)
 
+    def test_without_a_lock_file_writers_meet_at_sqlites_lock(
+        self, tmp_path: Path, sqlite_template: Path
+    ) -> None:
+        """A lock file that cannot be opened (here a directory in its place; in life one another
+        user made) costs the queue, not the writes."""
+        path = tmp_path / "elsewhere.db"
+        shutil.copyfile(sqlite_template, path)
+        Path(f"{path}-writers").mkdir()
+        database = Database.connect(f"sqlite:///{path}", pool_size=2)
+        try:
+            customer = make_customer(database)
+            with database.unit_of_work() as session:
+                ticket_service.create_ticket(session, customer.actor, title="t", description="d")
+            with database.unit_of_work(write=False) as session:
+                assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+        finally:
+            database.dispose()
+
     def test_engines_on_one_file_share_the_queue(self, sqlite_db: Database, sqlite_path: Path) -> None:
         other = Database.connect(f"sqlite:///{sqlite_path}", pool_size=1)
         try:

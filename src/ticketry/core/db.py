@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -228,14 +228,16 @@ class WriteQueue:
     IMMEDIATE`, instead of at SQLite's lock.
 
     A writer that finds SQLite's write lock taken sleeps 1, 2, 5, 10, 15, 20, 25 … 100 ms between
-    tries (its busy handler), so under load the lock sat free while writers slept: creates used
-    little more than half the two cores, and one in twenty waited over a second (bench/README.md,
-    "SQLite writers"). Here the threads of a process take turns on a lock, and the one whose turn
-    it is waits for the other processes on the lock file `<database>-writers` (flock), which the
-    kernel hands on the moment it is released. A turn ends with the transaction (commit,
+    tries (its busy handler), so under load the lock sat free while writers slept, and who got it
+    next was luck: one create in twenty waited about a second, one in a hundred 2.4 s
+    (bench/README.md, "SQLite writers"). Here the threads of a process take turns on a lock, and
+    the one whose turn it is waits for the other processes on the lock file `<database>-writers`
+    (flock), which the kernel hands on the moment it is released. A turn ends with the transaction (commit,
     rollback, or the connection closed; a process that dies lets go of the file). A thread that
     already holds the turn and begins a second write (nested transactions) waits the busy timeout
-    and fails as SQLite would have, instead of waiting for itself for ever."""
+    and fails as SQLite would have, instead of waiting for itself for ever. Waiting for the file
+    has no timeout: a process stopped in the middle of a write (SIGSTOP, a debugger) holds every
+    other process's writers until it goes on or dies, where SQLite failed them after 30 s."""
 
     _queues: ClassVar[dict[str, WriteQueue]] = {}
     _queues_lock = threading.Lock()
@@ -251,16 +253,30 @@ class WriteQueue:
             return queue
 
     def __init__(self, database: str, *, timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
+        self.database = database
         self.path = f"{database}-writers"
         self.timeout = timeout
         self._turn = threading.Lock()  # among this process's threads
         self._holder: int | None = None  # id() of the DBAPI connection whose turn it is
-        self._file: tuple[int, int] | None = None  # (pid, descriptor): a fork must open its own
+        self._file: tuple[int, int | None] | None = None  # (pid, descriptor): a fork opens its own
 
-    def _descriptor(self) -> int:
+    def _descriptor(self) -> int | None:
+        """The lock file, opened once per process, or None when it cannot be opened (a directory
+        this user may not write to, a file another user made): the processes then meet at
+        SQLite's lock only, as before the queue. Made by root (`ticketry migrate` run as root),
+        it is handed to the database file's owner, as SQLite does with its -wal and -shm files,
+        so that the service can still open it."""
         pid = os.getpid()
         if self._file is None or self._file[0] != pid:
-            self._file = (pid, os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            try:
+                descriptor: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                descriptor = None
+            if descriptor is not None and os.geteuid() == 0:
+                with suppress(OSError):  # no database file yet: nothing to follow
+                    owner = os.stat(self.database)
+                    os.fchown(descriptor, owner.st_uid, owner.st_gid)
+            self._file = (pid, descriptor)
         return self._file[1]
 
     def wait(self, dbapi_connection: Any) -> None:
@@ -268,8 +284,10 @@ class WriteQueue:
             return  # its turn still: its last transaction ended unseen (Alembic ends its own so)
         if not self._turn.acquire(timeout=self.timeout):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        descriptor = self._descriptor()
         try:
-            fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
         except BaseException:
             self._turn.release()
             raise
@@ -279,8 +297,10 @@ class WriteQueue:
         if self._holder != id(dbapi_connection):
             return  # a reader's transaction, or a writer's whose turn ended already
         self._holder = None
+        descriptor = self._descriptor()
         try:
-            fcntl.flock(self._descriptor(), fcntl.LOCK_UN)
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
         finally:
             self._turn.release()
 
