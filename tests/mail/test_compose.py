@@ -30,7 +30,7 @@ def _mail(**overrides: object) -> compose.Composed:
 
 
 def _reparsed(mail: compose.Composed) -> EmailMessage:
-    parsed = message_from_bytes(mail.as_bytes(), policy=default)
+    parsed = message_from_bytes(mail.raw, policy=default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 

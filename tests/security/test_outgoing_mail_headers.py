@@ -88,7 +88,7 @@ def subject_mail(subject: str, *, name: str = "Ann") -> EmailMessage:
         html="<p>The real body.</p>",
         message_id=ids.plain_message_id("help.example.com"),
     )
-    parsed = message_from_bytes(mail.as_bytes(), policy=default)
+    parsed = message_from_bytes(mail.raw, policy=default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -294,7 +294,7 @@ class TestMessageIds:
             in_reply_to=value,
             references=[value],
         )
-        parsed = message_from_bytes(mail.as_bytes(), policy=default)
+        parsed = message_from_bytes(mail.raw, policy=default)
 
         assert parsed["Bcc"] is None
         for name in ("In-Reply-To", "References"):

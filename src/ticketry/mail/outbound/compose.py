@@ -182,9 +182,6 @@ class Composed:
     def __getitem__(self, name: str) -> Any:
         return self._headers.get(name.lower())
 
-    def as_bytes(self) -> bytes:
-        return self.raw
-
 
 # A multipart boundary: `=_` never occurs in quoted-printable text (a `=` is followed by two hex
 # digits or ends a line), and the random part makes it unguessable in 7-bit text (checked too).
@@ -285,9 +282,11 @@ class Shared:
             + self._after_lines
         )
         plain_headers, plain = _body(text, "plain")
+        names = [value.name for value in ordered] + ["MIME-Version", "Content-Type"]
         if html is None:
             head += b"MIME-Version: 1.0\r\n" + plain_headers
             body = plain
+            names.append("Content-Transfer-Encoding")
         else:
             html_headers, markup = _body(html, "html")
             boundary = self._boundary
@@ -304,7 +303,7 @@ class Shared:
                 + CRLF
             )
         headers = {value.name.lower(): value for value in ordered}
-        _check_head(head, headers, self._read)
+        _check_head(head, names, headers, self._read)
         return Composed(head + CRLF + body, headers)
 
 
@@ -340,35 +339,22 @@ def check_round_trip(mail: EmailMessage, *, text: str, html: str | None) -> None
     raw = mail.as_bytes()
     end = raw.find(CRLF + CRLF)
     head = raw if end < 0 else raw[: end + 2]
-    _check_head(head, {name.lower(): mail[name] for name in mail}, {}, names=list(mail))
-
-
-# The headers after a mail's own: a multipart mail's, or a single text part's.
-_MIME_HEADERS = ("mime-version", "content-type")
+    _check_head(head, list(mail), {name.lower(): mail[name] for name in mail}, {})
 
 
 def _check_head(
-    head: bytes,
-    headers: dict[str, Any],
-    read: dict[tuple[str, str], Any],
-    *,
-    names: Sequence[str] | None = None,
+    head: bytes, names: Sequence[str], headers: dict[str, Any], read: dict[tuple[str, str], Any]
 ) -> None:
     """Raise UnsafeMail unless the header section `head`, read back as a recipient would, has
-    exactly the headers set (`names`, by default those of `headers` and the MIME ones after them;
-    addresses, Subject) and no control character in any value: whatever slipped past the header
+    exactly the headers `names`, in order, the values of `headers` (addresses, Subject) and no
+    control character in any value: whatever slipped past the header
     functions (a header added, a value that decodes to a line break, a blank line that ends the
     section early and makes the rest body) shows up here. Only the header section is parsed, and
     each value once per batch: `read` keeps them by their serialised text (the shared headers are
     in every mail of the batch)."""
     parsed = BytesHeaderParser(policy=READING).parsebytes(head + CRLF)
     found = [name.lower() for name in parsed]
-    if names is None:
-        expected = [*headers, *_MIME_HEADERS]
-        if found[len(expected) :] == ["content-transfer-encoding"]:  # a single text part
-            expected.append("content-transfer-encoding")
-    else:
-        expected = [name.lower() for name in names]
+    expected = [name.lower() for name in names]
     if found != expected:
         raise UnsafeMail(f"the mail reads back with the headers {found}, not {expected}")
     values: dict[str, Any] = {}
