@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import re
 import smtplib
@@ -49,7 +48,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, astuple, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -342,17 +341,11 @@ class Mails:
 
 
 class Smtp:
-    """aiosmtpd in a process of its own (`bench.mail`'s), and one smtplib connection to it, as the
-    `mail.send` job holds one: what this thread spends handing a mail over."""
+    """One smtplib connection to an SMTP server (`bench.mail.aiosmtpd`), as the `mail.send` job
+    holds one: what this thread spends handing a mail over."""
 
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        ports, self._counts, self._stop = context.Queue(), context.Queue(), context.Event()
-        self._process = context.Process(
-            target=bench_mail.smtp_process, args=(ports, self._stop, self._counts)
-        )
-        self._process.start()
-        self.client = smtplib.SMTP("127.0.0.1", ports.get(timeout=60))
+    def __init__(self, port: int) -> None:
+        self.client = smtplib.SMTP("127.0.0.1", port)
 
     def hand_over(self, mails: list[tuple[bytes, str, list[str]]]) -> float:
         """ms of this thread's CPU to send the mails."""
@@ -363,9 +356,6 @@ class Smtp:
 
     def close(self) -> None:
         self.client.quit()
-        self._stop.set()
-        self._counts.get(timeout=60)
-        self._process.join(timeout=60)
 
 
 # -- replaying them -----------------------------------------------------------------------------
@@ -529,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     staff_id = data.ADMIN_ID if args.as_admin else data.AGENT_ID
     capture = Capture(db, staff_email)
     replayer = Replayer(db)
-    smtp = Smtp()
+    server = ExitStack()
+    smtp = Smtp(server.enter_context(bench_mail.aiosmtpd()).port)
     own: dict[str, Own] = {}
 
     def mails_ms(name: str, ops: list[list[Request]]) -> float:
@@ -566,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     finally:
         smtp.close()
+        server.close()
         replayer.close()
         db.dispose()
     cores = int(results["machine"]["cpus"] or os.cpu_count() or 1)

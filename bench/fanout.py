@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
-import os
 import shutil
 import sys
 import tempfile
@@ -27,7 +25,6 @@ from sqlalchemy import func, select
 
 from bench import facts
 from bench import mail as bench_mail  # an attribute at a time: bench.mail imports this module
-from bench import server as proc
 from ticketry.app import configure_logging  # the composition root: every job handler registers
 from ticketry.auth import service as auth_service
 from ticketry.core.db import Database
@@ -118,38 +115,22 @@ def run_fanout(url: str, *, events: int, agents: int) -> dict[str, Any]:
     """On a fresh migrated database: the helpdesk, the tickets, then one worker against aiosmtpd."""
     bench_mail.prepare_helpdesk(url, agents=agents, imap=None)
     create_s = create_tickets(url, events)
-    context = multiprocessing.get_context("spawn")
-    ports, counts, stop = context.Queue(), context.Queue(), context.Event()
-    smtp = context.Process(target=bench_mail.smtp_process, args=(ports, stop, counts))
-    smtp.start()
     db = Database.connect(url, pool_size=2)
-    names = ("TICKETRY_SMTP_HOST", "TICKETRY_SMTP_PORT", "TICKETRY_SMTP_SECURITY")
-    previous = {name: os.environ.get(name) for name in names}
     try:
-        port = ports.get(timeout=60)
-        bench_mail.set_environment(
-            {
-                "TICKETRY_SMTP_HOST": "127.0.0.1",
-                "TICKETRY_SMTP_PORT": str(port),
-                "TICKETRY_SMTP_SECURITY": "none",
-            }
-        )
-        queued, _ = queue_contents(db)
-        worker = bench_mail.TimedWorker(db)
-        load_start = facts.load_average()
-        smtp_cpu = proc.cpu_seconds([smtp.pid]) if smtp.pid else 0.0
-        watch = bench_mail.Watch()
-        bench_mail.drain(db, worker)
-        figures = watch.figures()
-        smtp_cpu = (proc.cpu_seconds([smtp.pid]) if smtp.pid else 0.0) - smtp_cpu
-        load_end = facts.load_average()
-        jobs, mails = queue_contents(db)
+        with bench_mail.aiosmtpd(as_settings=True) as smtp:
+            queued, _ = queue_contents(db)
+            worker = bench_mail.TimedWorker(db)
+            load_start = facts.load_average()
+            smtp_cpu = smtp.cpu_seconds()
+            watch = bench_mail.Watch()
+            bench_mail.drain(db, worker)
+            figures = watch.figures()
+            smtp_cpu = smtp.cpu_seconds() - smtp_cpu
+            load_end = facts.load_average()
+            jobs, mails = queue_contents(db)
     finally:
-        bench_mail.set_environment(previous)
-        stop.set()
         db.dispose()
-    received = counts.get(timeout=60)
-    smtp.join(timeout=30)
+    received = smtp.received
     seconds = figures["seconds"]
     sent = mails.get("sent", 0)
     return {

@@ -1069,8 +1069,7 @@ def ingest_two_workers(
 
 
 def smtp_process(ports: Any, stop: Event, counts: Any) -> None:
-    """aiosmtpd (tests/mailserver.py's MailServer) in a process of its own, so that its parsing
-    does not take the worker's interpreter lock."""
+    """aiosmtpd (tests/mailserver.py's MailServer), run by `aiosmtpd()` in a process of its own."""
     from aiosmtpd.controller import Controller
     from tests.mailserver import MailServer
 
@@ -1081,6 +1080,43 @@ def smtp_process(ports: Any, stop: Event, counts: Any) -> None:
     stop.wait()
     controller.stop()
     counts.put({"accepted": len(server.messages), "bytes": sum(len(m.raw) for m in server.messages)})
+
+
+@dataclass
+class Aiosmtpd:
+    port: int
+    pid: int
+    received: dict[str, Any] | None = None  # what it accepted: known once it stopped
+
+    def cpu_seconds(self) -> float:
+        return proc.cpu_seconds([self.pid]) if self.pid else 0.0
+
+
+SMTP_SETTINGS = ("TICKETRY_SMTP_HOST", "TICKETRY_SMTP_PORT", "TICKETRY_SMTP_SECURITY")
+
+
+@contextlib.contextmanager
+def aiosmtpd(*, as_settings: bool = False) -> Iterator[Aiosmtpd]:
+    """aiosmtpd in a process of its own, so that its parsing does not take the sender's
+    interpreter lock; with `as_settings`, TICKETRY_SMTP_* point at it meanwhile. Stopped when
+    the block ends; `received` then says what it accepted."""
+    context = multiprocessing.get_context("spawn")
+    ports, counts, stop = context.Queue(), context.Queue(), context.Event()
+    process = context.Process(target=smtp_process, args=(ports, stop, counts))
+    process.start()
+    previous = {name: os.environ.get(name) for name in SMTP_SETTINGS}
+    try:
+        server = Aiosmtpd(ports.get(timeout=60), process.pid or 0)
+        if as_settings:
+            values = ("127.0.0.1", str(server.port), "none")
+            set_environment(dict(zip(SMTP_SETTINGS, values, strict=True)))
+        yield server
+    finally:
+        if as_settings:
+            set_environment(previous)
+        stop.set()
+    server.received = counts.get(timeout=60)
+    process.join(timeout=30)
 
 
 def compose_notifications(count: int) -> list[Composed]:
@@ -1122,40 +1158,24 @@ def compose_notifications(count: int) -> list[Composed]:
 def send_rate(url: str, count: int) -> dict[str, Any]:
     """Queue `count` mails (`outbound.service.queue`), then one worker delivers them to aiosmtpd."""
 
-    context = multiprocessing.get_context("spawn")
-    ports, counts, stop = context.Queue(), context.Queue(), context.Event()
-    smtp = context.Process(target=smtp_process, args=(ports, stop, counts))
-    smtp.start()
     db = Database.connect(url, pool_size=2)
-    names = ("TICKETRY_SMTP_HOST", "TICKETRY_SMTP_PORT", "TICKETRY_SMTP_SECURITY")
-    previous = {name: os.environ.get(name) for name in names}
     try:
-        port = ports.get(timeout=60)
-        set_environment(
-            {
-                "TICKETRY_SMTP_HOST": "127.0.0.1",
-                "TICKETRY_SMTP_PORT": str(port),
-                "TICKETRY_SMTP_SECURITY": "none",
-            }
-        )
-        mails = compose_notifications(count)
-        watch = Watch()
-        for start in range(0, count, 500):
-            with db.unit_of_work() as session:
-                for mail in mails[start : start + 500]:
-                    outbound.queue(session, mail, purpose="ticket_received")
-        queue_s = watch.seconds()
-        smtp_cpu = proc.cpu_seconds([smtp.pid]) if smtp.pid else 0.0  # its start-up is not the sending
-        started, watch = now(), Watch()
-        drain(db, Worker(db))
-        figures = watch.figures()
-        smtp_cpu = (proc.cpu_seconds([smtp.pid]) if smtp.pid else 0.0) - smtp_cpu
+        with aiosmtpd(as_settings=True) as smtp:
+            mails = compose_notifications(count)
+            watch = Watch()
+            for start in range(0, count, 500):
+                with db.unit_of_work() as session:
+                    for mail in mails[start : start + 500]:
+                        outbound.queue(session, mail, purpose="ticket_received")
+            queue_s = watch.seconds()
+            smtp_cpu = smtp.cpu_seconds()  # its start-up is not the sending
+            started, watch = now(), Watch()
+            drain(db, Worker(db))
+            figures = watch.figures()
+            smtp_cpu = smtp.cpu_seconds() - smtp_cpu
     finally:
-        set_environment(previous)
-        stop.set()
         db.dispose()
-    received = counts.get(timeout=60)
-    smtp.join(timeout=30)
+    received = smtp.received
     result = outcome(url, started, None)
     result.update(
         figures,
