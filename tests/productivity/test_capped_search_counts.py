@@ -19,8 +19,7 @@ from ticketry.auth.actor import Actor
 from ticketry.core.db import Database
 from ticketry.core.pagination import Page, PageRequest
 from ticketry.search import service as search
-from ticketry.search.service import TicketFilters, TicketSort
-from ticketry.tickets.models import Ticket
+from ticketry.search.service import ListedTicket, SortField, TicketFilters, TicketSort
 
 WORD = "quokkaword"
 
@@ -51,15 +50,21 @@ EXPECTED = {"admin": 5, "agent": 4, "customer": 4}
 
 
 def find(
-    db: Database, actor: Actor, *, q: str | None = None, page: int = 1, page_size: int = 25
-) -> Page[Ticket]:
+    db: Database,
+    actor: Actor,
+    *,
+    q: str | None = None,
+    page: int = 1,
+    page_size: int = 25,
+    sort: TicketSort | None = None,
+) -> Page[ListedTicket]:
     """A page of tickets as the list and the search read it (by recency), in a read transaction."""
     with db.unit_of_work(write=False) as session:
         return search.find_tickets(
             session,
             actor,
             filters=TicketFilters(q=q),
-            sort=TicketSort(),
+            sort=sort or TicketSort(),
             page=PageRequest(page=page, page_size=page_size),
         )
 
@@ -119,6 +124,48 @@ def test_a_reader_paging_past_the_cap_is_always_offered_the_next_page(
     page = find(db, cast["admin"].actor, page=page_number, page_size=1)
     assert (page.total, page.capped, page.total_pages) == expected
     assert len(page.items) == 1
+
+
+@pytest.mark.parametrize(
+    ("page_number", "expected"),
+    [
+        (1, (2, True, 2)),  # counted to the cap
+        (2, (3, True, 3)),  # this page reaches the cap: a page beyond it, "Next" offered
+        (4, (5, False, 5)),  # the end in sight: what there is
+        (5, (5, False, 5)),
+        (6, (5, False, 5)),  # past the end: an empty page that still knows the total
+    ],
+)
+def test_a_search_paging_past_its_cap_is_always_offered_the_next_page(
+    db: Database,
+    cast: dict[str, Persona],
+    monkeypatch: pytest.MonkeyPatch,
+    page_number: int,
+    expected: tuple[int, bool, int],
+) -> None:
+    """A search finds its page and its total in one walk (`search.service._found`): the same
+    totals as a list's count. Five tickets match for the admin, a cap of 2, one per page."""
+    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 2)
+    page = find(db, cast["admin"].actor, q=WORD, page=page_number, page_size=1)
+    assert (page.total, page.capped, page.total_pages) == expected
+    assert len(page.items) == (1 if page_number <= 5 else 0)
+
+
+@pytest.mark.parametrize("who", sorted(EXPECTED))
+@pytest.mark.parametrize("field", list(SortField))
+@pytest.mark.parametrize("descending", [True, False])
+def test_a_search_pages_through_its_tickets_in_the_lists_order(
+    db: Database, cast: dict[str, Persona], who: str, field: SortField, descending: bool
+) -> None:
+    """Page by page, a search shows the list's tickets that match, in the list's order, each
+    with its related names: the page's ids are walked first, its rows read after by id."""
+    actor, sort = cast[who].actor, TicketSort(field=field, descending=descending)
+    listed = find(db, actor, sort=sort).items
+    matching = {t.id for t in find(db, actor, q=WORD).items}
+    expected = [t for t in listed if t.id in matching]
+    pages = [find(db, actor, q=WORD, sort=sort, page=n, page_size=2) for n in (1, 2, 3)]
+    assert [t for page in pages for t in page.items] == expected
+    assert all(page.total == EXPECTED[who] for page in pages)
 
 
 def test_a_ticket_number_finds_its_ticket(db: Database, cast: dict[str, Persona]) -> None:

@@ -11,6 +11,7 @@ from ticketry.history.models import TicketEvent
 from ticketry.history.schemas import TicketEventCustomerView, TicketEventStaffView
 from ticketry.messages.models import Message
 from ticketry.messages.schemas import MessageCustomerView, MessageStaffView
+from ticketry.search.service import ListedTicket
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.schemas import (
     TicketCustomerListItem,
@@ -29,7 +30,7 @@ def ticket_view(actor: Actor, ticket: Ticket) -> TicketStaffView | TicketCustome
     return TicketStaffView.of(ticket) if actor.is_staff else TicketCustomerView.of(ticket)
 
 
-def ticket_page(actor: Actor, page: Page[Ticket]) -> TicketPage:
+def ticket_page(actor: Actor, page: Page[ListedTicket]) -> TicketPage:
     item = TicketListItem if actor.is_staff else TicketCustomerListItem
     data = [item.model_validate(ticket) for ticket in page.items]
     return TicketPage(data=data, pagination=pagination_view(page))

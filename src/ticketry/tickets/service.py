@@ -42,8 +42,6 @@ _TICKET_JOINS = (
 )
 # Relationships every ticket view needs, loaded in one go; only tags need a second query.
 TICKET_LOAD = (*_TICKET_JOINS, selectinload(Ticket.tags))
-# A customer's list shows department and category only (`TicketCustomerListItem`, the portal).
-CUSTOMER_LIST_LOAD = _TICKET_JOINS[:2]
 # One ticket on its own page or in an API answer also shows the description's files.
 # ... and, to staff, who watches it.
 TICKET_DETAIL_LOAD = (*TICKET_LOAD, selectinload(Ticket.attachments), selectinload(Ticket.watchers))
