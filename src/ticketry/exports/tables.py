@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Row, Select
+from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.db import Database
 from ticketry.core.errors import ValidationFailed
-from ticketry.search.service import TicketFilters, TicketSort, filtered_tickets, ticket_order
-from ticketry.tickets.models import STATUS_LABELS, Category, Tag, Ticket, ticket_tags
-from ticketry.users.models import Department, User
+from ticketry.search.service import TicketFilters, TicketSort, filtered_tickets, listed, tags_of, ticket_order
+from ticketry.tickets.models import STATUS_LABELS
 
 CHUNK = 1000
 # A cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets.
@@ -32,9 +31,6 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # The rows an export reads: many columns of several types.
 ExportSelect = Select[*tuple[Any, ...]]
-
-_customer = aliased(User, name="customer")
-_assignee = aliased(User, name="assignee")
 
 
 @dataclass(frozen=True)
@@ -52,8 +48,8 @@ COLUMNS: dict[str, Column] = {
     "title": Column("Title", lambda r, t: r.title),
     "status": Column("Status", lambda r, t: STATUS_LABELS[r.status]),
     "priority": Column("Priority", lambda r, t: r.priority.value.capitalize()),
-    "department": Column("Department", lambda r, t: r.department),
-    "category": Column("Category", lambda r, t: r.category or ""),
+    "department": Column("Department", lambda r, t: r.department_name),
+    "category": Column("Category", lambda r, t: r.category_name or ""),
     "customer": Column("Customer", lambda r, t: r.customer_name),
     "customer_email": Column("Customer e-mail", lambda r, t: r.customer_email),
     "assignee": Column("Assignee", lambda r, t: r.assignee_name or ""),
@@ -145,35 +141,10 @@ def _csv_pieces(
 
 
 def list_query(session: Session, actor: Actor, filters: TicketFilters, sort: TicketSort) -> ExportSelect:
-    """The list's rows (the columns an export reads) in its order; refuses what the list refuses."""
-    return (
-        filtered_tickets(session, actor, filters)
-        .with_only_columns(
-            Ticket.id,
-            Ticket.number,
-            Ticket.title,
-            Ticket.status,
-            Ticket.priority,
-            Ticket.source,
-            Ticket.created_at,
-            Ticket.updated_at,
-            Ticket.first_response_at,
-            Ticket.resolved_at,
-            Ticket.closed_at,
-            Department.name.label("department"),
-            Category.name.label("category"),
-            _customer.name.label("customer_name"),
-            _customer.email.label("customer_email"),
-            _assignee.name.label("assignee_name"),
-        )
-        .select_from(Ticket)
-        .join(Department, Department.id == Ticket.department_id)
-        .outerjoin(Category, Category.id == Ticket.category_id)
-        .join(_customer, _customer.id == Ticket.customer_id)
-        .outerjoin(_assignee, _assignee.id == Ticket.assignee_id)
-        .order_by(*ticket_order(sort))
-        .execution_options(yield_per=CHUNK)
-    )
+    """The list's rows (`search.listed`, the columns the lists show) in its order; refuses what
+    the list refuses."""
+    query = listed(filtered_tickets(session, actor, filters), staff=actor.is_staff)
+    return query.order_by(*ticket_order(sort)).execution_options(yield_per=CHUNK)
 
 
 def chunks(
@@ -188,14 +159,5 @@ def query_chunks(
 ) -> Iterator[tuple[Sequence[Any], dict[int, list[str]]]]:
     """The rows of a `list_query`, CHUNK at a time, with each chunk's tag names."""
     for rows in session.execute(query).partitions():
-        tags: dict[int, list[str]] = {}
-        if with_tags:
-            named = (
-                select(ticket_tags.c.ticket_id, Tag.name)
-                .join(Tag, Tag.id == ticket_tags.c.tag_id)
-                .where(ticket_tags.c.ticket_id.in_([row.id for row in rows]))
-                .order_by(Tag.name)
-            )
-            for ticket_id, name in session.execute(named):
-                tags.setdefault(ticket_id, []).append(name)
-        yield rows, tags
+        tags = tags_of(session, [row.id for row in rows]) if with_tags else {}
+        yield rows, {ticket_id: [tag.name for tag in named] for ticket_id, named in tags.items()}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, case, func, select
+from sqlalchemy import ColumnElement, Row, Select, SQLColumnExpression, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from ticketry.auth.actor import Actor, require
@@ -97,7 +97,10 @@ def updated_column(actor: Actor) -> ColumnElement[Any]:
     (a note would otherwise move their ticket up their list; see `tickets.changes`)."""
     if actor.is_staff:
         return Ticket.updated_at  # type: ignore[return-value]
-    return func.coalesce(Ticket.public_updated_at, Ticket.updated_at)
+    return _CUSTOMER_UPDATED
+
+
+_CUSTOMER_UPDATED = func.coalesce(Ticket.public_updated_at, Ticket.updated_at)
 
 
 def ticket_order(
@@ -220,9 +223,11 @@ class TagRow(NamedTuple):
 
 class ListedTicket(NamedTuple):
     """A ticket as a list shows it (the API's `TicketListItem` and `TicketCustomerListItem`, the
-    desk's rows): its columns and its related names, read as rows. Loading `Ticket` objects with
-    four joined relations cost about 2 ms of Python a page of 25, most of it setting up the
-    loaders, not reading rows."""
+    desk's rows), read as a row of `listed`. Loading `Ticket` objects with four joined relations
+    cost about 1 ms more of Python a page of 25, most of it setting up the loaders.
+
+    A customer's row holds nothing staff-only: its `updated_at` and `version` are the customer's
+    side's (`tickets.changes`), it has no customer, assignee or tags."""
 
     id: int
     number: str
@@ -236,100 +241,133 @@ class ListedTicket(NamedTuple):
     closed_at: datetime | None
     first_response_at: datetime | None
     version: int
-    customer_updated_at: datetime  # as the customer's side knows it (`Ticket.customer_updated_at`)
+    customer_updated_at: datetime
     public_version: int
     department: DepartmentRow
     category: Named | None
-    customer: Contact
+    customer: Contact | None
     assignee: Named | None
-    tags: list[TagRow]  # staff only: a customer's rows have none
+    tags: list[TagRow]
 
 
-_Customer, _Assignee = aliased(User), aliased(User)
-_LISTED_COLUMNS = (
-    Ticket.id,
-    Ticket.number,
-    Ticket.title,
-    Ticket.status,
-    Ticket.priority,
-    Ticket.source,
-    Ticket.created_at,
-    Ticket.updated_at,
-    Ticket.resolved_at,
-    Ticket.closed_at,
-    Ticket.first_response_at,
-    Ticket.version,
-    func.coalesce(Ticket.public_updated_at, Ticket.updated_at),
-    Ticket.public_version,
-    Department.id,
-    Department.slug,
-    Department.name,
-    Category.id,
-    Category.name,
-    _Customer.id,
-    _Customer.name,
-    _Customer.email,
-    _Assignee.id,
-    _Assignee.name,
-)
+_customer = aliased(User, name="customer")
+_assignee = aliased(User, name="assignee")
+
+
+def listed(query: Select[Any], *, staff: bool) -> Select[*tuple[Any, ...]]:
+    """`query` (on Ticket) as the columns a list shows, labelled: the ticket's own, as the reader's
+    side knows them, its department's and category's, and for staff its customer's and
+    assignee's. The API's and the desk's lists read them (`find_tickets`), and so do exports."""
+    columns = (
+        Ticket.id,
+        Ticket.number,
+        Ticket.title,
+        Ticket.status,
+        Ticket.priority,
+        Ticket.source,
+        Ticket.created_at,
+        (Ticket.updated_at if staff else _CUSTOMER_UPDATED).label("updated_at"),
+        Ticket.resolved_at,
+        Ticket.closed_at,
+        Ticket.first_response_at,
+        (Ticket.version if staff else Ticket.public_version).label("version"),
+        _CUSTOMER_UPDATED.label("customer_updated_at"),
+        Ticket.public_version,
+        Department.id.label("department_id"),
+        Department.slug.label("department_slug"),
+        Department.name.label("department_name"),
+        Category.id.label("category_id"),
+        Category.name.label("category_name"),
+    )
+    shown = (
+        query.with_only_columns(*columns)
+        .join_from(Ticket, Department, Ticket.department_id == Department.id)
+        .outerjoin(Category, Ticket.category_id == Category.id)
+    )
+    if not staff:
+        return shown
+    return (
+        shown.add_columns(
+            _customer.id.label("customer_id"),
+            _customer.name.label("customer_name"),
+            _customer.email.label("customer_email"),
+            _assignee.id.label("assignee_id"),
+            _assignee.name.label("assignee_name"),
+        )
+        .join(_customer, Ticket.customer_id == _customer.id)
+        .outerjoin(_assignee, Ticket.assignee_id == _assignee.id)
+    )
 
 
 def find_tickets(
     session: Session, actor: Actor, *, filters: TicketFilters, sort: TicketSort, page: PageRequest
 ) -> Page[ListedTicket]:
     query = filtered_tickets(session, actor, filters)
-    if filters.q:
-        return _searched(session, query, actor, sort, page)
-    rows = session.execute(_paged(_listed(query), actor, sort, page)).all()
-    return _counted(session, query, _rows(session, actor, rows), page, cap=LIST_TOTAL_CAP)
+    if filters.q and page.offset + page.page_size < SEARCH_TOTAL_CAP:
+        return _searched(session, actor, query, filters, sort, page)
+    rows = session.execute(_paged(listed(query, staff=actor.is_staff), actor, sort, page)).all()
+    return _counted(session, query, _listed_tickets(session, actor, rows), page, cap=_total_cap(filters))
 
 
 def _searched(
-    session: Session, query: Select[Any], actor: Actor, sort: TicketSort, page: PageRequest
+    session: Session,
+    actor: Actor,
+    query: Select[Any],
+    filters: TicketFilters,
+    sort: TicketSort,
+    page: PageRequest,
 ) -> Page[ListedTicket]:
-    """A search finds its page and its total in one walk, `_found`, then reads the page's rows by
-    id. The match is what costs (SQLite gathers every match of a common word: 6-7 ms for half of
-    100,000 tickets), and a page and a count of their own each made it: the walk halved a common
-    word's search on both backends (bench/README.md, "Search")."""
+    """A search's page within its cap: its ids and total from one walk (`_found`), then the page's
+    rows by id. The match is what costs (SQLite gathers every match of a common word: 6-7 ms for
+    half of 100,000 tickets), and the page and a count of their own each made it: one walk halved
+    a common word's search on both backends (bench/README.md, "Search"). Past the cap a walk
+    would read every id up to the page, so those pages are read and counted as lists are."""
     found = _found(session, query, actor, sort, page, cap=SEARCH_TOTAL_CAP)
     if not found.items:
         return Page(items=[], total=found.total, request=page, capped=found.capped)
+    # The page's rows through the same visibility again: on PostgreSQL each statement sees what
+    # was committed before it, and a ticket may have left the reader's view since the walk.
+    readable = readable_tickets(actor, include_deleted=filters.deleted)
+    shown = listed(readable.where(Ticket.id.in_(found.items)), staff=actor.is_staff)
     place = {ticket_id: index for index, ticket_id in enumerate(found.items)}
-    listed = session.execute(_listed(select(Ticket)).where(Ticket.id.in_(found.items)))
-    rows = sorted(listed, key=lambda row: place[row[0]])
-    return Page(items=_rows(session, actor, rows), total=found.total, request=page, capped=found.capped)
+    rows = sorted(session.execute(shown), key=lambda row: place[row.id])
+    return Page(_listed_tickets(session, actor, rows), found.total, page, capped=found.capped)
 
 
-def _listed(query: Select[Any]) -> Select[*tuple[Any, ...]]:
-    """`query` (on Ticket) as `ListedTicket`'s columns."""
-    return (
-        query.with_only_columns(*_LISTED_COLUMNS)
-        .join_from(Ticket, Department, Ticket.department_id == Department.id)
-        .outerjoin(Category, Ticket.category_id == Category.id)
-        .join(_Customer, Ticket.customer_id == _Customer.id)
-        .outerjoin(_Assignee, Ticket.assignee_id == _Assignee.id)
-    )
-
-
-def _rows(session: Session, actor: Actor, rows: Sequence[Sequence[Any]]) -> list[ListedTicket]:
-    """`_listed` rows as tickets, with their tags for staff."""
-    tags = _tags_of(session, [row[0] for row in rows]) if actor.is_staff else {}
+def _listed_tickets(session: Session, actor: Actor, rows: Sequence[Row[Any]]) -> list[ListedTicket]:
+    """Rows of `listed` as tickets, with their tags for staff."""
+    tags = tags_of(session, [row.id for row in rows]) if actor.is_staff else {}
     return [
-        ListedTicket._make(
-            (
-                *row[:14],
-                DepartmentRow._make(row[14:17]),
-                None if row[17] is None else Named._make(row[17:19]),
-                Contact._make(row[19:22]),
-                None if row[22] is None else Named._make(row[22:24]),
-                tags.get(row[0], []),
-            )
+        ListedTicket(
+            id=row.id,
+            number=row.number,
+            title=row.title,
+            status=row.status,
+            priority=row.priority,
+            source=row.source,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            resolved_at=row.resolved_at,
+            closed_at=row.closed_at,
+            first_response_at=row.first_response_at,
+            version=row.version,
+            customer_updated_at=row.customer_updated_at,
+            public_version=row.public_version,
+            department=DepartmentRow(row.department_id, row.department_slug, row.department_name),
+            category=None if row.category_id is None else Named(row.category_id, row.category_name),
+            customer=Contact(row.customer_id, row.customer_name, row.customer_email)
+            if actor.is_staff
+            else None,
+            assignee=Named(row.assignee_id, row.assignee_name)
+            if actor.is_staff and row.assignee_id
+            else None,
+            tags=tags.get(row.id, []),
         )
         for row in rows
     ]
 
 
-def _tags_of(session: Session, ticket_ids: list[int]) -> dict[int, list[TagRow]]:
+def tags_of(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[TagRow]]:
     """The tags of each of these tickets, by name (as `Ticket.tags`)."""
     tags: dict[int, list[TagRow]] = {}
     if ticket_ids:
@@ -349,8 +387,11 @@ Selected = TypeVar("Selected", bound=Select[*tuple[Any, ...]])
 
 def _paged(selected: Selected, actor: Actor, sort: TicketSort, page: PageRequest) -> Selected:
     """`selected`, built on `filtered_tickets`, in the list's order: one page of it."""
-    ordered = selected.order_by(*ticket_order(sort, updated=updated_column(actor)))
-    return ordered.limit(page.page_size).offset(page.offset)
+    return _ordered(selected, actor, sort).limit(page.page_size).offset(page.offset)
+
+
+def _ordered(selected: Selected, actor: Actor, sort: TicketSort) -> Selected:
+    return selected.order_by(*ticket_order(sort, updated=updated_column(actor)))
 
 
 def _total_cap(filters: TicketFilters) -> int:
@@ -417,12 +458,9 @@ def _counted(session: Session, query: Select[Any], items: list[T], page: PageReq
 def _found(
     session: Session, query: Select[Any], actor: Actor, sort: TicketSort, page: PageRequest, *, cap: int
 ) -> Page[int]:
-    """The ids of a page of `query` and its total, counted to `cap` (as `_counted`), from one
-    statement: the ids in the list's order up to the cap."""
-    if page.offset + page.page_size >= cap:
-        cap = page.offset + 2 * page.page_size
-    ordered = _ids(query).order_by(*ticket_order(sort, updated=updated_column(actor)))
-    ids = session.scalars(ordered.limit(cap + 1)).all()
+    """The ids of a page of `query` within `cap`, and its total counted to `cap` (as `_counted`),
+    from one statement: the ids in the list's order up to the cap."""
+    ids = session.scalars(_ordered(_ids(query), actor, sort).limit(cap + 1)).all()
     shown = list(ids[page.offset : page.offset + page.page_size])
     return Page(items=shown, total=min(len(ids), cap), request=page, capped=len(ids) > cap)
 
