@@ -174,3 +174,22 @@ def test_a_ticket_number_finds_its_ticket(db: Database, cast: dict[str, Persona]
     for query in (ticket.number, ticket.number.lower()):
         found = find(db, actor, q=query, page_size=5).items
         assert [t.id for t in found] == [ticket.id]
+
+
+def test_the_portal_search_pages_through_the_customers_tickets_in_the_lists_order(
+    db: Database, cast: dict[str, Persona]
+) -> None:
+    """The portal's rows (`customer_rows`) come the same way as the lists': walked, then read."""
+    actor = cast["customer"].actor
+
+    def rows(q: str | None, page: int, page_size: int) -> Page[search.CustomerRow]:
+        with db.unit_of_work(write=False) as session:
+            filters = TicketFilters(q=q)
+            return search.customer_rows(session, actor, filters=filters, page=PageRequest(page, page_size))
+
+    matching = {row.id for row in rows(WORD, 1, 25).items}
+    expected = [row for row in rows(None, 1, 25).items if row.id in matching]
+    pages = [rows(WORD, n, 3) for n in (1, 2, 3)]
+    assert [row for page in pages for row in page.items] == expected
+    assert len(expected) == EXPECTED["customer"]
+    assert [page.total for page in pages] == [EXPECTED["customer"]] * 3

@@ -396,6 +396,30 @@ def _among_any(element: among, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{compiler.process(element.column, **kw)} = ANY(ARRAY{ids})"
 
 
+class unlikely(ColumnElement[bool]):  # noqa: N801 (reads as a clause, like sqlalchemy's and_)
+    """`clause`, which few rows meet though its statistics say otherwise: SQLite is told
+    (`unlikely(…)`), so it finds those rows by an index on the clause's column instead of reading
+    the table. PostgreSQL's statistics know the skew (most common values): the clause as it is."""
+
+    inherit_cache = True
+    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
+    type = Boolean()
+    _is_implicitly_boolean = True
+
+    def __init__(self, clause: ColumnElement[bool]) -> None:
+        self.clause = clause
+
+
+@compiles(unlikely)
+def _unlikely_told(element: unlikely, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"unlikely({compiler.process(element.clause, **kw)})"
+
+
+@compiles(unlikely, "postgresql")
+def _unlikely_as_is(element: unlikely, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clause, **kw)
+
+
 class joined_ids(ColumnElement[str]):  # noqa: N801 (reads as a function, like sqlalchemy's func.*)
     """An aggregate: the integers of `column`, joined by commas ("3,7"; NULL for no rows), so a
     short list rides along in one row of another query. `split_ids` reads it back."""

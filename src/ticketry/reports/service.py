@@ -17,7 +17,8 @@ from ticketry.reports.cache import RecentAnswers, visibility_key
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import ticket_visibility
-from ticketry.users.models import Department, Role, User
+from ticketry.users.models import Department, User
+from ticketry.users.service import active_staff
 
 DateColumn = SQLColumnExpression[datetime] | SQLColumnExpression[datetime | None]
 
@@ -172,10 +173,8 @@ def agent_workload(session: Session, actor: Actor) -> list[AgentLoad]:
         .group_by(Ticket.assignee_id)
         .subquery()
     )
-    rows = session.execute(
-        select(User, func.coalesce(load.c.n, 0))
-        .outerjoin(load, load.c.assignee_id == User.id)
-        .where(User.role.in_([Role.AGENT, Role.ADMIN]), User.is_active.is_(True))
-        .order_by(User.name)
-    ).all()
+    staff = active_staff(
+        select(User, func.coalesce(load.c.n, 0)).outerjoin(load, load.c.assignee_id == User.id)
+    )
+    rows = session.execute(staff.order_by(User.name)).all()
     return [AgentLoad(user=user, open_tickets=int(count)) for user, count in rows]

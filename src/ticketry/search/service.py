@@ -303,35 +303,36 @@ def find_tickets(
     session: Session, actor: Actor, *, filters: TicketFilters, sort: TicketSort, page: PageRequest
 ) -> Page[ListedTicket]:
     query = filtered_tickets(session, actor, filters)
-    if filters.q and page.offset + page.page_size < SEARCH_TOTAL_CAP:
-        return _searched(session, actor, query, filters, sort, page)
+    if _searching(filters, page):
+        found = _found(session, query, actor, sort, page)
+        shown = _by_ids(session, listed(_rereadable(actor, filters), staff=actor.is_staff), found.items)
+        return Page(_listed_tickets(session, actor, shown), found.total, page, capped=found.capped)
     rows = session.execute(_paged(listed(query, staff=actor.is_staff), actor, sort, page)).all()
     return _counted(session, query, _listed_tickets(session, actor, rows), page, cap=_total_cap(filters))
 
 
-def _searched(
-    session: Session,
-    actor: Actor,
-    query: Select[Any],
-    filters: TicketFilters,
-    sort: TicketSort,
-    page: PageRequest,
-) -> Page[ListedTicket]:
-    """A search's page within its cap: its ids and total from one walk (`_found`), then the page's
-    rows by id. The match is what costs (SQLite gathers every match of a common word: 6-7 ms for
-    half of 100,000 tickets), and the page and a count of their own each made it: one walk halved
-    a common word's search on both backends (bench/README.md, "Search"). Past the cap a walk
-    would read every id up to the page, so those pages are read and counted as lists are."""
-    found = _found(session, query, actor, sort, page, cap=SEARCH_TOTAL_CAP)
-    if not found.items:
-        return Page(items=[], total=found.total, request=page, capped=found.capped)
-    # The page's rows through the same visibility again: on PostgreSQL each statement sees what
-    # was committed before it, and a ticket may have left the reader's view since the walk.
-    readable = readable_tickets(actor, include_deleted=filters.deleted)
-    shown = listed(readable.where(Ticket.id.in_(found.items)), staff=actor.is_staff)
-    place = {ticket_id: index for index, ticket_id in enumerate(found.items)}
-    rows = sorted(session.execute(shown), key=lambda row: place[row.id])
-    return Page(_listed_tickets(session, actor, rows), found.total, page, capped=found.capped)
+def _searching(filters: TicketFilters, page: PageRequest) -> bool:
+    """Whether a search's page is found by `_found` and read by `_by_ids`: within its cap. The
+    match is what a search costs (SQLite gathers every match of a common word: 6-7 ms for half
+    of 100,000 tickets), and a page and a count of their own each made it: one walk halved a
+    common word's search on both backends (bench/README.md, "Search"). Past the cap a walk would
+    read every id up to the page, so those pages are read and counted as lists are."""
+    return bool(filters.q) and page.offset + page.page_size < SEARCH_TOTAL_CAP
+
+
+def _rereadable(actor: Actor, filters: TicketFilters) -> Select[Ticket]:
+    """The tickets `_found`'s ids are read back from: the same visibility again, as on
+    PostgreSQL each statement sees what was committed before it, and a ticket may have left the
+    reader's view since the walk."""
+    return readable_tickets(actor, include_deleted=filters.deleted)
+
+
+def _by_ids(session: Session, selected: Select[Any], ids: list[int]) -> Sequence[Row[Any]]:
+    """The rows of `selected` (on Ticket) of these tickets, in the order of `ids`."""
+    if not ids:
+        return []
+    place = {ticket_id: index for index, ticket_id in enumerate(ids)}
+    return sorted(session.execute(selected.where(Ticket.id.in_(ids))), key=lambda row: place[row.id])
 
 
 def _listed_tickets(session: Session, actor: Actor, rows: Sequence[Row[Any]]) -> list[ListedTicket]:
@@ -437,11 +438,20 @@ def customer_rows(
     with their department and category took about 2 ms more of Python per page of 20 (a third of
     the portal's work beyond signing in), for six values a ticket."""
     query = filtered_tickets(session, actor, filters)
-    columns = query.with_only_columns(
-        Ticket.id, Ticket.number, Ticket.title, Ticket.status, Department.name, updated_column(actor)
-    ).join_from(Ticket, Department, Ticket.department_id == Department.id)
-    rows = session.execute(_paged(columns, actor, TicketSort(), page))
-    return _counted(session, query, [CustomerRow(*row) for row in rows], page, cap=_total_cap(filters))
+    if _searching(filters, page):
+        found = _found(session, query, actor, TicketSort(), page)
+        shown = _by_ids(session, _portal_columns(actor, _rereadable(actor, filters)), found.items)
+        return Page([CustomerRow._make(row) for row in shown], found.total, page, capped=found.capped)
+    rows = session.execute(_paged(_portal_columns(actor, query), actor, TicketSort(), page))
+    return _counted(session, query, [CustomerRow._make(row) for row in rows], page, cap=_total_cap(filters))
+
+
+def _portal_columns(actor: Actor, tickets: Select[Any]) -> Select[Any]:
+    """`tickets` as `CustomerRow`'s columns."""
+    columns = (Ticket.id, Ticket.number, Ticket.title, Ticket.status, Department.name, updated_column(actor))
+    return tickets.with_only_columns(*columns).join_from(
+        Ticket, Department, Ticket.department_id == Department.id
+    )
 
 
 def _counted(session: Session, query: Select[Any], items: list[T], page: PageRequest, *, cap: int) -> Page[T]:
@@ -456,10 +466,11 @@ def _counted(session: Session, query: Select[Any], items: list[T], page: PageReq
 
 
 def _found(
-    session: Session, query: Select[Any], actor: Actor, sort: TicketSort, page: PageRequest, *, cap: int
+    session: Session, query: Select[Any], actor: Actor, sort: TicketSort, page: PageRequest
 ) -> Page[int]:
-    """The ids of a page of `query` within `cap`, and its total counted to `cap` (as `_counted`),
-    from one statement: the ids in the list's order up to the cap."""
+    """The ids of a search's page and its total counted to SEARCH_TOTAL_CAP (as `_counted`), from
+    one statement: the ids in the list's order up to the cap."""
+    cap = SEARCH_TOTAL_CAP
     ids = session.scalars(_ordered(_ids(query), actor, sort).limit(cap + 1)).all()
     shown = list(ids[page.offset : page.offset + page.page_size])
     return Page(items=shown, total=min(len(ids), cap), request=page, capped=len(ids) > cap)
