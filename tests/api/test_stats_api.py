@@ -1,4 +1,4 @@
-"""How `GET /stats` stays cheap: answers kept per database, visibility and period (reports.cache)."""
+"""How `GET /stats` stays cheap: answers kept per database, visibility and period (core.recent)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 from tests.factories import make_admin, make_agent, make_customer, make_ticket
 
 from ticketry.core.db import Database
+from ticketry.core.recent import RecentAnswers
 from ticketry.migrations import upgrade
-from ticketry.reports.cache import RecentAnswers, visibility_key
+from ticketry.reports.cache import visibility_key
 
 
 class TestRecentAnswers:

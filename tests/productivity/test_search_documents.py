@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests.factories import (
     Persona,
@@ -151,6 +151,30 @@ def test_walking_the_list_finds_what_the_index_finds(
     assert found(db, people["agent"].actor, "dingoish") == {tickets[0].id, tickets[1].id}
     assert found(db, people["customer"].actor, "dingoish") == {tickets[1].id}
     assert found(db, people["agent"].actor, "router") == {t.id for t in tickets}
+
+
+def test_sqlite_counts_a_querys_matches_once_a_minute(
+    db: Database, people: dict[str, Persona], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether to walk is decided by counting the matches up to WALK_FROM; the answer is kept a
+    minute per database (`fulltext._many_by_query`), per side (staff, customers) and query."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans its searches itself")
+    ticket = make_ticket(db, people["customer"], title="Numbat noise")
+    probes: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if "count(*)" in statement and "MATCH" in statement:
+            probes.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        for reader in ("agent", "agent", "customer", "customer", "agent"):
+            assert found(db, people[reader].actor, "numbat") == {ticket.id}
+        assert found(db, people["agent"].actor, "noise") == {ticket.id}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(probes) == 3  # staff "numbat", customers' "numbat", staff "noise"
 
 
 def test_the_desk_shows_a_capped_total_with_a_plus(

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
-from ticketry.reports.cache import RecentAnswers, visibility_key
+from ticketry.core.recent import RecentAnswers
+from ticketry.reports.cache import visibility_key
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import ticket_visibility
