@@ -307,7 +307,13 @@ def find_tickets(
         found = _found(session, query, actor, sort, page)
         shown = _by_ids(session, listed(_rereadable(actor, filters), staff=actor.is_staff), found.items)
         return Page(_listed_tickets(session, actor, shown), found.total, page, capped=found.capped)
-    rows = session.execute(_paged(listed(query, staff=actor.is_staff), actor, sort, page)).all()
+    # The page's tickets first, then their related names: joined before the limit, PostgreSQL
+    # looked up the names of every ticket it sorted (900 for the desk's 25 at a million tickets,
+    # 7.9 ms instead of 1.4). One statement: the ids and the rows are one snapshot.
+    on_page = listed(
+        select(Ticket).where(Ticket.id.in_(_paged(_ids(query), actor, sort, page))), staff=actor.is_staff
+    )
+    rows = session.execute(_ordered(on_page, actor, sort)).all()
     return _counted(session, query, _listed_tickets(session, actor, rows), page, cap=_total_cap(filters))
 
 

@@ -117,8 +117,9 @@ class Ticket(Base):
         Index("ix_tickets_department_created", "department_id", "created_at"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_customer_created", "customer_id", "created_at"),
-        Index("ix_tickets_created_at", "created_at"),
-        Index("ix_tickets_updated_at", "updated_at"),
+        # The lists' orders, ties by id (migration 0017).
+        Index("ix_tickets_created_at", "created_at", "id"),
+        Index("ix_tickets_updated_at", "updated_at", "id"),
         Index("ix_tickets_resolved_at", "resolved_at"),
         Index("ix_tickets_first_response_at", "first_response_at"),
         # Stats count every live ticket: this index holds all the grouped columns and those the
