@@ -32,3 +32,17 @@ def test_other_tickets_are_counted_to_a_cap(
     alone = [make_ticket(db, few, title=f"Scanner {n}") for n in range(2)]
     page = Browser(client, db, agent).get(f"/desk/tickets/{alone[0].id}")
     assert "Other tickets (1)" in page and "Scanner 1" in page
+
+
+@pytest.mark.parametrize(("tickets", "shown"), [(8, "Other tickets (7)"), (9, "Other tickets (7+)")])
+def test_other_tickets_at_the_cap(
+    client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch, tickets: int, shown: str
+) -> None:
+    """The panel's rows and its count are one walk of at most cap + 1 tickets: the count is
+    exact up to the cap, and "+" only past it."""
+    monkeypatch.setattr(desk, "OTHER_TICKETS_CAP", 8)
+    agent, customer = make_agent(db), make_customer(db)
+    made = [make_ticket(db, customer, title=f"Toner {n}") for n in range(tickets)]
+    page = Browser(client, db, agent).get(f"/desk/tickets/{made[-1].id}")
+    assert shown in page
+    assert page.count('<li><a href="/desk/tickets/') == 5

@@ -304,7 +304,7 @@ def find_tickets(
 ) -> Page[ListedTicket]:
     query = filtered_tickets(session, actor, filters)
     if _searching(filters, page):
-        found = _found(session, query, actor, sort, page)
+        found = _found_ids(session, query, actor, sort, page)
         shown = _by_ids(session, listed(_rereadable(actor, filters), staff=actor.is_staff), found.items)
         return Page(_listed_tickets(session, actor, shown), found.total, page, capped=found.capped)
     # The page's tickets first, then their related names: joined before the limit, PostgreSQL
@@ -318,7 +318,7 @@ def find_tickets(
 
 
 def _searching(filters: TicketFilters, page: PageRequest) -> bool:
-    """Whether a search's page is found by `_found` and read by `_by_ids`: within its cap. The
+    """Whether a search's page is found by `_found_ids` and read by `_by_ids`: within its cap. The
     match is what a search costs (SQLite gathers every match of a common word: 6-7 ms for half
     of 100,000 tickets), and a page and a count of their own each made it: one walk halved a
     common word's search on both backends (bench/README.md, "Search"). Past the cap a walk would
@@ -327,7 +327,7 @@ def _searching(filters: TicketFilters, page: PageRequest) -> bool:
 
 
 def _rereadable(actor: Actor, filters: TicketFilters) -> Select[Ticket]:
-    """The tickets `_found`'s ids are read back from: the same visibility again, as on
+    """The tickets `_found_ids`' ids are read back from: the same visibility again, as on
     PostgreSQL each statement sees what was committed before it, and a ticket may have left the
     reader's view since the walk."""
     return readable_tickets(actor, include_deleted=filters.deleted)
@@ -419,11 +419,16 @@ def brief_tickets(
 ) -> Page[Brief]:
     """The newest tickets a filter finds, by number, title and status only (the ticket page's
     "other tickets of this customer": whole tickets with their customer, assignee and tags cost
-    several times more), counted up to `cap`."""
+    several times more), counted up to `cap` in the same statement (a panel's few rows and its
+    "99+" are one walk of at most `cap` + 1 rows; on PostgreSQL each statement costs its
+    planning)."""
     query = filtered_tickets(session, actor, filters)
     columns = query.with_only_columns(Ticket.id, Ticket.number, Ticket.title, Ticket.status)
+    if page.offset + page.page_size < cap:
+        found = _found(session, columns, actor, TicketSort(), page, cap=cap)
+        return Page([Brief._make(row) for row in found.items], found.total, page, capped=found.capped)
     rows = session.execute(_paged(columns, actor, TicketSort(), page))
-    return _counted(session, query, [Brief(*row) for row in rows], page, cap=cap)
+    return _counted(session, query, [Brief._make(row) for row in rows], page, cap=cap)
 
 
 class CustomerRow(NamedTuple):
@@ -445,7 +450,7 @@ def customer_rows(
     the portal's work beyond signing in), for six values a ticket."""
     query = filtered_tickets(session, actor, filters)
     if _searching(filters, page):
-        found = _found(session, query, actor, TicketSort(), page)
+        found = _found_ids(session, query, actor, TicketSort(), page)
         shown = _by_ids(session, _portal_columns(actor, _rereadable(actor, filters)), found.items)
         return Page([CustomerRow._make(row) for row in shown], found.total, page, capped=found.capped)
     rows = session.execute(_paged(_portal_columns(actor, query), actor, TicketSort(), page))
@@ -472,14 +477,27 @@ def _counted(session: Session, query: Select[Any], items: list[T], page: PageReq
 
 
 def _found(
+    session: Session,
+    selected: Select[*tuple[Any, ...]],
+    actor: Actor,
+    sort: TicketSort,
+    page: PageRequest,
+    *,
+    cap: int,
+) -> Page[Any]:
+    """A page of `selected` (built on `filtered_tickets`) within `cap`, and its total counted to
+    `cap` (as `_counted`), from one statement: its rows in the list's order up to the cap."""
+    rows = session.execute(_ordered(selected, actor, sort).limit(cap + 1)).all()
+    shown = list(rows[page.offset : page.offset + page.page_size])
+    return Page(items=shown, total=min(len(rows), cap), request=page, capped=len(rows) > cap)
+
+
+def _found_ids(
     session: Session, query: Select[Any], actor: Actor, sort: TicketSort, page: PageRequest
 ) -> Page[int]:
-    """The ids of a search's page and its total counted to SEARCH_TOTAL_CAP (as `_counted`), from
-    one statement: the ids in the list's order up to the cap."""
-    cap = SEARCH_TOTAL_CAP
-    ids = session.scalars(_ordered(_ids(query), actor, sort).limit(cap + 1)).all()
-    shown = list(ids[page.offset : page.offset + page.page_size])
-    return Page(items=shown, total=min(len(ids), cap), request=page, capped=len(ids) > cap)
+    """A search's page as its tickets' ids, and its total (`_found`)."""
+    found = _found(session, _ids(query), actor, sort, page, cap=SEARCH_TOTAL_CAP)
+    return Page([row.id for row in found.items], found.total, page, capped=found.capped)
 
 
 def count_tickets(session: Session, actor: Actor, filters: TicketFilters, *, cap: int | None = None) -> int:
