@@ -10,7 +10,7 @@ from tests.factories import make_admin, make_agent, make_customer, make_ticket
 from ticketry.core.db import Database
 from ticketry.core.recent import RecentAnswers
 from ticketry.migrations import upgrade
-from ticketry.reports.cache import visibility_key
+from ticketry.reports.service import visibility_key
 
 
 class TestRecentAnswers:

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -363,6 +363,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             "options": "-c jit=off -c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0"
         },
     )
+
+
+# A select of any columns, kept as its own type by functions that only narrow or order it.
+Selected = TypeVar("Selected", bound=Select[*tuple[Any, ...]])
 
 
 class among(ColumnElement[bool]):  # noqa: N801 (reads as a clause, like sqlalchemy's and_)

@@ -3,7 +3,7 @@
 Each answer is kept `max_age` seconds for callers who would compute exactly the same thing (same
 database, same key). When it is older, one caller recomputes it while the others are still given
 the previous answer, for at most `max_age` seconds more. Callers put into the key everything the
-answer depends on (a report: the reader's visibility, `reports.cache.visibility_key`).
+answer depends on (a report: the reader's visibility, `reports.service.visibility_key`).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,7 +15,6 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
 from ticketry.core.recent import RecentAnswers
-from ticketry.reports.cache import visibility_key
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.repository import ticket_visibility
@@ -94,6 +94,22 @@ def _day(session: Session, column: DateColumn) -> ColumnElement[date]:
 # `GET /stats` is exact as of when it was computed, at most this many seconds ago (twice that
 # while a refresh is under way); docs/api.md says so.
 STATS_MAX_AGE = 30.0
+
+
+def visibility_key(actor: Actor) -> Hashable:
+    """What `ticket_visibility(actor)` depends on: the same key, the same tickets."""
+    if actor.can(Permission.TICKETS_VIEW_ALL):
+        return ("all",)
+    return (
+        actor.user_id,
+        actor.is_staff,
+        actor.can(Permission.TICKETS_VIEW),
+        actor.organization_id,
+        actor.organization_shared,
+        tuple(sorted(actor.department_ids)),
+    )
+
+
 _recent_stats: RecentAnswers[Stats] = RecentAnswers(max_age=STATS_MAX_AGE)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import ColumnElement, Row, Select, SQLColumnExpression, case, func, select
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
-from ticketry.core.db import among
+from ticketry.core.db import Selected, among
 from ticketry.core.pagination import Page, PageRequest, count_rows
 from ticketry.search import fulltext
 from ticketry.tickets import lifecycle
@@ -304,41 +305,54 @@ def find_tickets(
 ) -> Page[ListedTicket]:
     query = filtered_tickets(session, actor, filters)
     if _searching(filters, page):
-        found = _found_ids(session, query, actor, sort, page)
-        shown = _by_ids(session, listed(_rereadable(actor, filters), staff=actor.is_staff), found.items)
-        return Page(_listed_tickets(session, actor, shown), found.total, page, capped=found.capped)
-    # The page's tickets first, then their related names: joined before the limit, PostgreSQL
-    # looked up the names of every ticket it sorted (900 for the desk's 25 at a million tickets,
-    # 7.9 ms instead of 1.4). One statement: the ids and the rows are one snapshot.
-    on_page = listed(
-        select(Ticket).where(Ticket.id.in_(_paged(_ids(query), actor, sort, page))), staff=actor.is_staff
-    )
-    rows = session.execute(_ordered(on_page, actor, sort)).all()
+        found = _searched(
+            session, actor, query, filters, sort, page, lambda t: listed(t, staff=actor.is_staff)
+        )
+        return Page(_listed_tickets(session, actor, found.items), found.total, page, capped=found.capped)
+    # The page's tickets first, then their related names, in one statement (one snapshot).
+    # Joined before the limit, PostgreSQL looked up the names of every ticket it sorted: the
+    # desk's "All open" at a million tickets took 7.9 ms, 4.2 so, 1.8 with migration 0017.
+    on_page = _paged(_ids(query), actor, sort, page).correlate(None)
+    shown = listed(select(Ticket).where(Ticket.id.in_(on_page)), staff=actor.is_staff)
+    rows = session.execute(_ordered(shown, actor, sort)).all()
     return _counted(session, query, _listed_tickets(session, actor, rows), page, cap=_total_cap(filters))
 
 
 def _searching(filters: TicketFilters, page: PageRequest) -> bool:
-    """Whether a search's page is found by `_found_ids` and read by `_by_ids`: within its cap. The
-    match is what a search costs (SQLite gathers every match of a common word: 6-7 ms for half
-    of 100,000 tickets), and a page and a count of their own each made it: one walk halved a
-    common word's search on both backends (bench/README.md, "Search"). Past the cap a walk would
-    read every id up to the page, so those pages are read and counted as lists are."""
-    return bool(filters.q) and page.offset + page.page_size < SEARCH_TOTAL_CAP
+    """Whether a search's page comes from `_searched`: within its cap. The match is what a
+    search costs (SQLite gathers every match of a common word: 6-7 ms for half of 100,000
+    tickets), and a page and a count of their own each made it: one walk halved a common word's
+    search on both backends (docs/architecture.md, "Search"). Past the cap a walk would read
+    every id up to the page, so those pages are read and counted as lists are."""
+    return bool(filters.q) and _within(page, SEARCH_TOTAL_CAP)
 
 
-def _rereadable(actor: Actor, filters: TicketFilters) -> Select[Ticket]:
-    """The tickets `_found_ids`' ids are read back from: the same visibility again, as on
+def _within(page: PageRequest, cap: int) -> bool:
+    return page.offset + page.page_size < cap
+
+
+def _searched(
+    session: Session,
+    actor: Actor,
+    query: Select[Any],
+    filters: TicketFilters,
+    sort: TicketSort,
+    page: PageRequest,
+    columns: Callable[[Select[Any]], Select[Any]],
+) -> Page[Row[Any]]:
+    """A search's page, as `columns` of its tickets, and its total: the ids in list order up to
+    the cap (`_found`), then the page's rows by id, through the same visibility again (on
     PostgreSQL each statement sees what was committed before it, and a ticket may have left the
-    reader's view since the walk."""
-    return readable_tickets(actor, include_deleted=filters.deleted)
-
-
-def _by_ids(session: Session, selected: Select[Any], ids: list[int]) -> Sequence[Row[Any]]:
-    """The rows of `selected` (on Ticket) of these tickets, in the order of `ids`."""
-    if not ids:
-        return []
-    place = {ticket_id: index for index, ticket_id in enumerate(ids)}
-    return sorted(session.execute(selected.where(Ticket.id.in_(ids))), key=lambda row: place[row.id])
+    reader's view since the walk)."""
+    found = _found(session, _ids(query), actor, sort, page, cap=SEARCH_TOTAL_CAP)
+    ids = [row.id for row in found.items]
+    rows: Sequence[Row[Any]] = []
+    if ids:
+        readable = readable_tickets(actor, include_deleted=filters.deleted)
+        place = {ticket_id: index for index, ticket_id in enumerate(ids)}
+        listed_rows = session.execute(columns(readable).where(Ticket.id.in_(ids)))
+        rows = sorted(listed_rows, key=lambda row: place[row.id])
+    return Page(list(rows), found.total, page, capped=found.capped)
 
 
 def _listed_tickets(session: Session, actor: Actor, rows: Sequence[Row[Any]]) -> list[ListedTicket]:
@@ -366,7 +380,7 @@ def _listed_tickets(session: Session, actor: Actor, rows: Sequence[Row[Any]]) ->
             if actor.is_staff
             else None,
             assignee=Named(row.assignee_id, row.assignee_name)
-            if actor.is_staff and row.assignee_id
+            if actor.is_staff and row.assignee_id is not None
             else None,
             tags=tags.get(row.id, []),
         )
@@ -387,9 +401,6 @@ def tags_of(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[TagRo
         for ticket_id, *tag in rows:
             tags.setdefault(ticket_id, []).append(TagRow(*tag))
     return tags
-
-
-Selected = TypeVar("Selected", bound=Select[*tuple[Any, ...]])
 
 
 def _paged(selected: Selected, actor: Actor, sort: TicketSort, page: PageRequest) -> Selected:
@@ -424,7 +435,7 @@ def brief_tickets(
     planning)."""
     query = filtered_tickets(session, actor, filters)
     columns = query.with_only_columns(Ticket.id, Ticket.number, Ticket.title, Ticket.status)
-    if page.offset + page.page_size < cap:
+    if _within(page, cap):
         found = _found(session, columns, actor, TicketSort(), page, cap=cap)
         return Page([Brief._make(row) for row in found.items], found.total, page, capped=found.capped)
     rows = session.execute(_paged(columns, actor, TicketSort(), page))
@@ -450,9 +461,8 @@ def customer_rows(
     the portal's work beyond signing in), for six values a ticket."""
     query = filtered_tickets(session, actor, filters)
     if _searching(filters, page):
-        found = _found_ids(session, query, actor, TicketSort(), page)
-        shown = _by_ids(session, _portal_columns(actor, _rereadable(actor, filters)), found.items)
-        return Page([CustomerRow._make(row) for row in shown], found.total, page, capped=found.capped)
+        found = _searched(session, actor, query, filters, TicketSort(), page, partial(_portal_columns, actor))
+        return Page([CustomerRow._make(row) for row in found.items], found.total, page, capped=found.capped)
     rows = session.execute(_paged(_portal_columns(actor, query), actor, TicketSort(), page))
     return _counted(session, query, [CustomerRow._make(row) for row in rows], page, cap=_total_cap(filters))
 
@@ -484,20 +494,14 @@ def _found(
     page: PageRequest,
     *,
     cap: int,
-) -> Page[Any]:
+) -> Page[Row[Any]]:
     """A page of `selected` (built on `filtered_tickets`) within `cap`, and its total counted to
     `cap` (as `_counted`), from one statement: its rows in the list's order up to the cap."""
+    if not _within(page, cap):
+        raise ValueError(f"page {page} reaches past the cap {cap}: read and count it as a list")
     rows = session.execute(_ordered(selected, actor, sort).limit(cap + 1)).all()
     shown = list(rows[page.offset : page.offset + page.page_size])
     return Page(items=shown, total=min(len(rows), cap), request=page, capped=len(rows) > cap)
-
-
-def _found_ids(
-    session: Session, query: Select[Any], actor: Actor, sort: TicketSort, page: PageRequest
-) -> Page[int]:
-    """A search's page as its tickets' ids, and its total (`_found`)."""
-    found = _found(session, _ids(query), actor, sort, page, cap=SEARCH_TOTAL_CAP)
-    return Page([row.id for row in found.items], found.total, page, capped=found.capped)
 
 
 def count_tickets(session: Session, actor: Actor, filters: TicketFilters, *, cap: int | None = None) -> int:

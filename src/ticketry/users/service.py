@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, Row, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ticketry.core.clock import now
-from ticketry.core.db import unlikely
+from ticketry.core.db import Selected, unlikely
 from ticketry.core.schemas import MAX_ID
 from ticketry.mailparse.addresses import ADDR_SPEC
 from ticketry.users.errors import (
@@ -134,9 +133,6 @@ def list_staff(session: Session) -> Sequence[Row[int, str]]:
     only (what a choice lists): a desk page offers them all, and whole users cost several times
     more to load."""
     return session.execute(active_staff(select(User.id, User.name)).order_by(User.name)).all()
-
-
-Selected = TypeVar("Selected", bound=Select[*tuple[Any, ...]])
 
 
 def active_staff(query: Selected) -> Selected:
