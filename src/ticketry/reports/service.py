@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, SQLColumnExpression, cast, func, select
+from sqlalchemy import ColumnElement, Date, SQLColumnExpression, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
@@ -128,6 +128,11 @@ def stats(
 def _compute_stats(
     session: Session, actor: Actor, *, period_from: datetime | None, period_to: datetime | None
 ) -> Stats:
+    if session.get_bind().dialect.name == "postgresql":
+        # A report reads every visible ticket, so here parallel workers share work that is worth
+        # sharing (PostgreSQL's default of two: an agent's statistics at a million tickets took
+        # 1.1 s with them, 1.4 without); requests' queries go without (`core.db.make_engine`).
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 2"))
     end = period_to or now()
     start = period_from or end - timedelta(days=30)
     grouped = session.execute(
