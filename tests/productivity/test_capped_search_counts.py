@@ -103,52 +103,39 @@ def test_a_search_past_its_cap_says_so(
     assert (plain.total, plain.capped) == (6, False)  # lists have a cap of their own (LIST_TOTAL_CAP)
 
 
+# (the cap's name, its value, the query): six live tickets for the admin, five by the word. A
+# search finds its page and its total in one walk (`search.service._found`), a list counts; the
+# totals are the same.
+PAGED = {"list": ("LIST_TOTAL_CAP", 3, None), "search": ("SEARCH_TOTAL_CAP", 2, WORD)}
+
+
 @pytest.mark.parametrize(
-    ("page_number", "expected"),
+    ("kind", "page_number", "expected"),
     [
-        (1, (3, True, 3)),  # counted to the cap
-        (3, (4, True, 4)),  # this page reaches the cap: counted a page beyond it, "Next" offered
-        (5, (6, False, 6)),  # the end in sight: what there is
-        (6, (6, False, 6)),
+        ("list", 1, (3, True, 3)),  # counted to the cap
+        ("list", 3, (4, True, 4)),  # this page reaches the cap: counted a page beyond it, "Next"
+        ("list", 5, (6, False, 6)),  # the end in sight: what there is
+        ("list", 6, (6, False, 6)),
+        ("search", 1, (2, True, 2)),
+        ("search", 2, (3, True, 3)),
+        ("search", 4, (5, False, 5)),
+        ("search", 5, (5, False, 5)),
+        ("search", 6, (5, False, 5)),  # past the end: an empty page that still knows the total
     ],
 )
 def test_a_reader_paging_past_the_cap_is_always_offered_the_next_page(
     db: Database,
     cast: dict[str, Persona],
     monkeypatch: pytest.MonkeyPatch,
+    kind: str,
     page_number: int,
     expected: tuple[int, bool, int],
 ) -> None:
-    """Six live tickets for the admin, a cap of 3, one per page."""
-    monkeypatch.setattr(search, "LIST_TOTAL_CAP", 3)
-    page = find(db, cast["admin"].actor, page=page_number, page_size=1)
+    name, cap, q = PAGED[kind]
+    monkeypatch.setattr(search, name, cap)
+    page = find(db, cast["admin"].actor, q=q, page=page_number, page_size=1)
     assert (page.total, page.capped, page.total_pages) == expected
-    assert len(page.items) == 1
-
-
-@pytest.mark.parametrize(
-    ("page_number", "expected"),
-    [
-        (1, (2, True, 2)),  # counted to the cap
-        (2, (3, True, 3)),  # this page reaches the cap: a page beyond it, "Next" offered
-        (4, (5, False, 5)),  # the end in sight: what there is
-        (5, (5, False, 5)),
-        (6, (5, False, 5)),  # past the end: an empty page that still knows the total
-    ],
-)
-def test_a_search_paging_past_its_cap_is_always_offered_the_next_page(
-    db: Database,
-    cast: dict[str, Persona],
-    monkeypatch: pytest.MonkeyPatch,
-    page_number: int,
-    expected: tuple[int, bool, int],
-) -> None:
-    """A search finds its page and its total in one walk (`search.service._found`): the same
-    totals as a list's count. Five tickets match for the admin, a cap of 2, one per page."""
-    monkeypatch.setattr(search, "SEARCH_TOTAL_CAP", 2)
-    page = find(db, cast["admin"].actor, q=WORD, page=page_number, page_size=1)
-    assert (page.total, page.capped, page.total_pages) == expected
-    assert len(page.items) == (1 if page_number <= 5 else 0)
+    assert len(page.items) == (1 if page_number <= expected[0] else 0)
 
 
 @pytest.mark.parametrize("who", sorted(EXPECTED))
