@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, SQLColumnExpression, cast, func, select, text
+from sqlalchemy import ColumnElement, Date, SQLColumnExpression, cast, func, select
 from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
+from ticketry.core.db import reading_every_ticket
 from ticketry.core.recent import RecentAnswers
 from ticketry.tickets.lifecycle import ACTIVE_STATUSES
 from ticketry.tickets.models import Ticket
@@ -128,11 +129,7 @@ def stats(
 def _compute_stats(
     session: Session, actor: Actor, *, period_from: datetime | None, period_to: datetime | None
 ) -> Stats:
-    if session.get_bind().dialect.name == "postgresql":
-        # A report reads every visible ticket, so here parallel workers share work that is worth
-        # sharing (PostgreSQL's default of two: an agent's statistics at a million tickets took
-        # 1.1 s with them, 1.4 without); requests' queries go without (`core.db.make_engine`).
-        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 2"))
+    reading_every_ticket(session)
     end = period_to or now()
     start = period_from or end - timedelta(days=30)
     grouped = session.execute(

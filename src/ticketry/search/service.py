@@ -93,15 +93,16 @@ _PRIORITY_RANK = _rank(Ticket.priority, list(Priority))  # type: ignore[arg-type
 _STATUS_RANK = _rank(Ticket.status, list(lifecycle.STATUS_ORDER))  # type: ignore[arg-type]
 
 
+# "Updated" as a customer's side knows it (`Ticket.customer_updated_at`, in SQL).
+_CUSTOMER_UPDATED = func.coalesce(Ticket.public_updated_at, Ticket.updated_at)
+
+
 def updated_column(actor: Actor) -> ColumnElement[Any]:
     """ "Updated" as the actor's side knows it: customers never sort or filter by staff-only work
     (a note would otherwise move their ticket up their list; see `tickets.changes`)."""
     if actor.is_staff:
         return Ticket.updated_at  # type: ignore[return-value]
     return _CUSTOMER_UPDATED
-
-
-_CUSTOMER_UPDATED = func.coalesce(Ticket.public_updated_at, Ticket.updated_at)
 
 
 def ticket_order(
