@@ -39,6 +39,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Enum,
+    FromClause,
     MetaData,
     Select,
     SQLColumnExpression,
@@ -463,6 +464,37 @@ def _joined_ids_string_agg(element: joined_ids, compiler: SQLCompiler, **kw: Any
 
 def split_ids(joined: str | None) -> frozenset[int]:
     return frozenset(int(part) for part in joined.split(",")) if joined else frozenset()
+
+
+class json_rows(ColumnElement[list[list[Any]]]):  # noqa: N801 (reads as a function, like sqlalchemy's func.*)
+    """An aggregate: each row's `columns` as a JSON array, all of them in one JSON array (`[]` for
+    no rows), read back as Python lists, so a short list of rows rides along in one row of another
+    query (a listed ticket's tags). The rows are aggregated in the order they come: select them
+    from an ordered subquery (SQLite aggregates rows as they come; PostgreSQL's documentation says
+    a sorted subquery "will usually work", and a plain sort under the aggregate always does)."""
+
+    inherit_cache = True
+    _traverse_internals = [("columns", InternalTraversal.dp_clauseelement_tuple)]
+    type = JSON()
+
+    def __init__(self, *columns: SQLColumnExpression[Any]) -> None:
+        self.columns = tuple(coercions.expect(roles.ExpressionElementRole, column) for column in columns)
+
+    @property
+    def _from_objects(self) -> list[FromClause]:
+        return [table for column in self.columns for table in column._from_objects]
+
+
+@compiles(json_rows)
+def _json_group_array(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    columns = ", ".join(compiler.process(column, **kw) for column in element.columns)
+    return f"json_group_array(json_array({columns}))"
+
+
+@compiles(json_rows, "postgresql")
+def _json_agg(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    columns = ", ".join(compiler.process(column, **kw) for column in element.columns)
+    return f"coalesce(json_agg(json_build_array({columns})), '[]'::json)"
 
 
 def upsert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -62,6 +62,12 @@ class RecentAnswers(Generic[T]):
         finally:
             gate.release()
 
+    def renew(self, session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+        """The answer computed now (the caller found the recent one out of date), kept as above."""
+        value = compute()
+        self._store(session.get_bind().engine, key, _Entry(value, time.monotonic()))
+        return value
+
     def _lookup(self, engine: Engine, key: Hashable) -> _Entry[T] | None:
         with self._lock:
             table = self._tables.get(engine)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor
 from ticketry.core.errors import DomainError
-from ticketry.exports.tables import COLUMNS, check_export, list_query, query_chunks
+from ticketry.exports.tables import COLUMNS, check_export, list_query
 from ticketry.messages import service as messages
 from ticketry.search.service import TicketFilters, TicketSort
 from ticketry.tickets import service as tickets
@@ -140,12 +140,12 @@ def list_pdf(session: Session, actor: Actor, filters: TicketFilters, sort: Ticke
     body: list[str] = []
     shown = 0
     more = False
-    for rows, _ in query_chunks(session, query, with_tags=False):
+    for rows in session.execute(query).partitions():
         for row in rows:
             if shown == LIST_LIMIT:
                 more = True
                 break
-            cells = "".join(f"<td>{escape(str(c.read(row, [])))}</td>" for c in chosen)
+            cells = "".join(f"<td>{escape(str(c.read(row)))}</td>" for c in chosen)
             body.append(f"<tr>{cells}</tr>")
             shown += 1
         if more:

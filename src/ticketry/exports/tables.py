@@ -22,7 +22,7 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.db import Database
 from ticketry.core.errors import ValidationFailed
-from ticketry.search.service import TicketFilters, TicketSort, filtered_tickets, listed, tags_of, ticket_order
+from ticketry.search.service import TicketFilters, TicketSort, filtered_tickets, listed, ticket_order
 from ticketry.tickets.models import STATUS_LABELS
 
 CHUNK = 1000
@@ -36,7 +36,7 @@ ExportSelect = Select[*tuple[Any, ...]]
 @dataclass(frozen=True)
 class Column:
     label: str
-    read: Callable[[Row[Any], list[str]], object]
+    read: Callable[[Row[Any]], object]
 
 
 def _stamp(value: datetime | None) -> str:
@@ -44,22 +44,22 @@ def _stamp(value: datetime | None) -> str:
 
 
 COLUMNS: dict[str, Column] = {
-    "number": Column("Number", lambda r, t: r.number),
-    "title": Column("Title", lambda r, t: r.title),
-    "status": Column("Status", lambda r, t: STATUS_LABELS[r.status]),
-    "priority": Column("Priority", lambda r, t: r.priority.value.capitalize()),
-    "department": Column("Department", lambda r, t: r.department_name),
-    "category": Column("Category", lambda r, t: r.category_name or ""),
-    "customer": Column("Customer", lambda r, t: r.customer_name),
-    "customer_email": Column("Customer e-mail", lambda r, t: r.customer_email),
-    "assignee": Column("Assignee", lambda r, t: r.assignee_name or ""),
-    "tags": Column("Tags", lambda r, t: ", ".join(t)),
-    "source": Column("Source", lambda r, t: r.source.value),
-    "created_at": Column("Created", lambda r, t: _stamp(r.created_at)),
-    "updated_at": Column("Updated", lambda r, t: _stamp(r.updated_at)),
-    "first_response_at": Column("First response", lambda r, t: _stamp(r.first_response_at)),
-    "resolved_at": Column("Resolved", lambda r, t: _stamp(r.resolved_at)),
-    "closed_at": Column("Closed", lambda r, t: _stamp(r.closed_at)),
+    "number": Column("Number", lambda r: r.number),
+    "title": Column("Title", lambda r: r.title),
+    "status": Column("Status", lambda r: STATUS_LABELS[r.status]),
+    "priority": Column("Priority", lambda r: r.priority.value.capitalize()),
+    "department": Column("Department", lambda r: r.department_name),
+    "category": Column("Category", lambda r: r.category_name or ""),
+    "customer": Column("Customer", lambda r: r.customer_name),
+    "customer_email": Column("Customer e-mail", lambda r: r.customer_email),
+    "assignee": Column("Assignee", lambda r: r.assignee_name or ""),
+    "tags": Column("Tags", lambda r: ", ".join(name for _, name, _ in r.tags)),
+    "source": Column("Source", lambda r: r.source.value),
+    "created_at": Column("Created", lambda r: _stamp(r.created_at)),
+    "updated_at": Column("Updated", lambda r: _stamp(r.updated_at)),
+    "first_response_at": Column("First response", lambda r: _stamp(r.first_response_at)),
+    "resolved_at": Column("Resolved", lambda r: _stamp(r.resolved_at)),
+    "closed_at": Column("Closed", lambda r: _stamp(r.closed_at)),
 }
 DEFAULT_COLUMNS = (
     "number",
@@ -131,9 +131,9 @@ def _csv_pieces(
 
     writer.writerow([column.label for column in chosen])
     with db.unit_of_work(write=False) as session:
-        for rows, tags in chunks(session, actor, filters, sort, with_tags="tags" in columns):
+        for rows in session.execute(list_query(session, actor, filters, sort)).partitions():
             for row in rows:
-                writer.writerow([safe_cell(column.read(row, tags.get(row.id, []))) for column in chosen])
+                writer.writerow([safe_cell(column.read(row)) for column in chosen])
             yield drain()
     rest = drain()  # the header alone, when no ticket matched
     if rest:
@@ -145,19 +145,3 @@ def list_query(session: Session, actor: Actor, filters: TicketFilters, sort: Tic
     the list refuses."""
     query = listed(filtered_tickets(session, actor, filters), staff=actor.is_staff)
     return query.order_by(*ticket_order(sort)).execution_options(yield_per=CHUNK)
-
-
-def chunks(
-    session: Session, actor: Actor, filters: TicketFilters, sort: TicketSort, *, with_tags: bool
-) -> Iterator[tuple[Sequence[Any], dict[int, list[str]]]]:
-    """The list's rows in its order, CHUNK at a time, with each chunk's tag names."""
-    return query_chunks(session, list_query(session, actor, filters, sort), with_tags=with_tags)
-
-
-def query_chunks(
-    session: Session, query: ExportSelect, *, with_tags: bool
-) -> Iterator[tuple[Sequence[Any], dict[int, list[str]]]]:
-    """The rows of a `list_query`, CHUNK at a time, with each chunk's tag names."""
-    for rows in session.execute(query).partitions():
-        tags = tags_of(session, [row.id for row in rows]) if with_tags else {}
-        yield rows, {ticket_id: [tag.name for tag in named] for ticket_id, named in tags.items()}

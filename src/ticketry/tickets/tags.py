@@ -126,11 +126,6 @@ def all_tags(session: Session) -> list[Tag]:
     return list(session.scalars(select(Tag).order_by(Tag.name).limit(MAX_PICKER)))
 
 
-def tag_names(session: Session) -> list[str]:
-    """Every tag's name, in order, for pickers: names, not tags, since a picker shows nothing else."""
-    return list(session.scalars(select(Tag.name).order_by(Tag.name).limit(MAX_PICKER)))
-
-
 def get_tag(session: Session, actor: Actor, tag_id: int) -> Tag:
     _staff(actor)
     tag = session.get(Tag, tag_id)

@@ -54,7 +54,7 @@ class Department(Base):
 
 class User(Base):
     __tablename__ = "users"
-    # The staff by name (`users.list_staff`, on every desk page), without reading the customers.
+    # The staff by name (`tickets.choices`, on every desk page), without reading the customers.
     __table_args__ = (Index("ix_users_role_name", "role", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

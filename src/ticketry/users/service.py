@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import cache
 
-from sqlalchemy import BindParameter, Row, Select, bindparam, func, select, update
+from sqlalchemy import BindParameter, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ticketry.core.clock import now
@@ -128,17 +128,11 @@ def get_organization(session: Session, organization_id: int) -> Organization:
     return organization
 
 
-def list_staff(session: Session) -> Sequence[Row[int, str]]:
-    """Active agents and admins, by name: whom a ticket can be assigned to. Their id and name
-    only (what a choice lists): a desk page offers them all, and whole users cost several times
-    more to load."""
-    return session.execute(active_staff(select(User.id, User.name)).order_by(User.name)).all()
-
-
 def active_staff(query: Selected) -> Selected:
-    """`query` (on User) of active agents and admins only. SQLite's statistics know a role only
-    as one of three values among all users, not that staff are a few among many customers: it
-    read every user (0.49 ms for 62 staff among 10,000 customers; 0.05 by the role index)."""
+    """`query` (on User) of active agents and admins only: whom a ticket can be assigned to.
+    SQLite's statistics know a role only as one of three values among all users, not that staff
+    are a few among many customers: it read every user (0.49 ms for 62 staff among 10,000
+    customers; 0.05 by the role index)."""
     return query.where(unlikely(User.role.in_([Role.AGENT, Role.ADMIN])), User.is_active.is_(True))
 
 

@@ -30,9 +30,9 @@ from ticketry.tickets import links as link_service
 from ticketry.tickets import participants as participant_service
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets import tags as tag_service
+from ticketry.tickets.choices import choices
 from ticketry.tickets.models import Priority, Source, TicketStatus
 from ticketry.tickets.views import record_view
-from ticketry.users import service as user_service
 from ticketry.web import desk_threads
 from ticketry.web.forms import AttachmentIds
 from ticketry.web.session import SignedIn
@@ -103,13 +103,10 @@ def ticket_list(request: Request, session: DbSession, who: SignedIn) -> Response
         "view": chosen.view or list_query.DESK.view,
         "views": VIEW_LABELS,
         "counts": search.view_counts(session, who.actor) if counted else None,
-        "departments": user_service.list_departments(session),
-        "categories": ticket_service.list_categories(session),
-        "agents": user_service.list_staff(session),
+        **choices(session)._asdict(),
         "params": QueryParams(shown),
         "list_query": list_query.canonical(params),
         "problem": problem,
-        "tag_names": tag_service.tag_names(session),
         "export_columns": tables.COLUMNS,
         "default_columns": tables.DEFAULT_COLUMNS,
         "pdf_available": pdf.available(),
@@ -209,9 +206,7 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         "messages": revisions.desk_thread(session, actor, ticket_id),
         "events": ticket_service.timeline(session, actor, ticket_id),
         "allowed": lifecycle.allowed_targets(ticket.status),
-        "departments": user_service.list_departments(session),
-        "categories": ticket_service.list_categories(session),
-        "agents": user_service.list_staff(session) if offers_agents else [],
+        **choices(session, agents=offers_agents)._asdict(),
         "workload": reports.agent_workload(session, actor) if with_workload else None,
         "other_tickets": [t for t in others.items if t.id != ticket.id][:5],
         "other_total": others.total - 1,
@@ -219,7 +214,6 @@ def ticket_page(request: Request, session: DbSession, who: SignedIn, ticket_id: 
         "threads": desk_threads.panel(session, actor, ticket, retry=request.query_params.get("merge", "")),
         "links": link_service.list_links(session, actor, ticket_id),
         "participants": participant_service.list_participants(session, actor, ticket_id),
-        "tag_names": tag_service.tag_names(session),
         "pdf_available": pdf.available(),
         "may_create_tags": tag_service.may_create(session, actor),
     }
