@@ -220,6 +220,10 @@ class RenderResult:
     rendered: renderer.Rendered
 
 
+# What a reply's variables read of its ticket.
+_RENDER_LOAD = (joinedload(Ticket.customer), joinedload(Ticket.department))
+
+
 def render_reply(
     session: Session, actor: Actor, reply_id: int, *, ticket_id: int, count: bool
 ) -> RenderResult:
@@ -227,9 +231,7 @@ def render_reply(
     goes up by one in a single UPDATE, so concurrent uses are all counted; a preview counts
     nothing. A ticket the agent cannot see is 404, like everywhere."""
     reply = get_reply(session, actor, reply_id)
-    ticket = access_ticket(
-        session, actor, ticket_id, options=(joinedload(Ticket.customer), joinedload(Ticket.department))
-    )
+    ticket = access_ticket(session, actor, ticket_id, options=_RENDER_LOAD)
     rendered = renderer.render(reply.body, ticket_context(ticket, actor))
     if count:
         session.execute(

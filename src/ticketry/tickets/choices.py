@@ -4,6 +4,7 @@ ticket can be assigned to, the tags' names. One statement for all four: each in 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, literal, null, select, union_all
@@ -38,6 +39,23 @@ _DEPARTMENTS, _CATEGORIES, _AGENTS, _TAGS = range(4)
 
 def choices(session: Session, *, agents: bool = True) -> Choices:
     """The four lists, read in one snapshot; `agents=False` for a reader offered no agents."""
+    rows = session.execute(_statement(agents)).all()
+    found = Choices([], [], [], [])
+    for row_kind, row_id, row_slug, row_name in rows:
+        if row_kind == _DEPARTMENTS:
+            found.departments.append(DepartmentRow(row_id, row_slug, row_name))
+        elif row_kind == _CATEGORIES:
+            found.categories.append(Named(row_id, row_name))
+        elif row_kind == _AGENTS:
+            found.agents.append(Named(row_id, row_name))
+        else:
+            found.tag_names.append(row_name)
+    return found
+
+
+@cache
+def _statement(agents: bool) -> Select[*tuple[Any, ...]]:
+    """Built once: the same for every page, and building it cost a third of reading it."""
     parts: list[Select[*tuple[Any, ...]]] = [
         select(
             literal(_DEPARTMENTS).label("kind"),
@@ -52,15 +70,4 @@ def choices(session: Session, *, agents: bool = True) -> Choices:
     tags = select(Tag.name).order_by(Tag.name).limit(MAX_PICKER).subquery()
     parts.append(select(literal(_TAGS), null(), null(), tags.c.name))
     chosen = union_all(*parts).subquery()
-    rows = session.execute(select(chosen).order_by(chosen.c.kind, chosen.c.name)).all()
-    found = Choices([], [], [], [])
-    for row_kind, row_id, row_slug, row_name in rows:
-        if row_kind == _DEPARTMENTS:
-            found.departments.append(DepartmentRow(row_id, row_slug, row_name))
-        elif row_kind == _CATEGORIES:
-            found.categories.append(Named(row_id, row_name))
-        elif row_kind == _AGENTS:
-            found.agents.append(Named(row_id, row_name))
-        else:
-            found.tag_names.append(row_name)
-    return found
+    return select(chosen).order_by(chosen.c.kind, chosen.c.name)
