@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 
 from tests.factories import (
     Persona,
@@ -18,6 +18,7 @@ from tests.factories import (
     make_agent,
     make_customer,
     make_message,
+    make_organization,
     make_ticket,
     web_session,
 )
@@ -31,6 +32,7 @@ from ticketry.search import service as search
 from ticketry.search.service import TicketFilters, TicketSort
 from ticketry.threads import merge, split
 from ticketry.tickets import service as ticket_service
+from ticketry.tickets.models import Ticket
 from ticketry.tickets.service import TicketEdit
 
 
@@ -108,6 +110,33 @@ def test_a_customers_email_finds_their_tickets_for_staff(db: Database, people: d
     assert found(db, people["agent"].actor, other.email) == {theirs.id}
     # A customer reads only their own tickets, whoever's address they type.
     assert found(db, people["customer"].actor, other.email) == set()
+
+
+def test_a_ticket_given_to_another_customer_is_found_by_them_only(
+    db: Database, people: dict[str, Persona]
+) -> None:
+    """PostgreSQL looks a customer's words up among their own documents (migration 0018): the
+    documents follow the ticket to its new customer. No use case moves a ticket today; an
+    operator's UPDATE may."""
+    other = make_customer(db)
+    ticket = make_ticket(db, people["customer"], title="Quokkaform invoice")
+    assert found(db, people["customer"].actor, "quokkaform") == {ticket.id}
+    with db.unit_of_work() as session:
+        session.execute(update(Ticket).where(Ticket.id == ticket.id).values(customer_id=other.id))
+    assert found(db, people["customer"].actor, "quokkaform") == set()
+    assert found(db, other.actor, "quokkaform") == {ticket.id}
+    assert found(db, people["agent"].actor, "quokkaform") == {ticket.id}
+
+
+def test_a_shared_organization_searches_its_colleagues_tickets(db: Database) -> None:
+    shared, private = make_organization(db, shared=True), make_organization(db, shared=False)
+    alice, bob = make_customer(db, organization_id=shared), make_customer(db, organization_id=shared)
+    carol, dave = make_customer(db, organization_id=private), make_customer(db, organization_id=private)
+    bobs = make_ticket(db, bob, title="Wallabyish printer")
+    daves = make_ticket(db, dave, title="Wallabyish scanner")
+    assert found(db, alice.actor, "wallabyish") == {bobs.id}
+    assert found(db, carol.actor, "wallabyish") == set()
+    assert found(db, dave.actor, "wallabyish") == {daves.id}
 
 
 def test_the_api_says_when_a_total_is_capped(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ticketry.auth.actor import Actor
 from ticketry.core.recent import RecentAnswers
 from ticketry.tickets.models import Ticket
+from ticketry.tickets.repository import only_own_tickets
 from ticketry.users.models import User
 from ticketry.users.service import normalize_email
 
@@ -30,7 +31,11 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PG_CONFIG = "english"
 
 _documents = table(
-    "search_documents", column("ticket_id"), column("public_document"), column("staff_document")
+    "search_documents",
+    column("ticket_id"),
+    column("customer_id"),
+    column("public_document"),
+    column("staff_document"),
 )
 
 
@@ -52,8 +57,9 @@ def matching(session: Session, actor: Actor, query: str) -> ColumnElement[bool] 
     (staff read notes, customers do not); or the query is the ticket's number, or the e-mail
     address of its customer.
 
-    To be ANDed with `readable_tickets(actor)` (as `filtered_tickets` does): the documents say
-    nothing about who may see a ticket.
+    To be ANDed with `readable_tickets(actor)` (as `filtered_tickets` does): the documents do not
+    decide who may see a ticket (a customer's search looks among their own documents only, for
+    speed; their tickets are still the ones `readable_tickets` reads).
     """
     words = terms(query)
     if not words:
@@ -101,7 +107,12 @@ def _matching_ids(session: Session, actor: Actor, query: str, words: list[str]) 
     if session.get_bind().dialect.name == "postgresql":
         document = _documents.c.staff_document if actor.is_staff else _documents.c.public_document
         tsquery = func.websearch_to_tsquery(PG_CONFIG, " ".join(words))
-        return select(_documents.c.ticket_id).where(document.op("@@")(tsquery)).correlate(None)
+        found = select(_documents.c.ticket_id).where(document.op("@@")(tsquery)).correlate(None)
+        if only_own_tickets(actor):
+            # One GIN index holds the customer and the public words (migration 0018): it finds
+            # this customer's matches without reading anyone else's.
+            found = found.where(_documents.c.customer_id == actor.user_id)
+        return found
     side = "staff_text" if actor.is_staff else "public_text"
     return (
         select(literal_column("rowid", type_=Ticket.id.type))

@@ -36,10 +36,18 @@ def ticket_visibility(actor: Actor) -> ColumnElement[bool]:
         return or_(*clauses)
     if not actor.can(Permission.TICKETS_VIEW):
         return false()
-    if actor.organization_id is not None and actor.organization_shared:
-        colleagues = select(User.id).where(User.organization_id == actor.organization_id).correlate(None)
-        return or_(Ticket.customer_id == actor.user_id, Ticket.customer_id.in_(colleagues))
-    return Ticket.customer_id == actor.user_id
+    if only_own_tickets(actor):
+        return Ticket.customer_id == actor.user_id
+    colleagues = select(User.id).where(User.organization_id == actor.organization_id).correlate(None)
+    return or_(Ticket.customer_id == actor.user_id, Ticket.customer_id.in_(colleagues))
+
+
+def only_own_tickets(actor: Actor) -> bool:
+    """Whether the tickets this actor may see are at most the ones they are the customer of (a
+    customer outside a shared organization): a search then looks among those only."""
+    if actor.is_staff or actor.can(Permission.TICKETS_VIEW_ALL):
+        return False
+    return actor.organization_id is None or not actor.organization_shared
 
 
 def readable_tickets(actor: Actor, *, include_deleted: bool = False) -> Select[Ticket]:
