@@ -18,7 +18,6 @@ from tests.factories import (
     make_agent,
     make_customer,
     make_message,
-    make_organization,
     make_ticket,
     web_session,
 )
@@ -126,17 +125,6 @@ def test_a_ticket_given_to_another_customer_is_found_by_them_only(
     assert found(db, people["customer"].actor, "quokkaform") == set()
     assert found(db, other.actor, "quokkaform") == {ticket.id}
     assert found(db, people["agent"].actor, "quokkaform") == {ticket.id}
-
-
-def test_a_shared_organization_searches_its_colleagues_tickets(db: Database) -> None:
-    shared, private = make_organization(db, shared=True), make_organization(db, shared=False)
-    alice, bob = make_customer(db, organization_id=shared), make_customer(db, organization_id=shared)
-    carol, dave = make_customer(db, organization_id=private), make_customer(db, organization_id=private)
-    bobs = make_ticket(db, bob, title="Wallabyish printer")
-    daves = make_ticket(db, dave, title="Wallabyish scanner")
-    assert found(db, alice.actor, "wallabyish") == {bobs.id}
-    assert found(db, carol.actor, "wallabyish") == set()
-    assert found(db, dave.actor, "wallabyish") == {daves.id}
 
 
 def test_the_api_says_when_a_total_is_capped(

@@ -65,6 +65,16 @@ class TestFilter:
         assert titles(client, agent, "tag=VIP") == ["A", "B"]
         assert client.get("/api/v1/tickets?tag=vip&tag_mode=some", headers=agent.headers).status_code == 422
 
+    def test_a_list_shows_a_tickets_tags_by_name(self, client: TestClient, cast: dict[str, Persona]) -> None:
+        """Read with the list's rows (`search.service._tags`), in the order a ticket shows them."""
+        agent = cast["agent"]
+        ticket = api_ticket(client, cast["customer"], title="A", department="technical")
+        tagged(client, agent, ticket["id"], "zeta", "alpha", "mid")
+        listed = client.get("/api/v1/tickets", headers=agent.headers).json()["data"]
+        shown = client.get(f"/api/v1/tickets/{ticket['id']}", headers=agent.headers).json()["tags"]
+        assert [tag["name"] for tag in listed[0]["tags"]] == ["alpha", "mid", "zeta"]
+        assert listed[0]["tags"] == shown
+
 
 class TestCountsAndAutocomplete:
     def test_counts_per_tag_only_over_tickets_the_reader_sees(

@@ -468,17 +468,21 @@ def split_ids(joined: str | None) -> frozenset[int]:
 
 class json_rows(ColumnElement[list[list[Any]]]):  # noqa: N801 (reads as a function, like sqlalchemy's func.*)
     """An aggregate: each row's `columns` as a JSON array, all of them in one JSON array (`[]` for
-    no rows), read back as Python lists, so a short list of rows rides along in one row of another
-    query (a listed ticket's tags). The rows are aggregated in the order they come: select them
-    from an ordered subquery (SQLite aggregates rows as they come; PostgreSQL's documentation says
-    a sorted subquery "will usually work", and a plain sort under the aggregate always does)."""
+    no rows) by `order_by`, read back as Python lists, so a short list of rows rides along in one
+    row of another query (a listed ticket's tags). PostgreSQL orders inside the aggregate.
+    SQLite before 3.44 cannot: select the rows from a subquery ordered the same way (SQLite
+    aggregates a subquery's rows in the order it gives them)."""
 
     inherit_cache = True
-    _traverse_internals = [("columns", InternalTraversal.dp_clauseelement_tuple)]
+    _traverse_internals = [
+        ("columns", InternalTraversal.dp_clauseelement_tuple),
+        ("order_by", InternalTraversal.dp_clauseelement),
+    ]
     type = JSON()
 
-    def __init__(self, *columns: SQLColumnExpression[Any]) -> None:
+    def __init__(self, *columns: SQLColumnExpression[Any], order_by: SQLColumnExpression[Any]) -> None:
         self.columns = tuple(coercions.expect(roles.ExpressionElementRole, column) for column in columns)
+        self.order_by: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, order_by)
 
     @property
     def _from_objects(self) -> list[FromClause]:
@@ -494,7 +498,8 @@ def _json_group_array(element: json_rows, compiler: SQLCompiler, **kw: Any) -> s
 @compiles(json_rows, "postgresql")
 def _json_agg(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
     columns = ", ".join(compiler.process(column, **kw) for column in element.columns)
-    return f"coalesce(json_agg(json_build_array({columns})), '[]'::json)"
+    order = compiler.process(element.order_by, **kw)
+    return f"coalesce(json_agg(json_build_array({columns}) ORDER BY {order}), '[]'::json)"
 
 
 def upsert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -306,7 +306,8 @@ def _tags() -> Label[list[list[Any]]]:
         .correlate(Ticket)
         .subquery("ticket_tag")
     )
-    return select(json_rows(tags.c.id, tags.c.name, tags.c.color)).scalar_subquery().label("tags")
+    named = json_rows(tags.c.id, tags.c.name, tags.c.color, order_by=tags.c.name)
+    return select(named).scalar_subquery().label("tags")
 
 
 def find_tickets(
