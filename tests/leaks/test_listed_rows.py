@@ -11,7 +11,8 @@ from tests.factories import Persona, make_admin, make_agent, make_customer, make
 from ticketry.core.db import Database
 from ticketry.core.pagination import PageRequest
 from ticketry.search import service as search
-from ticketry.search.service import ListedTicket, TicketFilters, TicketSort
+from ticketry.search.rows import ListedTicket
+from ticketry.search.service import TicketFilters, TicketSort
 from ticketry.tickets import service as ticket_service
 from ticketry.tickets.models import Ticket
 

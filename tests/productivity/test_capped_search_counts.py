@@ -19,7 +19,8 @@ from ticketry.auth.actor import Actor
 from ticketry.core.db import Database
 from ticketry.core.pagination import Page, PageRequest
 from ticketry.search import service as search
-from ticketry.search.service import ListedTicket, SortField, TicketFilters, TicketSort
+from ticketry.search.rows import ListedTicket
+from ticketry.search.service import SortField, TicketFilters, TicketSort
 
 WORD = "quokkaword"
 

@@ -66,7 +66,7 @@ class TestFilter:
         assert client.get("/api/v1/tickets?tag=vip&tag_mode=some", headers=agent.headers).status_code == 422
 
     def test_a_list_shows_a_tickets_tags_by_name(self, client: TestClient, cast: dict[str, Persona]) -> None:
-        """Read with the list's rows (`search.service._tags`), in the order a ticket shows them."""
+        """Read with the list's rows (`search.rows._tags`), in the order a ticket shows them."""
         agent = cast["agent"]
         ticket = api_ticket(client, cast["customer"], title="A", department="technical")
         tagged(client, agent, ticket["id"], "zeta", "alpha", "mid")

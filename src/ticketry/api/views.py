@@ -11,7 +11,7 @@ from ticketry.history.models import TicketEvent
 from ticketry.history.schemas import TicketEventCustomerView, TicketEventStaffView
 from ticketry.messages.models import Message
 from ticketry.messages.schemas import MessageCustomerView, MessageStaffView
-from ticketry.search.service import ListedTicket
+from ticketry.search.rows import ListedTicket
 from ticketry.tickets.models import Ticket
 from ticketry.tickets.schemas import (
     TicketCustomerListItem,

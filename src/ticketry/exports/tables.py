@@ -22,7 +22,8 @@ from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.db import Database
 from ticketry.core.errors import ValidationFailed
-from ticketry.search.service import TicketFilters, TicketSort, filtered_tickets, listed, ticket_order
+from ticketry.search.rows import listed
+from ticketry.search.service import TicketFilters, TicketSort, filtered_tickets, ticket_order
 from ticketry.tickets.models import STATUS_LABELS
 
 CHUNK = 1000
@@ -141,7 +142,7 @@ def _csv_pieces(
 
 
 def list_query(session: Session, actor: Actor, filters: TicketFilters, sort: TicketSort) -> ExportSelect:
-    """The list's rows (`search.listed`, the columns the lists show) in its order; refuses what
+    """The list's rows (`search.rows.listed`, the columns the lists show) in its order; refuses what
     the list refuses."""
     query = listed(filtered_tickets(session, actor, filters), staff=actor.is_staff)
     return query.order_by(*ticket_order(sort)).execution_options(yield_per=CHUNK)

@@ -6,23 +6,22 @@ import enum
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Label, Row, Select, SQLColumnExpression, case, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Row, Select, SQLColumnExpression, case, select
+from sqlalchemy.orm import Session
 
 from ticketry.auth.actor import Actor, require
 from ticketry.auth.permissions import Permission
 from ticketry.core.clock import now
-from ticketry.core.db import Selected, among, json_rows
+from ticketry.core.db import Selected, among
 from ticketry.core.pagination import Page, PageRequest, count_rows
 from ticketry.core.recent import RecentAnswers
 from ticketry.search import fulltext
+from ticketry.search.rows import CUSTOMER_UPDATED, ListedTicket, listed, listed_tickets
 from ticketry.tickets import lifecycle
-from ticketry.tickets.choices import DepartmentRow, Named
 from ticketry.tickets.models import (
-    Category,
     Priority,
     Source,
     Tag,
@@ -95,16 +94,12 @@ _PRIORITY_RANK = _rank(Ticket.priority, list(Priority))  # type: ignore[arg-type
 _STATUS_RANK = _rank(Ticket.status, list(lifecycle.STATUS_ORDER))  # type: ignore[arg-type]
 
 
-# "Updated" as a customer's side knows it (`Ticket.customer_updated_at`, in SQL).
-_CUSTOMER_UPDATED = func.coalesce(Ticket.public_updated_at, Ticket.updated_at)
-
-
 def updated_column(actor: Actor) -> ColumnElement[Any]:
     """ "Updated" as the actor's side knows it: customers never sort or filter by staff-only work
     (a note would otherwise move their ticket up their list; see `tickets.changes`)."""
     if actor.is_staff:
         return Ticket.updated_at  # type: ignore[return-value]
-    return _CUSTOMER_UPDATED
+    return CUSTOMER_UPDATED
 
 
 def ticket_order(
@@ -202,114 +197,6 @@ LIST_TOTAL_CAP = 1_000
 SEARCH_TOTAL_CAP = 200
 
 
-class Contact(NamedTuple):
-    id: int
-    name: str
-    email: str
-
-
-class TagRow(NamedTuple):
-    id: int
-    name: str
-    color: str
-
-
-class ListedTicket(NamedTuple):
-    """A ticket as a list shows it (the API's `TicketListItem` and `TicketCustomerListItem`, the
-    desk's rows), read as a row of `listed`. Loading `Ticket` objects with four joined relations
-    cost about 1 ms more of Python a page of 25, most of it setting up the loaders.
-
-    A customer's row holds nothing staff-only: its `updated_at` and `version` are the customer's
-    side's (`tickets.changes`), it has no customer, assignee or tags."""
-
-    id: int
-    number: str
-    title: str
-    status: TicketStatus
-    priority: Priority
-    source: Source
-    created_at: datetime
-    updated_at: datetime
-    resolved_at: datetime | None
-    closed_at: datetime | None
-    first_response_at: datetime | None
-    version: int
-    customer_updated_at: datetime
-    public_version: int
-    department: DepartmentRow
-    category: Named | None
-    customer: Contact | None
-    assignee: Named | None
-    tags: list[TagRow]
-
-
-_customer = aliased(User, name="customer")
-_assignee = aliased(User, name="assignee")
-
-
-def listed(query: Select[Any], *, staff: bool) -> Select[*tuple[Any, ...]]:
-    """`query` (on Ticket) as the columns a list shows, labelled: the ticket's own, as the reader's
-    side knows them, its department's and category's, and for staff its customer's and
-    assignee's. The API's and the desk's lists read them (`find_tickets`), and so do exports."""
-    columns = (
-        Ticket.id,
-        Ticket.number,
-        Ticket.title,
-        Ticket.status,
-        Ticket.priority,
-        Ticket.source,
-        Ticket.created_at,
-        (Ticket.updated_at if staff else _CUSTOMER_UPDATED).label("updated_at"),
-        Ticket.resolved_at,
-        Ticket.closed_at,
-        Ticket.first_response_at,
-        (Ticket.version if staff else Ticket.public_version).label("version"),
-        _CUSTOMER_UPDATED.label("customer_updated_at"),
-        Ticket.public_version,
-        Department.id.label("department_id"),
-        Department.slug.label("department_slug"),
-        Department.name.label("department_name"),
-        Category.id.label("category_id"),
-        Category.name.label("category_name"),
-    )
-    shown = (
-        query.with_only_columns(*columns)
-        .join_from(Ticket, Department, Ticket.department_id == Department.id)
-        .outerjoin(Category, Ticket.category_id == Category.id)
-    )
-    if not staff:
-        return shown
-    return (
-        shown.add_columns(
-            _customer.id.label("customer_id"),
-            _customer.name.label("customer_name"),
-            _customer.email.label("customer_email"),
-            _assignee.id.label("assignee_id"),
-            _assignee.name.label("assignee_name"),
-            _tags(),
-        )
-        .join(_customer, Ticket.customer_id == _customer.id)
-        .outerjoin(_assignee, Ticket.assignee_id == _assignee.id)
-    )
-
-
-@cache
-def _tags() -> Label[list[list[Any]]]:
-    """A listed ticket's tags, by name, as rows of [id, name, colour] in one column of its own
-    row: a query of their own for a page's tickets cost an API list a fifth of its time
-    (expanding its ids into the statement every time). Built once."""
-    tags = (
-        select(Tag.id, Tag.name, Tag.color)
-        .join(ticket_tags, ticket_tags.c.tag_id == Tag.id)
-        .where(ticket_tags.c.ticket_id == Ticket.id)
-        .order_by(Tag.name)
-        .correlate(Ticket)
-        .subquery("ticket_tag")
-    )
-    named = json_rows(tags.c.id, tags.c.name, tags.c.color, order_by=tags.c.name)
-    return select(named).scalar_subquery().label("tags")
-
-
 def find_tickets(
     session: Session, actor: Actor, *, filters: TicketFilters, sort: TicketSort, page: PageRequest
 ) -> Page[ListedTicket]:
@@ -318,14 +205,14 @@ def find_tickets(
         found = _searched(
             session, actor, query, filters, sort, page, lambda t: listed(t, staff=actor.is_staff)
         )
-        return Page(_listed_tickets(actor, found.items), found.total, page, capped=found.capped)
+        return Page(listed_tickets(actor, found.items), found.total, page, capped=found.capped)
     # The page's tickets first, then their related names, in one statement (one snapshot).
     # Joined before the limit, PostgreSQL looked up the names of every ticket it sorted: the
     # desk's "All open" at a million tickets took 7.9 ms, 4.2 so, 1.8 with migration 0017.
     on_page = _paged(_ids(query), actor, sort, page).correlate(None)
     shown = listed(select(Ticket).where(Ticket.id.in_(on_page)), staff=actor.is_staff)
     rows = session.execute(_ordered(shown, actor, sort)).all()
-    listed_rows = _listed_tickets(actor, rows)
+    listed_rows = listed_tickets(actor, rows)
     return _counted(session, actor, filters, query, listed_rows, page, cap=_total_cap(filters))
 
 
@@ -364,38 +251,6 @@ def _searched(
         listed_rows = session.execute(columns(readable).where(Ticket.id.in_(ids)))
         rows = sorted(listed_rows, key=lambda row: place[row.id])
     return Page(list(rows), found.total, page, capped=found.capped)
-
-
-def _listed_tickets(actor: Actor, rows: Sequence[Row[Any]]) -> list[ListedTicket]:
-    """Rows of `listed` as tickets."""
-    return [
-        ListedTicket(
-            id=row.id,
-            number=row.number,
-            title=row.title,
-            status=row.status,
-            priority=row.priority,
-            source=row.source,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            resolved_at=row.resolved_at,
-            closed_at=row.closed_at,
-            first_response_at=row.first_response_at,
-            version=row.version,
-            customer_updated_at=row.customer_updated_at,
-            public_version=row.public_version,
-            department=DepartmentRow(row.department_id, row.department_slug, row.department_name),
-            category=None if row.category_id is None else Named(row.category_id, row.category_name),
-            customer=Contact(row.customer_id, row.customer_name, row.customer_email)
-            if actor.is_staff
-            else None,
-            assignee=Named(row.assignee_id, row.assignee_name)
-            if actor.is_staff and row.assignee_id is not None
-            else None,
-            tags=[TagRow(*tag) for tag in row.tags] if actor.is_staff else [],
-        )
-        for row in rows
-    ]
 
 
 def _paged(selected: Selected, actor: Actor, sort: TicketSort, page: PageRequest) -> Selected:
